@@ -1,0 +1,94 @@
+#include <sqlite3.h>
+#include "../support.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "store/store.h"
+
+namespace {
+std::string tmpdir() {
+  char tmpl[] = "/tmp/warren-store-XXXXXX";
+  return ::mkdtemp(tmpl);
+}
+}  // namespace
+
+TEST_CASE("store opens in WAL mode and applies every migration", "[store]") {
+  auto dir = tmpdir();
+  auto db = store::open_dir(dir);
+  REQUIRE(db);
+  REQUIRE(db->schema_version() == store::latest_version());
+  auto st = db->prepare("PRAGMA journal_mode");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  REQUIRE(st->col_text(0) == "wal");
+  // Reopening is a no-op migration.
+  auto db2 = store::open_dir(dir);
+  REQUIRE(db2);
+  REQUIRE(db2->schema_version() == store::latest_version());
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("a database newer than the binary is refused", "[store]") {
+  auto dir = tmpdir();
+  {
+    auto db = store::open_dir(dir);
+    REQUIRE(db);
+    REQUIRE(db->exec("PRAGMA user_version=" + std::to_string(store::latest_version() + 1)));
+  }
+  auto db = store::open_dir(dir);
+  REQUIRE_FALSE(db);
+  REQUIRE(db.error().code == core::Errc::config);
+  REQUIRE(db.error().message.find("newer") != std::string::npos);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("a file that is not a database is bad data", "[store]") {
+  auto dir = tmpdir();
+  std::system(("echo 'not sqlite at all, definitely not' > " + dir + "/warren.db").c_str());
+  auto db = store::open_dir(dir);
+  REQUIRE_FALSE(db);
+  REQUIRE(db.error().code == core::Errc::data);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("transactions roll back unless committed; audit is append-only", "[store]") {
+  auto dir = tmpdir();
+  auto db = store::open_dir(dir);
+  REQUIRE(db);
+  {
+    auto tx = store::Tx::begin(*db);
+    REQUIRE(tx);
+    REQUIRE(store::audit(*db, "test", "x.add", "obj1"));
+  }  // rolled back
+  {
+    auto tx = store::Tx::begin(*db);
+    REQUIRE(store::audit(*db, "test", "x.add", "obj2", R"({"k":1})"));
+    REQUIRE(tx->commit());
+  }
+  auto st = db->prepare("SELECT object, detail FROM audit");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  REQUIRE(st->col_text(0) == "obj2");
+  REQUIRE(st->col_text(1) == R"({"k":1})");
+  REQUIRE_FALSE(*st->step());
+  REQUIRE_FALSE(db->exec("DELETE FROM audit"));
+  REQUIRE_FALSE(db->exec("UPDATE audit SET object='x'"));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("a second writer sees the store locked as a temporary failure", "[store]") {
+  auto dir = tmpdir();
+  auto a = store::open_dir(dir);
+  store::OpenOptions o;
+  o.busy_timeout_ms = 50;
+  auto b = store::open_dir(dir, o);
+  REQUIRE(a);
+  REQUIRE(b);
+  auto tx = store::Tx::begin(*a);
+  REQUIRE(tx);
+  auto tx2 = store::Tx::begin(*b);
+  REQUIRE_FALSE(tx2);
+  REQUIRE(tx2.error().code == core::Errc::tempfail);
+  std::system(("rm -rf " + dir).c_str());
+}
