@@ -116,25 +116,109 @@ const char* key_type_name(KeyType t) {
   return "?";
 }
 
+// One initialised keygen context per key type and thread: fetching the algorithm by name on
+// every call (EVP_EC_gen) is a large share of the cost of a P-256 key on OpenSSL 3.0.
+static EVP_PKEY_CTX* keygen_ctx(KeyType t) {
+  struct Ctxs {
+    EVP_PKEY_CTX* c[3] = {nullptr, nullptr, nullptr};
+    ~Ctxs() {
+      for (auto* x : c) EVP_PKEY_CTX_free(x);
+    }
+  };
+  thread_local Ctxs ctxs;
+  auto& slot = ctxs.c[static_cast<int>(t)];
+  if (slot) return slot;
+  EVP_PKEY_CTX* ctx = nullptr;
+  switch (t) {
+    case KeyType::p256:
+      ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+      if (ctx && (EVP_PKEY_keygen_init(ctx) != 1 ||
+                  EVP_PKEY_CTX_set_group_name(ctx, "P-256") != 1)) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = nullptr;
+      }
+      break;
+    case KeyType::ed25519:
+      ctx = EVP_PKEY_CTX_new_from_name(nullptr, "ED25519", nullptr);
+      if (ctx && EVP_PKEY_keygen_init(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = nullptr;
+      }
+      break;
+    case KeyType::rsa3072:
+      ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+      if (ctx && (EVP_PKEY_keygen_init(ctx) != 1 ||
+                  EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) != 1)) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = nullptr;
+      }
+      break;
+  }
+  slot = ctx;
+  return ctx;
+}
+
 Result<Key> generate_key(KeyType t) {
   EVP_PKEY* p = nullptr;
-  switch (t) {
-    case KeyType::p256: p = EVP_EC_gen("P-256"); break;
-    case KeyType::ed25519: p = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
-    case KeyType::rsa3072: p = EVP_RSA_gen(3072); break;
-  }
+  EVP_PKEY_CTX* ctx = keygen_ctx(t);
+  if (ctx && EVP_PKEY_keygen(ctx, &p) != 1) p = nullptr;
   if (!p) return ssl_err(Errc::internal, "key generation");
   return Key(p);
 }
 
+// OpenSSL 3.0 routes key serialisation through its provider encoders, which costs ~0.8M
+// instructions per key; P-256 and Ed25519 PKCS#8 are fixed layouts, so build them directly
+// (tests check OpenSSL reads them back as the same key).
+static std::string pem_wrap(const char* label, std::span<const uint8_t> der) {
+  std::string b64 = core::base64(der), out = std::string("-----BEGIN ") + label + "-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  return out + "-----END " + label + "-----\n";
+}
+
+static std::optional<std::string> fast_pkcs8(const Key& k) {
+  std::vector<uint8_t> der;
+  if (k.type() == KeyType::p256) {
+    BIGNUM* priv = nullptr;
+    uint8_t pub[65];
+    size_t publen = 0;
+    if (EVP_PKEY_get_bn_param(k.get(), OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1) return std::nullopt;
+    BnPtr privp(priv);
+    if (EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub,
+                                        &publen) != 1 ||
+        publen != 65 || pub[0] != 4)
+      return std::nullopt;
+    der = *core::unhex("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420");
+    size_t off = der.size();
+    der.resize(off + 32);
+    BN_bn2binpad(priv, der.data() + off, 32);
+    static const uint8_t mid[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
+    der.insert(der.end(), mid, mid + sizeof mid);
+    der.insert(der.end(), pub, pub + 65);
+  } else if (k.type() == KeyType::ed25519) {
+    uint8_t raw[32];
+    size_t len = sizeof raw;
+    if (EVP_PKEY_get_raw_private_key(k.get(), raw, &len) != 1 || len != 32) return std::nullopt;
+    der = *core::unhex("302e020100300506032b657004220420");
+    der.insert(der.end(), raw, raw + 32);
+    OPENSSL_cleanse(raw, sizeof raw);
+  } else {
+    return std::nullopt;
+  }
+  std::string pem = pem_wrap("PRIVATE KEY", der);
+  OPENSSL_cleanse(der.data(), der.size());
+  return pem;
+}
+
 Result<std::string> private_key_pem(const Key& k, const std::optional<std::string>& pass) {
+  if (!pass)
+    if (auto fast = fast_pkcs8(k)) return *fast;
   auto b = out_bio();
   int ok;
   if (pass) {
-    // PKCS#8 with PBES2: scrypt (N=2^15, r=8, p=1) and AES-256-CBC, far slower to brute-force
+    // PKCS#8 with PBES2: scrypt (N=2^14, r=8, p=1: 16 MiB, within OpenSSL's 32 MiB limit) and AES-256-CBC, far slower to brute-force
     // than OpenSSL's default PBKDF2 with 2048 iterations.
     PKCS8_PRIV_KEY_INFO* p8inf = EVP_PKEY2PKCS8(k.get());
-    X509_ALGOR* pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), nullptr, 0, nullptr, 1 << 15, 8, 1);
+    X509_ALGOR* pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), nullptr, 0, nullptr, 1 << 14, 8, 1);
     X509_SIG* p8 = p8inf && pbe ? PKCS8_set0_pbe(pass->data(), static_cast<int>(pass->size()),
                                                  p8inf, pbe)
                                 : nullptr;
@@ -445,6 +529,39 @@ static std::string ip_to_conf(const std::string& cidr, Result<void>& status) {
   return std::string("IP:") + a + "/" + m;
 }
 
+// X509_set_pubkey goes through the provider encoders (~2M instructions on OpenSSL 3.0); for
+// P-256 and Ed25519 the SubjectPublicKeyInfo is just an algorithm id and the raw public key.
+static bool set_pubkey_fast(X509* x, const Key& k) {
+  uint8_t buf[65];
+  size_t len = 0;
+  ASN1_OBJECT* alg = nullptr;
+  int ptype = V_ASN1_UNDEF;
+  void* pval = nullptr;
+  if (k.type() == KeyType::p256) {
+    if (EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &len) !=
+            1 ||
+        len != 65 || buf[0] != 4)
+      return false;
+    alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+    ptype = V_ASN1_OBJECT;
+    pval = OBJ_nid2obj(NID_X9_62_prime256v1);
+  } else if (k.type() == KeyType::ed25519) {
+    len = 32;
+    if (EVP_PKEY_get_raw_public_key(k.get(), buf, &len) != 1 || len != 32) return false;
+    alg = OBJ_nid2obj(NID_ED25519);
+  } else {
+    return false;
+  }
+  auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(len));
+  std::memcpy(copy, buf, len);
+  if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, pval, copy,
+                             static_cast<int>(len)) != 1) {
+    OPENSSL_free(copy);
+    return false;
+  }
+  return true;
+}
+
 static Result<X509*> new_cert(const Key& pub, const std::string& serial, const std::string& cn,
                               const std::string& org, int64_t days, std::time_t now) {
   if (days <= 0 || days > 36500) return Error(Errc::usage, "validity must be 1..36500 days");
@@ -459,7 +576,7 @@ static Result<X509*> new_cert(const Key& pub, const std::string& serial, const s
   X509_time_adj_ex(X509_getm_notAfter(x), static_cast<int>(days), 0, &now);
   auto name = make_name(cn, org);
   X509_set_subject_name(x, name.get());
-  X509_set_pubkey(x, pub.get());
+  if (!set_pubkey_fast(x, pub)) X509_set_pubkey(x, pub.get());
   return x;
 }
 
@@ -602,6 +719,18 @@ std::string cert_der(const Cert& c) {
 
 Key cert_public_key(const Cert& c) {
   EVP_PKEY* k = X509_get_pubkey(c.get());
+  if (!k) {
+    // A certificate built in this process with set_pubkey_fast has no cached key object:
+    // decode it from its DER once.
+    ERR_clear_error();
+    std::string der = cert_der(c);
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    X509* copy = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+    if (copy) {
+      k = X509_get_pubkey(copy);
+      X509_free(copy);
+    }
+  }
   Key key(k);
   key.set_has_private(false);
   return key;
@@ -677,7 +806,15 @@ CertInfo inspect(const Cert& c) {
   i.not_before = asn1_to_time(X509_get0_notBefore(x));
   i.not_after = asn1_to_time(X509_get0_notAfter(x));
   i.is_ca = X509_check_ca(x) > 0;
-  i.key_type = key_type_name(cert_public_key(c).type());
+  // Key type from the SubjectPublicKeyInfo algorithm, without decoding the key.
+  ASN1_OBJECT* alg = nullptr;
+  X509_PUBKEY_get0_param(&alg, nullptr, nullptr, nullptr, X509_get_X509_PUBKEY(x));
+  switch (alg ? OBJ_obj2nid(alg) : NID_undef) {
+    case NID_X9_62_id_ecPublicKey: i.key_type = "p256"; break;
+    case NID_ED25519: i.key_type = "ed25519"; break;
+    case NID_rsaEncryption: i.key_type = "rsa"; break;
+    default: i.key_type = "unknown"; break;
+  }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   X509_digest(x, EVP_sha256(), md, &n);
