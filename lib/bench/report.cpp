@@ -1,6 +1,7 @@
 #include "bench/report.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -208,8 +209,60 @@ json::object to_json(const Summary& s, const std::vector<Checked>& checks) {
   return o;
 }
 
+namespace {
+
+void write_json(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(kv.key()));
+        out += ':';
+        write_json(kv.value(), out);
+      }
+      out += '}';
+      break;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_json(e, out);
+      }
+      out += ']';
+      break;
+    }
+    case json::kind::double_: {
+      double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        break;
+      }
+      char buf[64];
+      auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, r.ptr);
+      break;
+    }
+    default:
+      out += json::serialize(v);
+  }
+}
+
+}  // namespace
+
+std::string json_text(const json::value& v) {
+  std::string out;
+  write_json(v, out);
+  return out;
+}
+
 std::string format_json(const Summary& s, const std::vector<Checked>& checks) {
-  return json::serialize(to_json(s, checks)) + "\n";
+  return json_text(to_json(s, checks)) + "\n";
 }
 
 std::string format_csv(const Summary& s) {

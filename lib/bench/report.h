@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "bench/histogram.h"
 #include "bench/summary.h"
@@ -34,6 +35,10 @@ boost::json::object to_json(const Summary& s, const std::vector<Checked>& checks
 std::string format_json(const Summary& s, const std::vector<Checked>& checks);
 // second,requests,errors,bytes,rps,p50_ms,p90_ms,p99_ms,max_ms
 std::string format_csv(const Summary& s);
+
+// JSON text with numbers in their shortest plain form (1000, 0.25) — Boost 1.81 prints
+// doubles as 1E3. One line, no trailing newline.
+std::string json_text(const boost::json::value& v);
 
 // Milliseconds rounded to 0.1 us, for JSON.
 double ms(double ns);
