@@ -425,8 +425,10 @@ void Session::queue_frame_room(size_t frame_len) {
 
 void Session::flush() {
   if (ctl_.empty() || !send_ || state_ == State::failed) return;
-  seal_record(ctl_.data(), ctl_.size());
+  size_t n = ctl_.size();
+  seal_record(ctl_.data(), n);
   ctl_.clear();
+  after_seal(n);  // may rekey, which flushes again: ctl_ must be empty by then
 }
 
 void Session::seal_record(const uint8_t* plain, size_t n) {
@@ -434,7 +436,6 @@ void Session::seal_record(const uint8_t* plain, size_t n) {
   put_header(p, kMsgRecord, n + kTagLen);
   std::memcpy(p + kHeaderLen, plain, n);
   send_->encrypt({p, kHeaderLen}, p + kHeaderLen, n, p + kHeaderLen);
-  after_seal(n);
 }
 
 void Session::after_seal(size_t plain_len) {
@@ -533,8 +534,28 @@ void Session::commit_data(uint32_t id, size_t n) {
   put_frame_header(p + kHeaderLen, FrameType::data, uint32_t(n), id);
   send_->encrypt({p, kHeaderLen}, p + kHeaderLen, kFrameHeaderLen + n, p + kHeaderLen);
   tx_.commit(kDataOffset + n + kTagLen);
-  streams_[id].send_credit -= n;
+  if (auto it = streams_.find(id); it != streams_.end()) it->second.send_credit -= n;
   after_seal(kFrameHeaderLen + n);
+}
+
+core::Result<std::span<const uint8_t>> Session::seal_data(uint32_t id, std::span<uint8_t> record,
+                                                          size_t n) {
+  if (state_ != State::open) return core::err(core::Errc::unavailable, "tunnel: session not open");
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.kind != StreamKind::tcp || it->second.local_fin)
+    return core::err(core::Errc::noinput, "tunnel: no such open stream");
+  if (n == 0 || n > it->second.send_credit || n > kMaxFrameBody ||
+      record.size() < kDataOffset + n + kTagLen)
+    return core::err(core::Errc::usage, "tunnel: seal_data: size beyond credit or buffer");
+  flush();
+  if (!tx_.empty()) return core::err(core::Errc::usage, "tunnel: seal_data: take output() first");
+  uint8_t* p = record.data();
+  put_header(p, kMsgRecord, kFrameHeaderLen + n + kTagLen);
+  put_frame_header(p + kHeaderLen, FrameType::data, uint32_t(n), id);
+  send_->encrypt({p, kHeaderLen}, p + kHeaderLen, kFrameHeaderLen + n, p + kHeaderLen);
+  it->second.send_credit -= n;
+  after_seal(kFrameHeaderLen + n);  // a KEY_UPDATE, if due, lands in output() after this record
+  return std::span<const uint8_t>(p, kDataOffset + n + kTagLen);
 }
 
 size_t Session::send(uint32_t id, std::span<const uint8_t> data) {

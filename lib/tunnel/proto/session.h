@@ -147,10 +147,19 @@ class Session {
   core::Result<uint32_t> open_flow(std::string_view target);
   // How many bytes the peer lets us send on the stream now.
   size_t send_credit(uint32_t id) const;
-  // Zero-copy send: returns room for up to min(max, credit, 128 KiB − 8) bytes inside output();
-  // fill it and call commit_data() before any other call. Empty when there is no credit.
+  // Zero-copy send, synchronous: returns room for up to min(max, credit, 128 KiB − 8) bytes
+  // inside output(); fill it (a non-blocking read) and call commit_data() before any other call
+  // on this session. Empty when there is no credit.
   std::span<uint8_t> prepare_data(uint32_t id, size_t max);
   void commit_data(uint32_t id, size_t n);
+  // Zero-copy send into a caller-owned buffer (safe with asynchronous reads): `record` holds n
+  // data bytes at offset kDataOffset and has kTagLen spare bytes after them; it is sealed in
+  // place into one whole record of kDataOffset + n + kTagLen bytes, which is returned.
+  // Records must reach the wire in the order they are sealed, so output() must be empty (take
+  // it with swap_output() and queue it first); write the record next, then any new output().
+  // Errors: no such stream, n above send_credit(id) or 128 KiB − 8, output() not empty.
+  core::Result<std::span<const uint8_t>> seal_data(uint32_t id, std::span<uint8_t> record,
+                                                   size_t n);
   // Copying send: sends as much of data as credit allows; returns how much.
   size_t send(uint32_t id, std::span<const uint8_t> data);
   // n bytes of received DATA were delivered: grants the peer more credit.

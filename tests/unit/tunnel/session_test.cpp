@@ -399,6 +399,12 @@ TEST_CASE("rekey: after N records, after N bytes and after T, both sides in lock
     REQUIRE(p.edge->stats().rekeys_sent == 10);
     REQUIRE(p.site->stats().rekeys_received == 10);
     REQUIRE(p.site->stats().rekeys_sent == 0);  // each direction rekeys on its own
+    // Control-only records count too (PINGs here), and rekeying from inside a flush works.
+    for (int i = 0; i < 20; ++i) p.edge->ping(bytes("p"));
+    p.pump();
+    REQUIRE(p.edge->stats().rekeys_sent == 14);
+    REQUIRE(p.site->stats().rekeys_received == 14);
+    REQUIRE(count(p.edge_ev, EventType::pong) == 20);
   }
   SECTION("after N bytes") {
     p.icfg.settings.rekey_after_bytes = 100000;
@@ -683,4 +689,44 @@ TEST_CASE("bad configurations are errors", "[tunnel][session]") {
   auto r = Session::responder(p.rcfg, p.now);
   REQUIRE_FALSE(r);
   REQUIRE(r.error().code == core::Errc::config);
+}
+
+TEST_CASE("zero-copy send into caller buffers keeps record order across rekeys",
+          "[tunnel][session]") {
+  Pair p;
+  p.rcfg.settings.rekey_after_records = 2;
+  p.connect();
+  auto id = p.edge->open_stream("10.0.0.1:9");
+  REQUIRE(id);
+  p.pump();
+  auto to_site = [&](std::span<const uint8_t> b) {
+    auto r = p.site->on_bytes(b, p.now);
+    REQUIRE(r);
+    auto evs = own(*r);
+    p.site_ev.insert(p.site_ev.end(), evs.begin(), evs.end());
+  };
+  std::string expect;
+  for (int i = 0; i < 7; ++i) {
+    std::string chunk = pattern(1000 + i, uint8_t(i));
+    std::vector<uint8_t> rec(kDataOffset + chunk.size() + kTagLen);
+    std::memcpy(rec.data() + kDataOffset, chunk.data(), chunk.size());  // an async read
+    p.edge->ping(bytes("x"));  // something else is pending in output()
+    REQUIRE_FALSE(p.edge->seal_data(*id, rec, chunk.size()));  // output() must be taken first
+    Buffer before;
+    p.edge->swap_output(before);
+    auto sealed = p.edge->seal_data(*id, rec, chunk.size());
+    REQUIRE(sealed);
+    REQUIRE(sealed->data() == rec.data());  // sealed in the caller's buffer
+    REQUIRE(sealed->size() == rec.size());
+    to_site(before.bytes());
+    to_site(*sealed);
+    to_site(p.edge->output());  // a KEY_UPDATE may follow the record
+    p.edge->consume_output(p.edge->output().size());
+    expect += chunk;
+  }
+  REQUIRE(received(p.site_ev, *id) == expect);
+  REQUIRE(p.site->stats().rekeys_received >= 5);
+  std::vector<uint8_t> small(kDataOffset + 10);
+  REQUIRE_FALSE(p.edge->seal_data(*id, small, 10));     // no room for the tag
+  REQUIRE_FALSE(p.edge->seal_data(*id + 2, small, 1));  // no such stream
 }
