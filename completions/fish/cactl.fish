@@ -4,8 +4,8 @@
 # Prints the subcommand path typed so far ("" for cactl itself), skipping the
 # values of options that take one.
 function __cactl_path
-    set -l subs 
-    set -l vopts '/--dir' '/--color'
+    set -l subs '/init' '/issue' '/sign' '/renew' '/list' '/show' '/revoke' '/crl' '/verify' '/export' '/token' 'token/issue' 'token/verify' 'token/revoke' 'token/jwks' 'token/key'
+    set -l vopts '/--dir' '/--color' '/--passphrase-file' 'init/--key-type' 'init/--name' 'init/--org' 'init/--root-days' 'init/--int-days' 'init/--permit-dns' 'init/--permit-ip' 'init/--dir' 'init/--color' 'init/--passphrase-file' 'issue/--profile' 'issue/--san' 'issue/--days' 'issue/--key-type' 'issue/--out-dir' 'issue/--p12' 'issue/--p12-passphrase-file' 'issue/--dir' 'issue/--color' 'issue/--passphrase-file' 'sign/--name' 'sign/--profile' 'sign/--san' 'sign/--days' 'sign/--out' 'sign/--dir' 'sign/--color' 'sign/--passphrase-file' 'renew/--days' 'renew/--out-dir' 'renew/--dir' 'renew/--color' 'renew/--passphrase-file' 'list/--expiring' 'list/--dir' 'list/--color' 'list/--passphrase-file' 'show/--dir' 'show/--color' 'show/--passphrase-file' 'revoke/--reason' 'revoke/--dir' 'revoke/--color' 'revoke/--passphrase-file' 'crl/--days' 'crl/--out' 'crl/--dir' 'crl/--color' 'crl/--passphrase-file' 'verify/--crl' 'verify/--dir' 'verify/--color' 'verify/--passphrase-file' 'export/--out' 'export/--dir' 'export/--color' 'export/--passphrase-file' 'token/--dir' 'token/--color' 'token/--passphrase-file' 'token issue/--sub' 'token issue/--aud' 'token issue/--iss' 'token issue/--ttl' 'token issue/--nbf' 'token issue/--claim' 'token issue/--alg' 'token issue/--dir' 'token issue/--color' 'token issue/--passphrase-file' 'token verify/--aud' 'token verify/--iss' 'token verify/--jwks' 'token verify/--key' 'token verify/--leeway' 'token verify/--dir' 'token verify/--color' 'token verify/--passphrase-file' 'token revoke/--reason' 'token revoke/--dir' 'token revoke/--color' 'token revoke/--passphrase-file' 'token jwks/--dir' 'token jwks/--color' 'token jwks/--passphrase-file' 'token key/--alg' 'token key/--dir' 'token key/--color' 'token key/--passphrase-file'
     set -l path
     set -l skip 0
     set -l tokens (commandline -opc)
@@ -45,6 +45,17 @@ end
 complete -c cactl -f
 
 # cactl
+complete -c cactl -n '__cactl_at' -a 'init' -d 'Create the root and intermediate CA'
+complete -c cactl -n '__cactl_at' -a 'issue' -d 'Issue a certificate and a new private key'
+complete -c cactl -n '__cactl_at' -a 'sign' -d 'Sign a certificate signing request'
+complete -c cactl -n '__cactl_at' -a 'renew' -d 'Re-issue a certificate (same or new key)'
+complete -c cactl -n '__cactl_at' -a 'list' -d 'List issued certificates'
+complete -c cactl -n '__cactl_at' -a 'show' -d 'Show one certificate'
+complete -c cactl -n '__cactl_at' -a 'revoke' -d 'Revoke a certificate'
+complete -c cactl -n '__cactl_at' -a 'crl' -d 'Sign and print the certificate revocation list'
+complete -c cactl -n '__cactl_at' -a 'verify' -d 'Verify a certificate\'s chain and revocation status'
+complete -c cactl -n '__cactl_at' -a 'export' -d 'Print the root, intermediate or chain'
+complete -c cactl -n '__cactl_at' -a 'token' -d 'Issue, verify and revoke JWTs'
 complete -c cactl -s h -l help -d 'Print this help message and exit'
 complete -c cactl -l version -d 'Display program version information and exit'
 complete -c cactl -l dir -x -a '(__fish_complete_directories)' -d 'Installation directory (default $WARREN_DIR)'
@@ -52,3 +63,97 @@ complete -c cactl -l json -d 'Machine-readable JSON output'
 complete -c cactl -s q -l quiet -d 'Less logging (repeatable)'
 complete -c cactl -s v -l verbose -d 'More logging (repeatable)'
 complete -c cactl -l color -x -a 'auto always never' -d 'Colour: auto, always, never'
+complete -c cactl -l passphrase-file -r -F -d 'Read the CA passphrase from FILE (- for stdin); default $CACTL_PASSPHRASE_FILE'
+
+# cactl init
+complete -c cactl -n '__cactl_in init' -l key-type -x -d 'CA key type: p256 (default), ed25519, rsa3072'
+complete -c cactl -n '__cactl_in init' -l name -x -d 'Name used in the CA subjects ("NAME Root CA")'
+complete -c cactl -n '__cactl_in init' -l org -x -d 'Organization (O=) of the CA subjects'
+complete -c cactl -n '__cactl_in init' -l root-days -x -d 'Root validity in days (default 3650)'
+complete -c cactl -n '__cactl_in init' -l int-days -x -d 'Intermediate validity in days (default 1825)'
+complete -c cactl -n '__cactl_in init' -l permit-dns -x -d 'Name constraint: permitted DNS suffix (repeat)'
+complete -c cactl -n '__cactl_in init' -l permit-ip -x -d 'Name constraint: permitted IP range (repeat)'
+complete -c cactl -n '__cactl_in init' -l no-passphrase -d 'Store CA keys unencrypted (tests and demos only)'
+
+# cactl issue
+complete -c cactl -n '__cactl_in issue' -l profile -r -F -d 'server (default), client or peer'
+complete -c cactl -n '__cactl_in issue' -l san -x -d 'Subject alternative name: DNS:, IP:, email:, URI: (repeat)'
+complete -c cactl -n '__cactl_in issue' -l days -x -d 'Validity in days (default 90)'
+complete -c cactl -n '__cactl_in issue' -l key-type -x -d 'Leaf key type: p256 (default), ed25519, rsa3072'
+complete -c cactl -n '__cactl_in issue' -l out-dir -x -a '(__fish_complete_directories)' -d 'Where NAME.crt, NAME.key, NAME.fullchain.pem go'
+complete -c cactl -n '__cactl_in issue' -l batch -d 'Read "NAME [SAN...]" lines from stdin; one transaction'
+complete -c cactl -n '__cactl_in issue' -l p12 -r -F -d 'Also write a PKCS#12 bundle to FILE'
+complete -c cactl -n '__cactl_in issue' -l p12-passphrase-file -r -F -d 'Passphrase for the PKCS#12 bundle'
+complete -c cactl -n '__cactl_in issue' -l force -d 'Replace existing output files'
+
+# cactl sign
+complete -c cactl -n '__cactl_in sign' -l name -x -d 'Name to record (default: the CSR\'s CN)'
+complete -c cactl -n '__cactl_in sign' -l profile -r -F -d 'server (default), client or peer'
+complete -c cactl -n '__cactl_in sign' -l san -x -d 'Subject alternative name: DNS:, IP:, email:, URI: (repeat)'
+complete -c cactl -n '__cactl_in sign' -l days -x -d 'Validity in days (default 90)'
+complete -c cactl -n '__cactl_in sign' -l out -r -F -d 'Write certificate and chain to FILE (default stdout)'
+complete -c cactl -n '__cactl_at sign' -F
+
+# cactl renew
+complete -c cactl -n '__cactl_in renew' -l new-key -d 'Generate a new key (default: keep the certified key)'
+complete -c cactl -n '__cactl_in renew' -l days -x -d 'Validity in days (default: as the original)'
+complete -c cactl -n '__cactl_in renew' -l revoke-old -d 'Revoke the old certificate (reason superseded)'
+complete -c cactl -n '__cactl_in renew' -l out-dir -x -a '(__fish_complete_directories)' -d 'Where NAME.crt (and NAME.key) are replaced'
+
+# cactl list
+complete -c cactl -n '__cactl_in list' -l valid -d 'Only valid (not expired, not revoked)'
+complete -c cactl -n '__cactl_in list' -l expired -d 'Only expired'
+complete -c cactl -n '__cactl_in list' -l revoked -d 'Only revoked'
+complete -c cactl -n '__cactl_in list' -l expiring -x -d 'Only valid ones expiring within DAYS'
+
+# cactl show
+complete -c cactl -n '__cactl_in show' -l pem -d 'Print the certificate as PEM'
+
+# cactl revoke
+complete -c cactl -n '__cactl_in revoke' -l batch -d 'Revoke every serial read from stdin, in one transaction'
+complete -c cactl -n '__cactl_in revoke' -l reason -x -d 'unspecified, keyCompromise, caCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise'
+
+# cactl crl
+complete -c cactl -n '__cactl_in crl' -l der -d 'DER instead of PEM'
+complete -c cactl -n '__cactl_in crl' -l days -x -d 'Days until next update (default 7)'
+complete -c cactl -n '__cactl_in crl' -l out -r -F -d 'Write to FILE (replaced atomically; default stdout)'
+
+# cactl verify
+complete -c cactl -n '__cactl_in verify' -l crl -r -F -d 'Check against this CRL file instead of the store'
+complete -c cactl -n '__cactl_at verify' -F
+
+# cactl export
+complete -c cactl -n '__cactl_in export' -l der -d 'DER instead of PEM (not for chain)'
+complete -c cactl -n '__cactl_in export' -l out -r -F -d 'Write to FILE (default stdout)'
+
+# cactl token
+complete -c cactl -n '__cactl_at token' -a 'issue' -d 'Issue a signed JWT'
+complete -c cactl -n '__cactl_at token' -a 'verify' -d 'Verify a JWT and print its claims'
+complete -c cactl -n '__cactl_at token' -a 'revoke' -d 'Put a token\'s jti on the revocation list'
+complete -c cactl -n '__cactl_at token' -a 'jwks' -d 'Print the token verification keys as a JWKS'
+complete -c cactl -n '__cactl_at token' -a 'key' -d 'Print a token key as PEM (public, or private on request)'
+
+# cactl token issue
+complete -c cactl -n '__cactl_in token issue' -l sub -x -d 'Subject (sub claim)'
+complete -c cactl -n '__cactl_in token issue' -l aud -x -d 'Audience (repeat for several)'
+complete -c cactl -n '__cactl_in token issue' -l iss -x -d 'Issuer (default warren)'
+complete -c cactl -n '__cactl_in token issue' -l ttl -x -d 'Lifetime, e.g. 15m, 12h, 30d (default 1h)'
+complete -c cactl -n '__cactl_in token issue' -l nbf -x -d 'Not valid until this long from now'
+complete -c cactl -n '__cactl_in token issue' -l claim -x -d 'Extra claim; VALUE is JSON or else a string (repeat)'
+complete -c cactl -n '__cactl_in token issue' -l alg -x -d 'EdDSA (Ed25519, default) or ES256 (P-256)'
+
+# cactl token verify
+complete -c cactl -n '__cactl_in token verify' -l aud -x -d 'Require one of these audiences (repeat)'
+complete -c cactl -n '__cactl_in token verify' -l iss -x -d 'Require this issuer'
+complete -c cactl -n '__cactl_in token verify' -l jwks -r -F -d 'Verify with the keys of a JWKS/JWK file, not the CA\'s'
+complete -c cactl -n '__cactl_in token verify' -l key -r -F -d 'Verify with a PEM public key file, not the CA\'s'
+complete -c cactl -n '__cactl_in token verify' -l leeway -x -d 'Clock skew allowed, seconds (default 60)'
+
+# cactl token revoke
+complete -c cactl -n '__cactl_in token revoke' -l reason -x -d 'Why (recorded in the audit log)'
+
+# cactl token jwks
+
+# cactl token key
+complete -c cactl -n '__cactl_in token key' -l alg -x -d 'EdDSA (default) or ES256'
+complete -c cactl -n '__cactl_in token key' -l private -d 'Print the private key (unencrypted PKCS#8) instead'
