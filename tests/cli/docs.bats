@@ -218,6 +218,8 @@ words() { # words A B C — the words sorted, one per line (to compare with comp
 
 @test "bash completion of the real cactl offers its subcommands and options" {
   [ -x "$BIN/cactl" ] || skip "cactl is not built in $BIN"
+  run "$BIN/cactl" --dump-cli
+  [ "$status" -eq 0 ]
   ln -s "$BIN/cactl" "$T/bin/cactl"
   rm "$T/bin/demo"
   gen
