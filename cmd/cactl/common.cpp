@@ -63,6 +63,8 @@ core::Result<void> write_out(const std::string& path, const std::string& data, u
   return core::write_file_excl(path, data, mode);
 }
 
-std::string json_line(const boost::json::object& o) { return boost::json::serialize(o) + "\n"; }
+std::string json_line(const boost::json::object& o) {
+  return boost::json::serialize(o) + "\n";
+}
 
 }  // namespace cactl

@@ -30,8 +30,7 @@ void register_init(Ctx& c) {
       ->type_name("SUFFIX");
   s->add_option("--permit-ip", o->permit_ip, "Name constraint: permitted IP range (repeat)")
       ->type_name("CIDR");
-  s->add_flag("--no-passphrase", o->no_pass,
-              "Store CA keys unencrypted (tests and demos only)");
+  s->add_flag("--no-passphrase", o->no_pass, "Store CA keys unencrypted (tests and demos only)");
   c.prog.on(s, [&c, o]() -> int {
     pki::InitOptions io;
     auto kt = pki::parse_key_type(o->key_type);
@@ -41,11 +40,13 @@ void register_init(Ctx& c) {
     io.intermediate = {o->name + " Intermediate CA", o->org, o->int_days, o->permit_dns,
                        o->permit_ip};
     for (auto& d : {o->root_days, o->int_days})
-      if (d <= 0 || d > 36500) return cli::fail({core::Errc::usage, "validity must be 1..36500 days"});
+      if (d <= 0 || d > 36500)
+        return cli::fail({core::Errc::usage, "validity must be 1..36500 days"});
     std::string dir = c.prog.warren_dir();
     if (pki::Authority::exists(dir))
-      return cli::fail({core::Errc::failure,
-                        pki::Authority::ca_dir(dir) + ": a CA already exists (remove it to start over)"});
+      return cli::fail(
+          {core::Errc::failure,
+           pki::Authority::ca_dir(dir) + ": a CA already exists (remove it to start over)"});
     if (o->no_pass) {
       cli::warn("CA keys are stored unencrypted (--no-passphrase); use only for tests and demos");
     } else {
@@ -64,11 +65,16 @@ void register_init(Ctx& c) {
       boost::json::object j{{"dir", pki::Authority::ca_dir(dir)},
                             {"key_type", pki::key_type_name(io.key_type)},
                             {"encrypted", !o->no_pass},
-                            {"root", {{"serial", ri.serial}, {"subject", ri.subject},
-                                      {"sha256", ri.sha256}, {"not_after", core::rfc3339(ri.not_after)}}},
-                            {"intermediate", {{"serial", ii.serial}, {"subject", ii.subject},
-                                              {"sha256", ii.sha256},
-                                              {"not_after", core::rfc3339(ii.not_after)}}}};
+                            {"root",
+                             {{"serial", ri.serial},
+                              {"subject", ri.subject},
+                              {"sha256", ri.sha256},
+                              {"not_after", core::rfc3339(ri.not_after)}}},
+                            {"intermediate",
+                             {{"serial", ii.serial},
+                              {"subject", ii.subject},
+                              {"sha256", ii.sha256},
+                              {"not_after", core::rfc3339(ii.not_after)}}}};
       std::fputs(json_line(j).c_str(), stdout);
     } else {
       std::printf("root\t%s\t%s\n", ri.serial.c_str(), ri.subject.c_str());

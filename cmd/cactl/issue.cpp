@@ -50,8 +50,8 @@ std::string file_base(const std::string& out_dir, const std::string& name) {
 // The SANs for NAME when none were given: NAME itself if it is a host name, IP or email.
 std::vector<pki::San> default_sans(const std::string& name) {
   auto s = pki::parse_san(name);
-  if (s && (s->type != pki::SanType::dns || name.find('.') != std::string::npos ||
-            name == "localhost"))
+  if (s &&
+      (s->type != pki::SanType::dns || name.find('.') != std::string::npos || name == "localhost"))
     return {*s};
   return {};
 }
@@ -101,8 +101,8 @@ boost::json::object record_json(const pki::CertRecord& r, std::time_t t) {
           {"status", r.state(t)},
           {"revoked_at", r.revoked_at ? boost::json::value(core::rfc3339(r.revoked_at)) : nullptr},
           {"reason", r.reason.empty() ? boost::json::value(nullptr) : boost::json::value(r.reason)},
-          {"renewed_from",
-           r.renewed_from.empty() ? boost::json::value(nullptr) : boost::json::value(r.renewed_from)}};
+          {"renewed_from", r.renewed_from.empty() ? boost::json::value(nullptr)
+                                                  : boost::json::value(r.renewed_from)}};
 }
 
 struct Planned {
@@ -126,8 +126,8 @@ Result<void> write_leaf(const Opened& ca, const pki::CertRecord& r, const std::s
                         const std::string* key_pem, bool force) {
   if (key_pem) WARREN_CHECK(write_out(base + ".key", *key_pem, 0600, force));
   WARREN_CHECK(write_out(base + ".crt", r.cert_pem, 0644, force));
-  WARREN_CHECK(write_out(base + ".fullchain.pem",
-                         r.cert_pem + pki::cert_pem(ca.ca->intermediate()), 0644, force));
+  WARREN_CHECK(write_out(base + ".fullchain.pem", r.cert_pem + pki::cert_pem(ca.ca->intermediate()),
+                         0644, force));
   return {};
 }
 
@@ -240,7 +240,8 @@ void register_issue(Ctx& c) {
       c.prog.app(), "issue", "Issue a certificate and a new private key",
       "cactl issue NAME [--profile server|client|peer] [--san SAN]... [--days N] "
       "[--key-type TYPE] [--out-dir DIR] [--p12 FILE --p12-passphrase-file FILE] [--force]\n"
-      "cactl issue --batch [--profile PROFILE] [--days N] [--key-type TYPE] [--out-dir DIR] < NAMES");
+      "cactl issue --batch [--profile PROFILE] [--days N] [--key-type TYPE] [--out-dir DIR] < "
+      "NAMES");
   s->add_option("name", o->name, "Certificate name (CN; also the SAN when it is a host name)");
   add_leaf_options(s, *o, true);
   s->add_option("--out-dir", o->out_dir, "Where NAME.crt, NAME.key, NAME.fullchain.pem go")
@@ -328,7 +329,8 @@ void register_renew(Ctx& c) {
     if (!cert) return cli::fail(cert.error());
     LeafOpts lo;
     lo.profile = old->profile;
-    lo.days = o->days > 0 ? o->days : std::max<int64_t>(1, (old->not_after - old->not_before) / 86400);
+    lo.days =
+        o->days > 0 ? o->days : std::max<int64_t>(1, (old->not_after - old->not_before) / 86400);
     lo.key_type = old->key_type;
     if (!old->sans.empty()) lo.sans = {old->sans};
     auto p = leaf_params(lo, old->name, {});
@@ -364,6 +366,8 @@ void register_renew(Ctx& c) {
 }
 
 // Exposed for list/show.
-boost::json::object cert_json(const pki::CertRecord& r, std::time_t t) { return record_json(r, t); }
+boost::json::object cert_json(const pki::CertRecord& r, std::time_t t) {
+  return record_json(r, t);
+}
 
 }  // namespace cactl

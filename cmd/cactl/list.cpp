@@ -23,9 +23,9 @@ void register_list(Ctx& c) {
   c.prog.on(s, [&c, o]() -> int {
     int n = o->valid + o->expired + o->revoked + (o->expiring >= 0);
     if (n > 1) return cli::fail({core::Errc::usage, "list: choose one filter"});
-    pki::ListFilter f = o->valid ? pki::ListFilter::valid
-                        : o->expired ? pki::ListFilter::expired
-                        : o->revoked ? pki::ListFilter::revoked
+    pki::ListFilter f = o->valid           ? pki::ListFilter::valid
+                        : o->expired       ? pki::ListFilter::expired
+                        : o->revoked       ? pki::ListFilter::revoked
                         : o->expiring >= 0 ? pki::ListFilter::expiring
                                            : pki::ListFilter::all;
     auto ca = open_ca(c, false);
@@ -83,14 +83,16 @@ void register_show(Ctx& c) {
       std::fputs(json_line(j).c_str(), stdout);
       return 0;
     }
-    std::printf("serial:      %s\nname:        %s\nsubject:     %s\nsans:        %s\n"
-                "profile:     %s\nkey type:    %s\nnot before:  %s\nnot after:   %s\n"
-                "status:      %s\nsha256:      %s\n",
-                r->serial.c_str(), r->name.c_str(), r->subject.c_str(), r->sans.c_str(),
-                r->profile.c_str(), r->key_type.c_str(), core::rfc3339(r->not_before).c_str(),
-                core::rfc3339(r->not_after).c_str(), r->state(t).c_str(), sha.c_str());
+    std::printf(
+        "serial:      %s\nname:        %s\nsubject:     %s\nsans:        %s\n"
+        "profile:     %s\nkey type:    %s\nnot before:  %s\nnot after:   %s\n"
+        "status:      %s\nsha256:      %s\n",
+        r->serial.c_str(), r->name.c_str(), r->subject.c_str(), r->sans.c_str(), r->profile.c_str(),
+        r->key_type.c_str(), core::rfc3339(r->not_before).c_str(),
+        core::rfc3339(r->not_after).c_str(), r->state(t).c_str(), sha.c_str());
     if (r->revoked_at)
-      std::printf("revoked:     %s (%s)\n", core::rfc3339(r->revoked_at).c_str(), r->reason.c_str());
+      std::printf("revoked:     %s (%s)\n", core::rfc3339(r->revoked_at).c_str(),
+                  r->reason.c_str());
     if (!r->renewed_from.empty()) std::printf("renewed from: %s\n", r->renewed_from.c_str());
     return 0;
   });

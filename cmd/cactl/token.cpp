@@ -89,11 +89,12 @@ void register_token_issue(Ctx& c, CLI::App* tok) {
     if (!tok) return cli::fail(tok.error());
     std::string aud_joined;
     for (auto& x : o->aud) aud_joined += (aud_joined.empty() ? "" : ",") + x;
-    pki::TokenRecord rec{jti, o->sub, aud_joined, jwt::alg_name(*alg), t, t + nbf_off + *ttl, 0, ""};
+    pki::TokenRecord rec{jti, o->sub, aud_joined, jwt::alg_name(*alg), t, t + nbf_off + *ttl,
+                         0,   ""};
     if (auto r = ca->ca->record_token(rec); !r) return cli::fail(r.error());
     if (c.prog.common().json) {
-      json::object j{{"token", *tok}, {"jti", jti}, {"exp", core::rfc3339(rec.expires_at)},
-                     {"kid", key->kid}};
+      json::object j{
+          {"token", *tok}, {"jti", jti}, {"exp", core::rfc3339(rec.expires_at)}, {"kid", key->kid}};
       std::fputs(json_line(j).c_str(), stdout);
     } else {
       std::printf("%s\n", tok->c_str());
@@ -161,7 +162,8 @@ void register_token_verify(Ctx& c, CLI::App* tok) {
         auto rec = ca->ca->find_token(std::string(it->value().as_string()));
         if (!rec) return cli::fail(rec.error());
         if (*rec && (*rec)->revoked_at)
-          return cli::fail({Errc::failure, "token: revoked at " + core::rfc3339((*rec)->revoked_at)});
+          return cli::fail(
+              {Errc::failure, "token: revoked at " + core::rfc3339((*rec)->revoked_at)});
       }
     }
     std::fputs(json_line(p->claims).c_str(), stdout);
@@ -205,8 +207,8 @@ void register_token_revoke(Ctx& c, CLI::App* tok) {
 }
 
 void register_token_jwks(Ctx& c, CLI::App* tok) {
-  auto* s = c.prog.verb(*tok, "jwks", "Print the token verification keys as a JWKS",
-                        "cactl token jwks");
+  auto* s =
+      c.prog.verb(*tok, "jwks", "Print the token verification keys as a JWKS", "cactl token jwks");
   c.prog.on(s, [&c]() -> int {
     auto ca = open_ca(c, false);
     if (!ca) return cli::fail(ca.error());

@@ -13,9 +13,9 @@ void register_verify(Ctx& c) {
     std::string cert, crl;
   };
   auto o = std::make_shared<Opts>();
-  auto* s = c.prog.verb(c.prog.app(), "verify",
-                        "Verify a certificate's chain and revocation status",
-                        "cactl verify CERT|- [--crl FILE]");
+  auto* s =
+      c.prog.verb(c.prog.app(), "verify", "Verify a certificate's chain and revocation status",
+                  "cactl verify CERT|- [--crl FILE]");
   s->add_option("cert", o->cert, "Certificate file (PEM, may include the chain), - for stdin")
       ->required();
   s->add_option("--crl", o->crl, "Check against this CRL file instead of the store")
@@ -59,8 +59,8 @@ void register_verify(Ctx& c) {
       }
     }
     if (c.prog.common().json) {
-      boost::json::object j{{"file", label}, {"serial", info.serial}, {"subject", info.subject},
-                            {"status", status}};
+      boost::json::object j{
+          {"file", label}, {"serial", info.serial}, {"subject", info.subject}, {"status", status}};
       if (!why.empty()) j["reason"] = why;
       std::fputs(json_line(j).c_str(), stdout);
     } else if (status == "ok") {
@@ -94,8 +94,8 @@ void register_export(Ctx& c) {
     if (!ca) return cli::fail(ca.error());
     const pki::Cert& cert = o->what == "root" ? ca->ca->root() : ca->ca->intermediate();
     std::string data = o->what == "chain" ? ca->ca->chain_pem()
-                       : o->der          ? pki::cert_der(cert)
-                                         : pki::cert_pem(cert);
+                       : o->der           ? pki::cert_der(cert)
+                                          : pki::cert_pem(cert);
     if (auto r = write_out(o->out, data, 0644, true); !r) return cli::fail(r.error());
     return 0;
   });

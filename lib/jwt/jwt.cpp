@@ -24,14 +24,18 @@ constexpr size_t kMaxToken = 64 * 1024;
 Result<Alg> parse_alg(std::string_view s) {
   if (s == "EdDSA") return Alg::EdDSA;
   if (s == "ES256") return Alg::ES256;
-  return Error(Errc::usage, "unsupported algorithm \"" + std::string(s) + "\" (use EdDSA or ES256)");
+  return Error(Errc::usage,
+               "unsupported algorithm \"" + std::string(s) + "\" (use EdDSA or ES256)");
 }
 
-const char* alg_name(Alg a) { return a == Alg::EdDSA ? "EdDSA" : "ES256"; }
+const char* alg_name(Alg a) {
+  return a == Alg::EdDSA ? "EdDSA" : "ES256";
+}
 
 Result<Alg> alg_for(const pki::Key& k) {
   switch (EVP_PKEY_get_base_id(k.get())) {
-    case EVP_PKEY_ED25519: return Alg::EdDSA;
+    case EVP_PKEY_ED25519:
+      return Alg::EdDSA;
     case EVP_PKEY_EC: {
       char group[64] = {0};
       size_t len = 0;
@@ -41,7 +45,8 @@ Result<Alg> alg_for(const pki::Key& k) {
       if (g == "prime256v1" || g == "P-256") return Alg::ES256;
       return Error(Errc::data, "EC key on curve " + g + " cannot sign ES256");
     }
-    default: return Error(Errc::data, "key type cannot sign JWTs (use Ed25519 or P-256)");
+    default:
+      return Error(Errc::data, "key type cannot sign JWTs (use Ed25519 or P-256)");
   }
 }
 
@@ -51,7 +56,9 @@ struct MdCtx {
   ~MdCtx() { EVP_MD_CTX_free(c); }
 };
 
-std::string b64(std::string_view s) { return core::base64url(core::as_bytes(s)); }
+std::string b64(std::string_view s) {
+  return core::base64url(core::as_bytes(s));
+}
 
 Result<std::vector<uint8_t>> raw_sign(const pki::Key& k, Alg alg, std::string_view data) {
   MdCtx ctx;
@@ -78,7 +85,8 @@ Result<std::vector<uint8_t>> raw_sign(const pki::Key& k, Alg alg, std::string_vi
   return raw;
 }
 
-bool raw_verify(const pki::Key& k, Alg alg, std::string_view data, const std::vector<uint8_t>& sig) {
+bool raw_verify(const pki::Key& k, Alg alg, std::string_view data,
+                const std::vector<uint8_t>& sig) {
   std::vector<uint8_t> der;
   if (alg == Alg::ES256) {
     if (sig.size() != 64) return false;
@@ -110,9 +118,8 @@ Result<json::object> parse_obj(std::string_view b64part, const char* what) {
   auto raw = core::unbase64url(b64part);
   if (!raw) return Error(Errc::data, std::string("token ") + what + " is not base64url");
   boost::system::error_code ec;
-  json::value v = json::parse(std::string_view(reinterpret_cast<const char*>(raw->data()),
-                                               raw->size()),
-                              ec);
+  json::value v =
+      json::parse(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()), ec);
   if (ec || !v.is_object())
     return Error(Errc::data, std::string("token ") + what + " is not a JSON object");
   return v.as_object();
@@ -227,8 +234,8 @@ static Result<std::pair<std::string, std::string>> ec_xy(const pki::Key& k) {
     // Compressed form: ask for uncompressed.
     EVP_PKEY_set_utf8_string_param(k.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                    "uncompressed");
-    if (EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf,
-                                        &len) != 1 ||
+    if (EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &len) !=
+            1 ||
         len != 65)
       return Error(Errc::internal, "EC public key");
   }

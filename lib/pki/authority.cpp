@@ -108,8 +108,9 @@ Result<void> Authority::init(const std::string& warren_dir, store::Db& db, const
   WARREN_CHECK(core::write_file_excl(tmp + "/" + kChain, cert_pem(inter) + cert_pem(root), 0644));
 
   WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(ins, db.prepare("INSERT OR REPLACE INTO ca(name, serial, subject, key_type, "
-                             "not_before, not_after, cert_pem, created_at) VALUES(?,?,?,?,?,?,?,?)"));
+  WARREN_TRY(ins,
+             db.prepare("INSERT OR REPLACE INTO ca(name, serial, subject, key_type, "
+                        "not_before, not_after, cert_pem, created_at) VALUES(?,?,?,?,?,?,?,?)"));
   for (auto& [name, cert] : {std::pair{"root", root}, std::pair{"intermediate", inter}}) {
     CertInfo ci = inspect(cert);
     ins.bind(1, name).bind(2, ci.serial).bind(3, ci.subject).bind(4, ci.key_type);
@@ -179,7 +180,9 @@ Result<void> Authority::unlock(const std::optional<std::string>& passphrase) {
   return {};
 }
 
-std::string Authority::chain_pem() const { return cert_pem(intermediate_) + cert_pem(root_); }
+std::string Authority::chain_pem() const {
+  return cert_pem(intermediate_) + cert_pem(root_);
+}
 
 Result<CertRecord> Authority::issue(const Key& subject_key, const LeafParams& p,
                                     const std::string& name, std::time_t now,
@@ -213,7 +216,9 @@ Result<CertRecord> Authority::issue(const Key& subject_key, const LeafParams& p,
     st.bind(10, renewed_from);
   st.bind(11, static_cast<int64_t>(now));
   WARREN_CHECK(st.run());
-  boost::json::object d{{"name", name}, {"profile", r.profile}, {"sans", r.sans},
+  boost::json::object d{{"name", name},
+                        {"profile", r.profile},
+                        {"sans", r.sans},
                         {"not_after", core::rfc3339(r.not_after)}};
   if (!renewed_from.empty()) d["renewed_from"] = renewed_from;
   WARREN_CHECK(store::audit(*db_, actor(), renewed_from.empty() ? "cert.issue" : "cert.renew",
@@ -245,10 +250,17 @@ Result<std::vector<CertRecord>> Authority::list(ListFilter f, std::time_t now,
                                                 int64_t within_days) {
   std::string sql = std::string("SELECT ") + kCertCols + " FROM certs";
   switch (f) {
-    case ListFilter::all: break;
-    case ListFilter::valid: sql += " WHERE status = 'valid' AND not_after >= ?1"; break;
-    case ListFilter::expired: sql += " WHERE status = 'valid' AND not_after < ?1"; break;
-    case ListFilter::revoked: sql += " WHERE status = 'revoked'"; break;
+    case ListFilter::all:
+      break;
+    case ListFilter::valid:
+      sql += " WHERE status = 'valid' AND not_after >= ?1";
+      break;
+    case ListFilter::expired:
+      sql += " WHERE status = 'valid' AND not_after < ?1";
+      break;
+    case ListFilter::revoked:
+      sql += " WHERE status = 'revoked'";
+      break;
     case ListFilter::expiring:
       sql += " WHERE status = 'valid' AND not_after >= ?1 AND not_after < ?2";
       break;
@@ -278,8 +290,8 @@ Result<CertRecord> Authority::revoke(const std::string& serial, const std::strin
   WARREN_TRY(tx, store::Tx::begin(*db_));
   WARREN_TRY(rec, find(serial));
   if (rec.status == "revoked")
-    return Error(Errc::failure, "certificate " + rec.serial + " is already revoked (" +
-                                    rec.reason + ")");
+    return Error(Errc::failure,
+                 "certificate " + rec.serial + " is already revoked (" + rec.reason + ")");
   WARREN_TRY(st, db_->prepare("UPDATE certs SET status='revoked', revoked_at=?, reason=? "
                               "WHERE serial=? AND status='valid'"));
   st.bind(1, static_cast<int64_t>(now)).bind(2, reason).bind(3, rec.serial);
@@ -311,10 +323,11 @@ Result<std::string> Authority::crl(bool der, int64_t valid_days, std::time_t now
     if (!row) break;
     rev.push_back({st.col_text(0), static_cast<std::time_t>(st.col_int(1)), st.col_text(2)});
   }
-  WARREN_TRY(out, make_crl(intermediate_, int_key_, rev, number, now, now + valid_days * 86400, der));
+  WARREN_TRY(out,
+             make_crl(intermediate_, int_key_, rev, number, now, now + valid_days * 86400, der));
   boost::json::object d{{"number", number}, {"entries", rev.size()}};
-  WARREN_CHECK(store::audit(*db_, actor(), "crl.sign", std::to_string(number),
-                            boost::json::serialize(d)));
+  WARREN_CHECK(
+      store::audit(*db_, actor(), "crl.sign", std::to_string(number), boost::json::serialize(d)));
   WARREN_CHECK(tx.commit());
   return out;
 }
@@ -322,7 +335,8 @@ Result<std::string> Authority::crl(bool der, int64_t valid_days, std::time_t now
 Result<jwt::SigningKey> Authority::signing_key(jwt::Alg alg) const {
   const Key& k = alg == jwt::Alg::EdDSA ? tok_ed_ : tok_es_;
   if (!k) return Error(Errc::internal, "CA is locked");
-  return jwt::SigningKey{k, alg, jwt::thumbprint(alg == jwt::Alg::EdDSA ? tok_ed_pub_ : tok_es_pub_)};
+  return jwt::SigningKey{k, alg,
+                         jwt::thumbprint(alg == jwt::Alg::EdDSA ? tok_ed_pub_ : tok_es_pub_)};
 }
 
 std::vector<jwt::VerifyKey> Authority::verify_keys() const {
@@ -350,14 +364,20 @@ Result<void> Authority::record_token(const TokenRecord& t) {
 }
 
 Result<std::optional<TokenRecord>> Authority::find_token(const std::string& jti) {
-  WARREN_TRY(st, db_->prepare("SELECT jti, sub, aud, alg, issued_at, expires_at, revoked_at, reason "
-                              "FROM tokens WHERE jti = ?"));
+  WARREN_TRY(st,
+             db_->prepare("SELECT jti, sub, aud, alg, issued_at, expires_at, revoked_at, reason "
+                          "FROM tokens WHERE jti = ?"));
   st.bind(1, jti);
   WARREN_TRY(row, st.step());
   if (!row) return std::optional<TokenRecord>();
-  TokenRecord t{st.col_text(0), st.col_text(1), st.col_text(2), st.col_text(3),
-                static_cast<std::time_t>(st.col_int(4)), static_cast<std::time_t>(st.col_int(5)),
-                st.col_null(6) ? 0 : static_cast<std::time_t>(st.col_int(6)), st.col_text(7)};
+  TokenRecord t{st.col_text(0),
+                st.col_text(1),
+                st.col_text(2),
+                st.col_text(3),
+                static_cast<std::time_t>(st.col_int(4)),
+                static_cast<std::time_t>(st.col_int(5)),
+                st.col_null(6) ? 0 : static_cast<std::time_t>(st.col_int(6)),
+                st.col_text(7)};
   return std::optional<TokenRecord>(t);
 }
 

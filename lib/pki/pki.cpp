@@ -34,7 +34,9 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 BioPtr mem_bio(std::string_view data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
-BioPtr out_bio() { return BioPtr(BIO_new(BIO_s_mem())); }
+BioPtr out_bio() {
+  return BioPtr(BIO_new(BIO_s_mem()));
+}
 std::string bio_string(BIO* b) {
   char* p = nullptr;
   long n = BIO_get_mem_data(b, &p);
@@ -52,7 +54,9 @@ using BnPtr = std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>>;
 using AsnIntPtr = std::unique_ptr<ASN1_INTEGER, Free<ASN1_INTEGER, ASN1_INTEGER_free>>;
 using TimePtr = std::unique_ptr<ASN1_TIME, Free<ASN1_TIME, ASN1_TIME_free>>;
 
-Error ssl_err(Errc c, const std::string& what) { return Error(c, what + ": " + ssl_error()); }
+Error ssl_err(Errc c, const std::string& what) {
+  return Error(c, what + ": " + ssl_error());
+}
 
 // Never prompt: OpenSSL's default callback reads the terminal.
 int pass_cb(char* buf, int size, int, void* u) {
@@ -92,9 +96,12 @@ Csr::Csr(X509_req_st* p) : p_(p, X509_REQ_free) {}
 
 KeyType Key::type() const {
   switch (EVP_PKEY_get_base_id(p_.get())) {
-    case EVP_PKEY_ED25519: return KeyType::ed25519;
-    case EVP_PKEY_RSA: return KeyType::rsa3072;
-    default: return KeyType::p256;
+    case EVP_PKEY_ED25519:
+      return KeyType::ed25519;
+    case EVP_PKEY_RSA:
+      return KeyType::rsa3072;
+    default:
+      return KeyType::p256;
   }
 }
 
@@ -103,15 +110,18 @@ Result<KeyType> parse_key_type(std::string_view s) {
   if (l == "p256" || l == "p-256" || l == "ecdsa" || l == "ec") return KeyType::p256;
   if (l == "ed25519") return KeyType::ed25519;
   if (l == "rsa3072" || l == "rsa" || l == "rsa-3072") return KeyType::rsa3072;
-  return Error(Errc::usage, "unknown key type \"" + std::string(s) +
-                                "\" (use p256, ed25519 or rsa3072)");
+  return Error(Errc::usage,
+               "unknown key type \"" + std::string(s) + "\" (use p256, ed25519 or rsa3072)");
 }
 
 const char* key_type_name(KeyType t) {
   switch (t) {
-    case KeyType::p256: return "p256";
-    case KeyType::ed25519: return "ed25519";
-    case KeyType::rsa3072: return "rsa3072";
+    case KeyType::p256:
+      return "p256";
+    case KeyType::ed25519:
+      return "ed25519";
+    case KeyType::rsa3072:
+      return "rsa3072";
   }
   return "?";
 }
@@ -132,8 +142,8 @@ static EVP_PKEY_CTX* keygen_ctx(KeyType t) {
   switch (t) {
     case KeyType::p256:
       ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-      if (ctx && (EVP_PKEY_keygen_init(ctx) != 1 ||
-                  EVP_PKEY_CTX_set_group_name(ctx, "P-256") != 1)) {
+      if (ctx &&
+          (EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_group_name(ctx, "P-256") != 1)) {
         EVP_PKEY_CTX_free(ctx);
         ctx = nullptr;
       }
@@ -147,8 +157,8 @@ static EVP_PKEY_CTX* keygen_ctx(KeyType t) {
       break;
     case KeyType::rsa3072:
       ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-      if (ctx && (EVP_PKEY_keygen_init(ctx) != 1 ||
-                  EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) != 1)) {
+      if (ctx &&
+          (EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) != 1)) {
         EVP_PKEY_CTX_free(ctx);
         ctx = nullptr;
       }
@@ -215,13 +225,13 @@ Result<std::string> private_key_pem(const Key& k, const std::optional<std::strin
   auto b = out_bio();
   int ok;
   if (pass) {
-    // PKCS#8 with PBES2: scrypt (N=2^14, r=8, p=1: 16 MiB, within OpenSSL's 32 MiB limit) and AES-256-CBC, far slower to brute-force
-    // than OpenSSL's default PBKDF2 with 2048 iterations.
+    // PKCS#8 with PBES2: scrypt (N=2^14, r=8, p=1: 16 MiB, within OpenSSL's 32 MiB limit) and
+    // AES-256-CBC, far slower to brute-force than OpenSSL's default PBKDF2 with 2048 iterations.
     PKCS8_PRIV_KEY_INFO* p8inf = EVP_PKEY2PKCS8(k.get());
     X509_ALGOR* pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), nullptr, 0, nullptr, 1 << 14, 8, 1);
-    X509_SIG* p8 = p8inf && pbe ? PKCS8_set0_pbe(pass->data(), static_cast<int>(pass->size()),
-                                                 p8inf, pbe)
-                                : nullptr;
+    X509_SIG* p8 = p8inf && pbe
+                       ? PKCS8_set0_pbe(pass->data(), static_cast<int>(pass->size()), p8inf, pbe)
+                       : nullptr;
     if (!p8) X509_ALGOR_free(pbe);
     ok = p8 && PEM_write_bio_PKCS8(b.get(), p8);
     X509_SIG_free(p8);
@@ -275,10 +285,14 @@ bool same_public_key(const Key& a, const Key& b) {
 // ---- SANs, profiles ----
 std::string San::str() const {
   switch (type) {
-    case SanType::dns: return "DNS:" + value;
-    case SanType::ip: return "IP:" + value;
-    case SanType::email: return "email:" + value;
-    case SanType::uri: return "URI:" + value;
+    case SanType::dns:
+      return "DNS:" + value;
+    case SanType::ip:
+      return "IP:" + value;
+    case SanType::email:
+      return "email:" + value;
+    case SanType::uri:
+      return "URI:" + value;
   }
   return value;
 }
@@ -336,7 +350,8 @@ Result<San> parse_san(std::string_view s) {
       if (!valid_dns(san->value)) return Error(Errc::data, "bad DNS name \"" + san->value + "\"");
       break;
     case SanType::ip:
-      if (!parse_ip(san->value, ipb)) return Error(Errc::data, "bad IP address \"" + san->value + "\"");
+      if (!parse_ip(san->value, ipb))
+        return Error(Errc::data, "bad IP address \"" + san->value + "\"");
       break;
     case SanType::email: {
       auto at = san->value.find('@');
@@ -358,14 +373,18 @@ Result<Profile> parse_profile(std::string_view s) {
   if (s == "server") return Profile::server;
   if (s == "client") return Profile::client;
   if (s == "peer") return Profile::peer;
-  return Error(Errc::usage, "unknown profile \"" + std::string(s) + "\" (use server, client or peer)");
+  return Error(Errc::usage,
+               "unknown profile \"" + std::string(s) + "\" (use server, client or peer)");
 }
 
 const char* profile_name(Profile p) {
   switch (p) {
-    case Profile::server: return "server";
-    case Profile::client: return "client";
-    case Profile::peer: return "peer";
+    case Profile::server:
+      return "server";
+    case Profile::client:
+      return "client";
+    case Profile::peer:
+      return "peer";
   }
   return "?";
 }
@@ -562,6 +581,27 @@ static bool set_pubkey_fast(X509* x, const Key& k) {
   return true;
 }
 
+// A certificate built with set_pubkey_fast carries no decoded key object, which verification
+// and PKCS#12 need: hand out the parsed DER instead, as any reader of the file would see it.
+static Result<Cert> reparsed(const Cert& c) {
+  unsigned char* der = nullptr;
+  int n = i2d_X509(c.get(), &der);
+  if (n <= 0) return ssl_err(Errc::internal, "encode certificate");
+  const unsigned char* p = der;
+  X509* x = d2i_X509(nullptr, &p, n);
+  OPENSSL_free(der);
+  if (!x) return ssl_err(Errc::internal, "decode certificate");
+  return Cert(x);
+}
+
+// c itself when its key is decoded, else its reparsed DER.
+static Cert usable(const Cert& c) {
+  if (X509_get0_pubkey(c.get())) return c;
+  ERR_clear_error();
+  auto r = reparsed(c);
+  return r ? *r : c;
+}
+
 static Result<X509*> new_cert(const Key& pub, const std::string& serial, const std::string& cn,
                               const std::string& org, int64_t days, std::time_t now) {
   if (days <= 0 || days > 36500) return Error(Errc::usage, "validity must be 1..36500 days");
@@ -608,7 +648,7 @@ static Result<Cert> finish_ca(X509* x, const CaParams& p, X509* issuer, const Ke
     WARREN_CHECK(add_ext(x, &ctx, NID_name_constraints, nc));
   }
   if (!X509_sign(x, signer.get(), md_for(signer))) return ssl_err(Errc::internal, "sign");
-  return cert;
+  return reparsed(cert);
 }
 
 Result<Cert> make_root(const Key& key, const CaParams& p, const std::string& serial,
@@ -620,16 +660,15 @@ Result<Cert> make_root(const Key& key, const CaParams& p, const std::string& ser
 }
 
 Result<Cert> make_intermediate(const Key& key, const CaParams& p, const Cert& issuer,
-                               const Key& issuer_key, const std::string& serial,
-                               std::time_t now) {
+                               const Key& issuer_key, const std::string& serial, std::time_t now) {
   WARREN_TRY(x, new_cert(key, serial, p.common_name, p.organization, p.days, now));
   X509_set_issuer_name(x, X509_get_subject_name(issuer.get()));
   return finish_ca(x, p, issuer.get(), issuer_key, false);
 }
 
 Result<Cert> issue(const Key& subject_key, const LeafParams& p, const Cert& issuer,
-                   const Key& issuer_key, const std::vector<Cert>& chain,
-                   const std::string& serial, std::time_t now) {
+                   const Key& issuer_key, const std::vector<Cert>& chain, const std::string& serial,
+                   std::time_t now) {
   if (p.sans.empty() && p.common_name.empty())
     return Error(Errc::usage, "a certificate needs a common name or at least one SAN");
   // Name constraints of every CA above the leaf.
@@ -643,9 +682,10 @@ Result<Cert> issue(const Key& subject_key, const LeafParams& p, const Cert& issu
         return Error(Errc::data, "SAN " + s.str() + " is outside the CA's name constraints");
     }
     // A CN that looks like a host name is checked too when there are no DNS SANs (as OpenSSL).
-    if (!has_dns_san && p.common_name.find('.') != std::string::npos &&
-        valid_dns(p.common_name) && !permitted({SanType::dns, p.common_name}, dns, {}))
-      return Error(Errc::data, "common name " + p.common_name + " is outside the CA's name constraints");
+    if (!has_dns_san && p.common_name.find('.') != std::string::npos && valid_dns(p.common_name) &&
+        !permitted({SanType::dns, p.common_name}, dns, {}))
+      return Error(Errc::data,
+                   "common name " + p.common_name + " is outside the CA's name constraints");
   }
   WARREN_TRY(x, new_cert(subject_key, serial, p.common_name, "", p.days, now));
   Cert cert(x);
@@ -673,7 +713,7 @@ Result<Cert> issue(const Key& subject_key, const LeafParams& p, const Cert& issu
       return ssl_err(Errc::internal, "subjectAltName");
   }
   if (!X509_sign(x, issuer_key.get(), md_for(issuer_key))) return ssl_err(Errc::internal, "sign");
-  return cert;
+  return cert;  // reparsed lazily by usable() where a decoded key is needed (rare for leaves)
 }
 
 // ---- parsing ----
@@ -718,19 +758,7 @@ std::string cert_der(const Cert& c) {
 }
 
 Key cert_public_key(const Cert& c) {
-  EVP_PKEY* k = X509_get_pubkey(c.get());
-  if (!k) {
-    // A certificate built in this process with set_pubkey_fast has no cached key object:
-    // decode it from its DER once.
-    ERR_clear_error();
-    std::string der = cert_der(c);
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-    X509* copy = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-    if (copy) {
-      k = X509_get_pubkey(copy);
-      X509_free(copy);
-    }
-  }
+  EVP_PKEY* k = X509_get_pubkey(usable(c).get());
   Key key(k);
   key.set_has_private(false);
   return key;
@@ -745,9 +773,15 @@ static std::vector<San> sans_of(const GENERAL_NAMES* gens) {
                          static_cast<size_t>(ASN1_STRING_length(s)));
     };
     switch (g->type) {
-      case GEN_DNS: out.push_back({SanType::dns, str(g->d.dNSName)}); break;
-      case GEN_EMAIL: out.push_back({SanType::email, str(g->d.rfc822Name)}); break;
-      case GEN_URI: out.push_back({SanType::uri, str(g->d.uniformResourceIdentifier)}); break;
+      case GEN_DNS:
+        out.push_back({SanType::dns, str(g->d.dNSName)});
+        break;
+      case GEN_EMAIL:
+        out.push_back({SanType::email, str(g->d.rfc822Name)});
+        break;
+      case GEN_URI:
+        out.push_back({SanType::uri, str(g->d.uniformResourceIdentifier)});
+        break;
       case GEN_IPADD: {
         int n = ASN1_STRING_length(g->d.iPAddress);
         char buf[64];
@@ -758,7 +792,8 @@ static std::vector<San> sans_of(const GENERAL_NAMES* gens) {
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   return out;
@@ -810,10 +845,18 @@ CertInfo inspect(const Cert& c) {
   ASN1_OBJECT* alg = nullptr;
   X509_PUBKEY_get0_param(&alg, nullptr, nullptr, nullptr, X509_get_X509_PUBKEY(x));
   switch (alg ? OBJ_obj2nid(alg) : NID_undef) {
-    case NID_X9_62_id_ecPublicKey: i.key_type = "p256"; break;
-    case NID_ED25519: i.key_type = "ed25519"; break;
-    case NID_rsaEncryption: i.key_type = "rsa"; break;
-    default: i.key_type = "unknown"; break;
+    case NID_X9_62_id_ecPublicKey:
+      i.key_type = "p256";
+      break;
+    case NID_ED25519:
+      i.key_type = "ed25519";
+      break;
+    case NID_rsaEncryption:
+      i.key_type = "rsa";
+      break;
+    default:
+      i.key_type = "unknown";
+      break;
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -855,7 +898,8 @@ Result<CsrInfo> csr_info(const Csr& csr) {
     if (std::string(group) != "prime256v1" && std::string(group) != "P-256")
       return Error(Errc::data, std::string("CSR key curve ") + group + " is not supported (P-256)");
   } else if (base == EVP_PKEY_RSA) {
-    if (EVP_PKEY_get_bits(pk) < 2048) return Error(Errc::data, "CSR RSA key shorter than 2048 bits");
+    if (EVP_PKEY_get_bits(pk) < 2048)
+      return Error(Errc::data, "CSR RSA key shorter than 2048 bits");
   } else if (base != EVP_PKEY_ED25519) {
     return Error(Errc::data, "CSR key type is not supported (P-256, Ed25519 or RSA)");
   }
@@ -904,9 +948,9 @@ Result<std::string> make_csr_pem(const Key& key, const std::string& cn,
 // ---- CRL ----
 const std::vector<std::string>& reasons() {
   static const std::vector<std::string> r = {
-      "unspecified",          "keyCompromise",   "caCompromise",       "affiliationChanged",
-      "superseded",           "cessationOfOperation", "certificateHold", "removeFromCRL",
-      "privilegeWithdrawn",   "aACompromise"};
+      "unspecified",        "keyCompromise",        "caCompromise",    "affiliationChanged",
+      "superseded",         "cessationOfOperation", "certificateHold", "removeFromCRL",
+      "privilegeWithdrawn", "aACompromise"};
   return r;
 }
 
@@ -924,8 +968,8 @@ static int reason_code(const std::string& r) {
 }
 
 Result<std::string> make_crl(const Cert& issuer, const Key& issuer_key,
-                             const std::vector<Revoked>& revoked, int64_t number,
-                             std::time_t now, std::time_t next_update, bool der) {
+                             const std::vector<Revoked>& revoked, int64_t number, std::time_t now,
+                             std::time_t next_update, bool der) {
   std::unique_ptr<X509_CRL, Free<X509_CRL, X509_CRL_free>> crl(X509_CRL_new());
   X509_CRL* c = crl.get();
   X509_CRL_set_version(c, 1);
@@ -975,7 +1019,8 @@ Result<std::string> make_crl(const Cert& issuer, const Key& issuer_key,
 Result<void> verify(const Cert& leaf, const std::vector<Cert>& intermediates, const Cert& root,
                     const std::optional<std::string>& crl_pem, std::time_t now) {
   std::unique_ptr<X509_STORE, Free<X509_STORE, X509_STORE_free>> st(X509_STORE_new());
-  X509_STORE_add_cert(st.get(), root.get());
+  Cert r = usable(root);
+  X509_STORE_add_cert(st.get(), r.get());
   if (crl_pem) {
     auto b = mem_bio(*crl_pem);
     int n = 0;
@@ -989,11 +1034,16 @@ Result<void> verify(const Cert& leaf, const std::vector<Cert>& intermediates, co
     X509_STORE_set_flags(st.get(), X509_V_FLAG_CRL_CHECK);
   }
   std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain(
-      sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
-  for (auto& c : intermediates) sk_X509_push(chain.get(), c.get());
+      sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_free(s); });
+  std::vector<Cert> keep;
+  for (auto& c : intermediates) {
+    keep.push_back(usable(c));
+    sk_X509_push(chain.get(), keep.back().get());
+  }
+  Cert l = usable(leaf);
   std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX, X509_STORE_CTX_free>> ctx(
       X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), st.get(), leaf.get(), chain.get());
+  X509_STORE_CTX_init(ctx.get(), st.get(), l.get(), chain.get());
   X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), now);
   if (X509_verify_cert(ctx.get()) != 1) {
     int e = X509_STORE_CTX_get_error(ctx.get());
@@ -1006,10 +1056,15 @@ Result<void> verify(const Cert& leaf, const std::vector<Cert>& intermediates, co
 Result<std::string> make_p12(const Key& key, const Cert& cert, const std::vector<Cert>& chain,
                              const std::string& passphrase, const std::string& friendly) {
   std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> ca(
-      sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
-  for (auto& c : chain) sk_X509_push(ca.get(), c.get());
-  PKCS12* p12 = PKCS12_create(passphrase.c_str(), friendly.c_str(), key.get(), cert.get(),
-                              ca.get(), NID_aes_256_cbc, NID_aes_256_cbc, 0, 0, 0);
+      sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_free(s); });
+  std::vector<Cert> keep;
+  for (auto& c : chain) {
+    keep.push_back(usable(c));
+    sk_X509_push(ca.get(), keep.back().get());
+  }
+  Cert leaf = usable(cert);
+  PKCS12* p12 = PKCS12_create(passphrase.c_str(), friendly.c_str(), key.get(), leaf.get(), ca.get(),
+                              NID_aes_256_cbc, NID_aes_256_cbc, 0, 0, 0);
   if (!p12) return ssl_err(Errc::internal, "PKCS#12");
   auto b = out_bio();
   i2d_PKCS12_bio(b.get(), p12);

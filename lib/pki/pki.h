@@ -77,7 +77,7 @@ bool same_public_key(const Key& a, const Key& b);
 enum class SanType { dns, ip, email, uri };
 struct San {
   SanType type;
-  std::string value;  // IP in text form
+  std::string value;        // IP in text form
   std::string str() const;  // "DNS:x", "IP:1.2.3.4", "email:a@b", "URI:u"
 };
 // "DNS:x", "IP:…", "email:…", "URI:…", or untyped (detected: IP, '@' -> email, "://" -> URI).
@@ -131,7 +131,7 @@ core::Result<CsrInfo> csr_info(const Csr& csr);
 core::Result<std::string> make_csr_pem(const Key& key, const std::string& cn,
                                        const std::vector<San>& sans);
 
-core::Result<Cert> parse_cert(std::string_view data);  // PEM or DER
+core::Result<Cert> parse_cert(std::string_view data);               // PEM or DER
 core::Result<std::vector<Cert>> parse_certs(std::string_view pem);  // every PEM cert in order
 std::string cert_pem(const Cert& c);
 std::string cert_der(const Cert& c);

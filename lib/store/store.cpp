@@ -212,16 +212,26 @@ int Db::schema_version() {
 }
 
 Result<Tx> Tx::begin(Db& db) {
+  if (!sqlite3_get_autocommit(db.raw())) {
+    static int counter = 0;
+    std::string sp = "warren_sp" + std::to_string(++counter);
+    if (auto r = db.exec("SAVEPOINT " + sp); !r) return r.error();
+    return Tx(db, sp);
+  }
   if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return r.error();
-  return Tx(db);
+  return Tx(db, "");
 }
 
 Tx::~Tx() {
-  if (db_) (void)db_->exec("ROLLBACK");
+  if (!db_) return;
+  if (savepoint_.empty())
+    (void)db_->exec("ROLLBACK");
+  else
+    (void)db_->exec("ROLLBACK TO " + savepoint_ + "; RELEASE " + savepoint_);
 }
 
 Result<void> Tx::commit() {
-  auto r = db_->exec("COMMIT");
+  auto r = db_->exec(savepoint_.empty() ? std::string("COMMIT") : "RELEASE " + savepoint_);
   if (r) db_ = nullptr;
   return r;
 }

@@ -91,18 +91,20 @@ class Db {
   std::string path_;
 };
 
-// BEGIN IMMEDIATE … COMMIT; rolls back in the destructor unless committed.
+// BEGIN IMMEDIATE … COMMIT; rolls back in the destructor unless committed. Inside an open
+// transaction it nests as a SAVEPOINT, so library calls compose into a caller's batch.
 class Tx {
  public:
   static core::Result<Tx> begin(Db& db);
-  Tx(Tx&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+  Tx(Tx&& o) noexcept : db_(o.db_), savepoint_(std::move(o.savepoint_)) { o.db_ = nullptr; }
   Tx(const Tx&) = delete;
   ~Tx();
   core::Result<void> commit();
 
  private:
-  explicit Tx(Db& db) : db_(&db) {}
+  Tx(Db& db, std::string sp) : db_(&db), savepoint_(std::move(sp)) {}
   Db* db_;
+  std::string savepoint_;  // empty for the outermost transaction
 };
 
 // The highest migration version compiled into this binary.

@@ -92,3 +92,28 @@ TEST_CASE("a second writer sees the store locked as a temporary failure", "[stor
   REQUIRE(tx2.error().code == core::Errc::tempfail);
   std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_CASE("nested transactions are savepoints: inner rollback keeps the outer work", "[store]") {
+  testing::TempDir d;
+  auto db = store::open_dir(d.path);
+  REQUIRE(db);
+  {
+    auto outer = store::Tx::begin(*db);
+    REQUIRE(outer);
+    REQUIRE(store::audit(*db, "t", "a", "kept"));
+    {
+      auto inner = store::Tx::begin(*db);
+      REQUIRE(inner);
+      REQUIRE(store::audit(*db, "t", "a", "dropped"));
+    }  // inner rolled back
+    {
+      auto inner = store::Tx::begin(*db);
+      REQUIRE(store::audit(*db, "t", "a", "kept2"));
+      REQUIRE(inner->commit());
+    }
+    REQUIRE(outer->commit());
+  }
+  auto st = db->prepare("SELECT group_concat(object, ',') FROM audit");
+  REQUIRE(*st->step());
+  REQUIRE(st->col_text(0) == "kept,kept2");
+}
