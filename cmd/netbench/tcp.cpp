@@ -61,6 +61,7 @@ core::Result<int> run(cli::Program& p, const Args& a) {
     std::printf("%s: %d stream%s, %s, %s\n", a.target.c_str(), a.streams, a.streams == 1 ? "" : "s",
                 bench::format_nanos(static_cast<double>(d)).c_str(),
                 a.reverse ? "server sends" : "client sends");
+    std::fflush(stdout);
     o.on_interval = [](const bench::TcpInterval& i) {
       std::fputs(bench::format_tcp_interval(i).c_str(), stdout);
       std::fflush(stdout);

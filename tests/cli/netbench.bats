@@ -271,7 +271,7 @@ PY
   port=$(free_port)
   run netbench tcp -d 1s "127.0.0.1:$port"
   [ "$status" -eq 69 ]
-  [[ "$output" == *"netbench: connect 127.0.0.1:$port: Connection refused" ]]
+  [[ "$output" == *"netbench: connect 127.0.0.1:$port: Connection refused"* ]]
 }
 
 @test "compare: two served targets, interleaved rounds, JSON, servers stopped" {
