@@ -238,7 +238,8 @@ words() { # words A B C — the words sorted, one per line (to compare with comp
   gen
   zsh -n "$T/root/completions/zsh/_demo"
   # Drive one interactive zsh in a pseudo-terminal: for each command line, press TAB and record
-  # what compadd is given in $T/hits.N.
+  # what compadd is given in $T/hits.N. Each step waits for the previous one (a file appears),
+  # so nothing depends on timing.
   cat >"$T/zcap.zsh" <<'EOF'
 zmodload zsh/zpty
 wait_for() { local i; for i in {1..400}; do [[ -e $1 ]] && return 0; sleep 0.05; done; return 1; }
@@ -252,15 +253,15 @@ zpty -w z "compadd() {
   (( \$#__hits )) && print -rl -- \$__hits >> \$__out
   builtin compadd \"\$@\"
 }"
-zpty -w z "bindkey '^I' complete-word; setopt nobeep; touch $out.ready"
-wait_for $out.ready || { print -u2 "zsh did not start"; exit 1; }
+zpty -w z "__tab() { zle complete-word; : >\$__out.done; }; zle -N __tab; bindkey '^I' __tab; setopt nobeep"
 n=0
 for line; do
   n=$((n + 1))
   zpty -w z "__out=$out.$n; : >\$__out"
+  wait_for $out.$n || { print -u2 "zsh did not answer"; exit 1; }
   zpty -n -w z "$line"$'\t'
-  zpty -w z $'\C-u'"touch $out.$n.done"
   wait_for $out.$n.done || { print -u2 "completion of '$line' did not finish"; exit 1; }
+  zpty -w z $'\C-u'
 done
 zpty -d z
 EOF
