@@ -454,8 +454,8 @@ void Worker::run() {
     timespec ts = to_timespec(wait);
     int n = ::epoll_pwait2(ep_, evs.data(), static_cast<int>(evs.size()), &ts, nullptr);
     if (n <= 0) continue;
-    now = now_ns();
     for (int i = 0; i < n; ++i) {
+      now = now_ns();  // per event: a batch of responses must not share one timestamp
       Conn& c = conns_[evs[i].data.u32];
       uint32_t ev = evs[i].events;
       switch (c.st) {
