@@ -63,7 +63,7 @@ void encode(const Hello& h, std::vector<uint8_t>& out) {
   put_u16(p + 24, h.lane_count);
   put_u32(p + 26, h.initial_window);
   p[30] = uint8_t(h.site_id.size());
-  std::memcpy(p + 31, h.site_id.data(), h.site_id.size());
+  if (!h.site_id.empty()) std::memcpy(p + 31, h.site_id.data(), h.site_id.size());
 }
 
 Fault decode(std::span<const uint8_t> in, Hello& h) {
@@ -127,7 +127,7 @@ void append_open(std::vector<uint8_t>& out, uint32_t id, StreamKind kind, uint32
   uint8_t* p = frame(out, FrameType::open, id, 5 + target.size());
   p[0] = static_cast<uint8_t>(kind);
   put_u32(p + 1, window);
-  std::memcpy(p + 5, target.data(), target.size());
+  if (!target.empty()) std::memcpy(p + 5, target.data(), target.size());
 }
 
 void append_data(std::vector<uint8_t>& out, uint32_t id, std::span<const uint8_t> data) {
@@ -148,7 +148,7 @@ static void append_coded(std::vector<uint8_t>& out, FrameType t, uint32_t id, ui
   if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason);
   uint8_t* p = frame(out, t, id, 2 + reason.size());
   put_u16(p, code);
-  std::memcpy(p + 2, reason.data(), reason.size());
+  if (!reason.empty()) std::memcpy(p + 2, reason.data(), reason.size());
 }
 
 void append_rst(std::vector<uint8_t>& out, uint32_t id, ResetCode code, std::string_view reason) {
