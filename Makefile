@@ -6,6 +6,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD   ?= build
+VERSION := $(shell git describe --tags --always 2>/dev/null || echo 0.1.0)
 
 CCACHE  := $(shell command -v ccache 2>/dev/null)
 CXX     := $(CCACHE) g++
@@ -20,7 +21,6 @@ CXXFLAGS ?= $(OPT)
 CXXFLAGS += $(CXXSTD) $(WARN) -pthread -MMD -MP
 LDLIBS  := -lssl -lcrypto -lsodium -lsqlite3 -lspdlog -lfmt -ltomlplusplus \
            -lboost_json -lboost_url -lboost_system -pthread
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 ifeq ($(V),1)
 Q :=
@@ -49,6 +49,9 @@ FUZZ_SRC  := $(wildcard tests/fuzz/*_fuzz.cpp)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%_fuzz.cpp=$(BUILD)/bin/fuzz-%)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+
+# Keep object files of programs (they are not intermediates to delete after linking).
+.SECONDARY:
 
 .PHONY: all deps check test unit cli fuzz-regress fuzz format format-check install demo bench clean completions
 

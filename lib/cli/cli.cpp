@@ -77,7 +77,14 @@ Program::Program(std::string name, std::string description, std::string synopsis
   app_.add_option("--color", common_.color, "Colour: auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->type_name("WHEN");
-  app_.add_flag("--dump-cli", common_.dump_cli, "Print the command tree as JSON")
+  // A callback flag runs before subcommand requirements are checked (as --version does).
+  app_.add_flag_callback(
+          "--dump-cli",
+          [this] {
+            std::cout << dump_cli();
+            throw CLI::Success();
+          },
+          "Print the command tree as JSON")
       ->group("");  // hidden
   app_.require_subcommand(0, 1);
   app_.fallthrough();
@@ -136,7 +143,9 @@ static boost::json::object dump_app(const CLI::App* app,
     }
     jo["names"] = std::move(names);
     jo["description"] = opt->get_description();
-    jo["takes_value"] = opt->get_type_size() != 0;
+    jo["takes_value"] = opt->get_items_expected_max() != 0 && opt->get_type_size() != 0;
+    jo["repeatable"] = opt->get_items_expected_max() > 1 ||
+                       opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
     jo["value_name"] = opt->get_type_name();
     jo["hidden"] = opt->get_group().empty();
     opts.push_back(std::move(jo));
@@ -163,6 +172,9 @@ int Program::run(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
       std::cout << app_.help("", CLI::AppFormatMode::All);
       return 0;
+    } catch (const CLI::CallForVersion& e) {
+      std::cout << e.what() << "\n";
+      return 0;
     } catch (const CLI::Success&) {
       return 0;
     } catch (const CLI::ParseError& e) {
@@ -171,10 +183,6 @@ int Program::run(int argc, char** argv) {
       std::fprintf(stderr, "%s: %s\n", g_prog.c_str(), e.what());
       std::fprintf(stderr, "Try '%s --help' for more information.\n", g_prog.c_str());
       return core::exit_code(core::Errc::usage);
-    }
-    if (common_.dump_cli) {
-      std::cout << dump_cli();
-      return 0;
     }
     wlog::init(common_.verbose - common_.quiet, color() && ::isatty(2));
     if (!action_) {

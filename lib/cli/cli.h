@@ -20,7 +20,6 @@ struct Common {
   int verbose = 0;
   int quiet = 0;
   std::string color = "auto";  // auto|always|never
-  bool dump_cli = false;
 };
 
 using Action = std::function<int()>;
