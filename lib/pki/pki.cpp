@@ -58,7 +58,8 @@ Error ssl_err(Errc c, const std::string& what) {
   return Error(c, what + ": " + ssl_error());
 }
 
-// Never prompt: OpenSSL's default callback reads the terminal.
+// Never prompt: OpenSSL's default callback (used when none is given) reads the terminal,
+// so every PEM read in this file passes this one.
 int pass_cb(char* buf, int size, int, void* u) {
   if (!u) return -1;
   auto* s = static_cast<const std::string*>(u);
@@ -271,7 +272,7 @@ Result<Key> parse_private_key(std::string_view pem, const std::optional<std::str
 
 Result<Key> parse_public_key(std::string_view pem) {
   auto b = mem_bio(pem);
-  EVP_PKEY* k = PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr);
+  EVP_PKEY* k = PEM_read_bio_PUBKEY(b.get(), nullptr, pass_cb, nullptr);
   if (!k) return ssl_err(Errc::data, "not a PEM public key");
   Key key(k);
   key.set_has_private(false);
@@ -721,7 +722,7 @@ Result<Cert> parse_cert(std::string_view data) {
   X509* x = nullptr;
   if (data.find("-----BEGIN") != std::string_view::npos) {
     auto b = mem_bio(data);
-    x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
+    x = PEM_read_bio_X509(b.get(), nullptr, pass_cb, nullptr);
   } else {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data());
     x = d2i_X509(nullptr, &p, static_cast<long>(data.size()));
@@ -734,7 +735,7 @@ Result<std::vector<Cert>> parse_certs(std::string_view pem) {
   std::vector<Cert> out;
   auto b = mem_bio(pem);
   for (;;) {
-    X509* x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
+    X509* x = PEM_read_bio_X509(b.get(), nullptr, pass_cb, nullptr);
     if (!x) break;
     out.emplace_back(x);
   }
@@ -869,7 +870,7 @@ Result<Csr> parse_csr(std::string_view data) {
   X509_REQ* r = nullptr;
   if (data.find("-----BEGIN") != std::string_view::npos) {
     auto b = mem_bio(data);
-    r = PEM_read_bio_X509_REQ(b.get(), nullptr, nullptr, nullptr);
+    r = PEM_read_bio_X509_REQ(b.get(), nullptr, pass_cb, nullptr);
   } else {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data());
     r = d2i_X509_REQ(nullptr, &p, static_cast<long>(data.size()));
@@ -1024,7 +1025,7 @@ Result<void> verify(const Cert& leaf, const std::vector<Cert>& intermediates, co
   if (crl_pem) {
     auto b = mem_bio(*crl_pem);
     int n = 0;
-    while (X509_CRL* crl = PEM_read_bio_X509_CRL(b.get(), nullptr, nullptr, nullptr)) {
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(b.get(), nullptr, pass_cb, nullptr)) {
       X509_STORE_add_crl(st.get(), crl);
       X509_CRL_free(crl);
       n++;
