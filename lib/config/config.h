@@ -50,11 +50,12 @@ class Reader {
   bool get(std::string_view key, double& out, double min = -std::numeric_limits<double>::infinity(),
            double max = std::numeric_limits<double>::infinity());
   bool get(std::string_view key, std::vector<std::string>& out);  // array of strings
-  template <class T>
-  requires(std::is_integral_v<T> &&
-           !std::is_same_v<T, bool>) bool get(std::string_view key, T& out,
-                                              T min = std::numeric_limits<T>::min(),
-                                              T max = std::numeric_limits<T>::max()) {
+  // Integers of any width; min/max default to the type's range (so a uint16_t port rejects
+  // 70000 and -1).
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  bool get(std::string_view key, T& out,
+           std::type_identity_t<T> min = std::numeric_limits<T>::min(),
+           std::type_identity_t<T> max = std::numeric_limits<T>::max()) {
     int64_t lo = static_cast<int64_t>(min);
     int64_t hi = std::is_unsigned_v<T> && max > static_cast<T>(INT64_MAX)
                      ? INT64_MAX

@@ -12,6 +12,7 @@ struct Forward {
   std::string name;
   std::string target;
   uint16_t port = 0;
+  uint16_t weight = 1;
 };
 
 struct Limits {
@@ -36,7 +37,7 @@ struct Sample {
 core::Result<Sample> load(config::Reader r) {
   Sample c;
   r.get("listen", c.listen);
-  r.get("timeout_ms", c.timeout_ms, int64_t{1}, int64_t{600000});
+  r.get("timeout_ms", c.timeout_ms, 1, 600000);
   r.get_enum("mode", c.mode, {{"edge", Mode::edge}, {"site", Mode::site}});
   r.get_enum("level", c.level, {"debug", "info", "warn"});
   r.get("verbose", c.verbose);
@@ -51,6 +52,7 @@ core::Result<Sample> load(config::Reader r) {
     t.need("name", f.name);
     t.get("target", f.target);
     t.get("port", f.port);
+    t.get("weight", f.weight, 1, 100);
     c.forwards.push_back(f);
   }
   for (auto& [name, t] : r.named_tables("sites")) {
@@ -108,6 +110,7 @@ ratio = 1
 name = "ssh"
 target = "10.0.0.1:22"
 port = 2222
+weight = 100
 
 [[forward]]
 name = "web"
@@ -131,6 +134,8 @@ address = "5.6.7.8"
   REQUIRE(c->forwards.size() == 2);
   REQUIRE(c->forwards[0].name == "ssh");
   REQUIRE(c->forwards[0].port == 2222);
+  REQUIRE(c->forwards[0].weight == 100);
+  REQUIRE(c->forwards[1].weight == 1);
   REQUIRE(c->forwards[1].name == "web");
   REQUIRE(c->forwards[1].target.empty());
   REQUIRE(c->sites.size() == 2);
@@ -179,6 +184,8 @@ TEST_CASE("config: values out of range", "[config]") {
           "t.toml:3:8: forward[0].port: 70000 is out of range 0..65535");
   REQUIRE(error_of("[[forward]]\nname = \"a\"\nport = -1") ==
           "t.toml:3:8: forward[0].port: -1 is out of range 0..65535");
+  REQUIRE(error_of("[[forward]]\nname = \"a\"\nweight = 0") ==
+          "t.toml:3:10: forward[0].weight: 0 is out of range 1..100");
   REQUIRE(error_of("[limits]\nratio = 1.5") ==
           "t.toml:2:9: limits.ratio: 1.500000 is out of range 0.000000..1.000000");
   REQUIRE(error_of("keepalive = \"50ms\"") ==
