@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(c.data()), c.size());
   if (corpus.empty()) corpus.emplace_back();
   std::mt19937 rng(seed);
-  auto pick = [&](size_t n) { return n ? std::uniform_int_distribution<size_t>(0, n - 1)(rng) : 0; };
+  auto pick = [&](size_t n) {
+    return n ? std::uniform_int_distribution<size_t>(0, n - 1)(rng) : 0;
+  };
   for (long r = 0; r < runs; r++) {
     std::string s = corpus[pick(corpus.size())];
     int edits = 1 + static_cast<int>(pick(8));
@@ -57,11 +59,15 @@ int main(int argc, char** argv) {
         case 0:
           if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1u << pick(8));
           break;
-        case 1: s.insert(s.begin() + static_cast<long>(pick(s.size() + 1)), static_cast<char>(pick(256))); break;
+        case 1:
+          s.insert(s.begin() + static_cast<long>(pick(s.size() + 1)), static_cast<char>(pick(256)));
+          break;
         case 2:
           if (!s.empty()) s.erase(pick(s.size()), 1 + pick(16));
           break;
-        case 3: s.resize(pick(s.size() + 1)); break;
+        case 3:
+          s.resize(pick(s.size() + 1));
+          break;
         case 4: {
           const std::string& o = corpus[pick(corpus.size())];
           if (!o.empty()) s.insert(pick(s.size() + 1), o.substr(pick(o.size())));
