@@ -8,8 +8,10 @@
 //   auto s = Session::initiator(cfg, now);            // output() holds the handshake message
 //   write(sock, s.output()); s.consume_output(n);
 //   auto ev = s.on_bytes(received, now);              // events: handshake_done, stream_open, data…
-//   auto buf = s.prepare_data(id, 65536);             // read a socket straight into buf,
+//   auto buf = s.prepare_data(id, 65536);             // non-blocking read straight into buf,
 //   s.commit_data(id, n);                             // sealed in place: no copy on send
+// With asynchronous reads use seal_data() on a buffer the caller owns instead (prepare_data()'s
+// room lives inside output() and must be committed before the session is used again).
 #pragma once
 
 #include <cstdint>
