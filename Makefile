@@ -6,6 +6,11 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD   ?= build
+# Build in parallel on every core by default (make -jN on the command line still wins).
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(JOBS)
+endif
 VERSION := $(shell git describe --tags --always 2>/dev/null || echo 0.1.0)
 
 CCACHE  := $(shell command -v ccache 2>/dev/null)
