@@ -57,10 +57,7 @@ core::Result<int> run(const Args& a, const CLI::App* sub) {
     o.duration_ns = d;
   }
   o.stop = &bench::install_stop_signals();
-  o.on_listening = [](const std::string& addr) {
-    std::printf("%s\n", addr.c_str());
-    std::fflush(stdout);
-  };
+  o.on_listening = announce_address;
   WARREN_TRY(stats, bench::serve(o));
   wlog::get("bench")->debug("event=serve_done connections={} requests={} bad_requests={}",
                             stats.connections, stats.requests, stats.bad_requests);

@@ -39,10 +39,7 @@ core::Result<int> run(cli::Program& p, const Args& a) {
       WARREN_TRY(d, bench::parse_nanos(a.duration));
       o.duration_ns = d;
     }
-    o.on_listening = [](const std::string& addr) {
-      std::printf("%s\n", addr.c_str());
-      std::fflush(stdout);
-    };
+    o.on_listening = announce_address;
     WARREN_CHECK(bench::tcp_serve(o));
     return 0;
   }

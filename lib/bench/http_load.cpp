@@ -633,6 +633,7 @@ core::Result<Summary> run_http(const LoadOptions& o) {
     sh.verify_host = !o.sni.empty() ? o.sni : urls[0].host;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
 
   rusage ru0{}, ru1{};
   ::getrusage(RUSAGE_SELF, &ru0);

@@ -436,6 +436,7 @@ core::Result<ServeStats> serve(const ServeOptions& o) {
   WARREN_TRY(hp, parse_hostport(o.listen));
   WARREN_TRY(addr, resolve(hp));
   ::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
 
   std::string body = o.size >= 0 ? std::string(static_cast<size_t>(o.size), 'x') : o.reply;
   if (o.size > 0)

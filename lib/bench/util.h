@@ -2,6 +2,7 @@
 // conversion, and the check for a "Name: value" header line. Header-only, stateless.
 #pragma once
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cstdint>
@@ -19,6 +20,15 @@ inline int64_t now_ns() {
 inline timespec to_timespec(int64_t ns) {
   if (ns < 0) ns = 0;
   return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+// Load generators and origins hold many sockets: lift the soft descriptor limit to the hard one.
+inline void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 // "Name: value" with a token name and no CR/LF. Empty string when fine, else the reason.
