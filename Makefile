@@ -60,13 +60,15 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps check test unit cli fuzz-regress fuzz format format-check install demo bench clean completions
 
-all: $(BINS)
+all: deps $(BINS)
 
-# Install Debian packages when something is missing (idempotent, fast when all are present).
+# Install Debian packages when something is missing: one dpkg-query, well under a second when
+# everything is there, so it runs on every build; the stamp only orders compilation after it.
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/install-deps
+$(DEPS_STAMP): FORCE
 	$(Q)scripts/install-deps -q
 	$(Q)mkdir -p $(BUILD) && touch $@
+FORCE:
 
 $(BUILD)/gen/store_migrations.cpp: $(MIGRATIONS) scripts/gen-migrations
 	$(Q)mkdir -p $(dir $@)
