@@ -1,0 +1,470 @@
+#include "edge/routes.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "config/config.h"
+#include "core/text.h"
+#include "net/endpoint.h"
+#include "store/store.h"
+
+namespace edge {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string TargetSpec::address() const {
+  return net::HostPort(host, port).str();
+}
+
+std::string TargetSpec::str() const {
+  std::string s;
+  if (!site.empty())
+    s = (tls ? "site+https://" : "site://") + site + "/";
+  else
+    s = tls ? "https://" : "http://";
+  return s + address();
+}
+
+core::Result<TargetSpec> parse_target(std::string_view s) {
+  auto bad = [&](const std::string& why) {
+    return core::err(core::Errc::data, "bad target \"" + std::string(s) + "\": " + why);
+  };
+  TargetSpec t;
+  std::string_view rest = s;
+  auto eat = [&](std::string_view p) {
+    if (rest.substr(0, p.size()) != p) return false;
+    rest.remove_prefix(p.size());
+    return true;
+  };
+  if (eat("http://")) {
+  } else if (eat("https://")) {
+    t.tls = true;
+  } else if (bool st = eat("site+https://"); st || eat("site://")) {
+    t.tls = st;
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || slash == 0) return bad("expected site://SITE/HOST:PORT");
+    t.site = std::string(rest.substr(0, slash));
+    for (char c : t.site)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+        return bad("invalid site name");
+    rest.remove_prefix(slash + 1);
+  } else if (rest.find("://") != std::string_view::npos) {
+    return bad("scheme must be http, https, site or site+https");
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  auto hp = net::parse_host_port(rest);
+  if (!hp) return bad(hp.error().message.substr(hp.error().message.find(": ") + 2));
+  if (hp->port == 0) return bad("port must be 1..65535");
+  if (hp->host == "*") return bad("a target needs a host");
+  t.host = hp->host;
+  t.port = hp->port;
+  return t;
+}
+
+void TargetState::record(bool ok, int64_t now, int fail_limit, Millis cooldown) {
+  if (ok) {
+    fails.store(0, std::memory_order_relaxed);
+    return;
+  }
+  failures.fetch_add(1, std::memory_order_relaxed);
+  int n = fails.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (fail_limit > 0 && n >= fail_limit) {
+    down_until.store(now + cooldown.count(), std::memory_order_relaxed);
+    fails.store(0, std::memory_order_relaxed);
+  }
+}
+
+static std::string cookie_for(const std::string& key) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::shared_ptr<TargetState> TargetRegistry::get(const std::string& route, const TargetSpec& t) {
+  std::string key = route + " " + t.str();
+  std::lock_guard lk(mu_);
+  auto& slot = map_[key];
+  if (!slot) {
+    slot = std::make_shared<TargetState>();
+    slot->spec = t;
+    slot->key = key;
+    slot->cookie = cookie_for(key);
+  }
+  slot->spec = t;  // same identity; verify/SNI options may have changed
+  return slot;
+}
+
+void TargetRegistry::prune() {
+  std::lock_guard lk(mu_);
+  for (auto it = map_.begin(); it != map_.end();)
+    it = it->second.use_count() == 1 ? map_.erase(it) : std::next(it);
+}
+
+TargetState* Route::pick(int64_t now, std::string_view sticky_cookie,
+                         const TargetState* skip) const {
+  const size_t n = targets.size();
+  if (n == 0) return nullptr;
+  if (spec.sticky && !sticky_cookie.empty())
+    for (auto& t : targets)
+      if (t->cookie == sticky_cookie && t.get() != skip && t->up(now)) return t.get();
+  if (spec.lb == Lb::least_conn) {
+    TargetState* best = nullptr;
+    int best_n = 0;
+    uint32_t start = rr.fetch_add(1, std::memory_order_relaxed);
+    for (size_t i = 0; i < n; ++i) {
+      TargetState* t = targets[(start + i) % n].get();
+      if (t == skip || !t->up(now)) continue;
+      int a = t->active.load(std::memory_order_relaxed);
+      if (!best || a < best_n) {
+        best = t;
+        best_n = a;
+      }
+    }
+    return best;
+  }
+  uint32_t start = rr.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    TargetState* t = targets[(start + i) % n].get();
+    if (t != skip && t->up(now)) return t;
+  }
+  return nullptr;
+}
+
+bool Route::any_up(int64_t now) const {
+  for (auto& t : targets)
+    if (t->up(now)) return true;
+  return false;
+}
+
+std::string_view normalize_host(std::string_view h, char* buf) {
+  if (!h.empty() && h.front() == '[') {
+    size_t close = h.find(']');
+    if (close == std::string_view::npos) return {};
+    h = h.substr(1, close - 1);
+  } else {
+    size_t colon = h.find(':');
+    if (colon != std::string_view::npos) h = h.substr(0, colon);
+  }
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);
+  if (h.empty() || h.size() > 255) return {};
+  for (size_t i = 0; i < h.size(); ++i) {
+    char c = h[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return {buf, h.size()};
+}
+
+static bool prefix_match(std::string_view prefix, std::string_view path) {
+  if (path.empty()) path = "/";
+  if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
+  if (prefix.back() == '/' || path.size() == prefix.size()) return true;
+  char next = path[prefix.size()];
+  return next == '/' || next == '?';
+}
+
+std::vector<std::string> RouteTable::build(std::vector<RouteSpec> specs, TargetRegistry* reg) {
+  std::vector<std::string> conflicts;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (auto& s : specs) {
+    s.host = core::to_lower(s.host);
+    if (s.path.empty()) s.path = "/";
+    if (!seen.insert({s.host, s.path}).second) {
+      conflicts.push_back("route \"" + s.name + "\" (" + s.source + ") duplicates host " + s.host +
+                          " path " + s.path + ": ignored");
+      continue;
+    }
+    auto r = std::make_unique<Route>();
+    for (auto& t : s.targets) {
+      std::shared_ptr<TargetState> st;
+      if (reg) {
+        st = reg->get(s.name, t);
+      } else {
+        st = std::make_shared<TargetState>();
+        st->spec = t;
+        st->key = s.name + " " + t.str();
+        st->cookie = cookie_for(st->key);
+      }
+      r->targets.push_back(std::move(st));
+    }
+    r->spec = std::move(s);
+    const Route* rp = r.get();
+    const std::string& h = rp->spec.host;
+    if (h == "*")
+      any_.push_back(rp);
+    else if (h.size() > 2 && h[0] == '*' && h[1] == '.')
+      wildcard_[h.substr(2)].push_back(rp);
+    else
+      exact_[h].push_back(rp);
+    routes_.push_back(std::move(r));
+  }
+  auto by_len = [](const Route* a, const Route* b) {
+    return a->spec.path.size() > b->spec.path.size();
+  };
+  for (auto& [k, v] : exact_) std::stable_sort(v.begin(), v.end(), by_len);
+  for (auto& [k, v] : wildcard_) std::stable_sort(v.begin(), v.end(), by_len);
+  std::stable_sort(any_.begin(), any_.end(), by_len);
+  conflicts_.insert(conflicts_.end(), conflicts.begin(), conflicts.end());
+  return conflicts;
+}
+
+void RouteTable::add_conflicts(std::vector<std::string> more) {
+  conflicts_.insert(conflicts_.begin(), more.begin(), more.end());
+}
+
+const Route* RouteTable::match(std::string_view host, std::string_view path) const {
+  char buf[256];
+  std::string_view h = normalize_host(host, buf);
+  auto try_list = [&](const List& l) -> const Route* {
+    for (const Route* r : l)
+      if (prefix_match(r->spec.path, path)) return r;
+    return nullptr;
+  };
+  if (!h.empty()) {
+    if (!exact_.empty()) {
+      auto it = exact_.find(std::string(h));
+      if (it != exact_.end())
+        if (const Route* r = try_list(it->second)) return r;
+    }
+    if (!wildcard_.empty()) {
+      // *.example.com matches a.example.com and a.b.example.com; the longest suffix first.
+      std::string_view rest = h;
+      for (size_t dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+        rest.remove_prefix(dot + 1);
+        auto it = wildcard_.find(std::string(rest));
+        if (it != wildcard_.end())
+          if (const Route* r = try_list(it->second)) return r;
+      }
+    }
+  }
+  return try_list(any_);
+}
+
+const Route* RouteTable::mtls_route(std::string_view host) const {
+  char buf[256];
+  std::string_view h = normalize_host(host, buf);
+  auto scan = [](const List& l) -> const Route* {
+    for (const Route* r : l)
+      if (r->spec.mtls != Mtls::off) return r;
+    return nullptr;
+  };
+  if (!h.empty()) {
+    auto it = exact_.find(std::string(h));
+    if (it != exact_.end()) return scan(it->second);
+    std::string_view rest = h;
+    for (size_t dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+      rest.remove_prefix(dot + 1);
+      auto w = wildcard_.find(std::string(rest));
+      if (w != wildcard_.end()) return scan(w->second);
+    }
+  }
+  return scan(any_);
+}
+
+boost::json::array RouteTable::to_json(int64_t now) const {
+  boost::json::array out;
+  for (auto& r : routes_) {
+    const RouteSpec& s = r->spec;
+    boost::json::object o;
+    o["name"] = s.name;
+    o["source"] = s.source;
+    o["host"] = s.host;
+    o["path"] = s.path;
+    o["lb"] = s.lb == Lb::least_conn ? "least_conn" : "round_robin";
+    o["sticky"] = s.sticky;
+    o["redirect_https"] = s.redirect_https;
+    o["mtls"] = s.mtls == Mtls::off ? "off" : s.mtls == Mtls::optional ? "optional" : "required";
+    o["host_header"] = s.host_header;
+    boost::json::array ts;
+    for (auto& t : r->targets) {
+      boost::json::object to;
+      to["target"] = t->spec.str();
+      to["up"] = t->up(now);
+      to["healthy"] = t->healthy.load();
+      to["passive_down"] = t->down_until.load() > now;
+      to["active"] = t->active.load();
+      to["requests"] = t->requests.load();
+      to["failures"] = t->failures.load();
+      {
+        std::lock_guard lk(t->mu);
+        if (!t->last_error.empty()) to["last_error"] = t->last_error;
+      }
+      ts.push_back(std::move(to));
+    }
+    o["targets"] = std::move(ts);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// ---- sources ---------------------------------------------------------------------------------
+
+static bool valid_route_host(const std::string& h) {
+  if (h == "*") return true;
+  std::string_view v = h;
+  if (v.size() > 2 && v[0] == '*' && v[1] == '.') v.remove_prefix(2);
+  if (v.empty() || v.size() > 253) return false;
+  for (char c : v)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
+      return false;
+  return v.front() != '.' && v.back() != '.';
+}
+
+static core::Result<std::vector<RouteSpec>> read_routes(config::Reader& root) {
+  std::vector<RouteSpec> out;
+  std::set<std::string> names;
+  for (auto& r : root.tables("route")) {
+    RouteSpec s;
+    r.need("name", s.name);
+    if (r.has("name") && !names.insert(s.name).second) r.fail("name", "duplicate route name");
+    if (r.need("host", s.host) && !valid_route_host(s.host))
+      r.fail("host", "expected a host name, *.domain or *");
+    if (r.get("path", s.path) && (s.path.empty() || s.path[0] != '/'))
+      r.fail("path", "must start with /");
+    std::vector<std::string> targets;
+    r.get("targets", targets);
+    bool verify = true;
+    std::string sni;
+    r.get("tls_verify", verify);
+    r.get("tls_sni", sni);
+    for (auto& t : targets) {
+      auto ts = parse_target(t);
+      if (!ts) {
+        r.fail("targets", ts.error().message);
+        continue;
+      }
+      ts->tls_verify = verify;
+      ts->sni = sni;
+      s.targets.push_back(std::move(*ts));
+    }
+    r.get_enum("lb", s.lb, {{"round_robin", Lb::round_robin}, {"least_conn", Lb::least_conn}});
+    r.get("sticky", s.sticky);
+    r.get("redirect_https", s.redirect_https);
+    r.get_enum("mtls", s.mtls,
+               {{"off", Mtls::off}, {"optional", Mtls::optional}, {"required", Mtls::required}});
+    r.get("client_ca", s.client_ca);
+    r.get("client_crl", s.client_crl);
+    if (s.mtls != Mtls::off && s.client_ca.empty())
+      r.fail("mtls", "needs client_ca (a PEM bundle, e.g. from cactl export chain)");
+    r.get("host_header", s.host_header);
+    r.get("passive_failures", s.passive_fail, 0, 1000);
+    r.get_duration("passive_cooldown", s.passive_cooldown, Millis(0), Millis(3600000));
+    auto h = r.table("health");
+    h.get_duration("interval", s.health.interval, Millis(0), Millis(3600000));
+    h.get_duration("timeout", s.health.timeout, Millis(10), Millis(600000));
+    if (h.get("path", s.health.path) && !s.health.path.empty() && s.health.path[0] != '/')
+      h.fail("path", "must start with /");
+    h.get("expect_min", s.health.expect_min, 100, 599);
+    h.get("expect_max", s.health.expect_max, 100, 599);
+    h.get("rise", s.health.rise, 1, 100);
+    h.get("fall", s.health.fall, 1, 100);
+    if (h.present() && !h.has("interval") && h.has("path")) s.health.interval = Millis(5000);
+    out.push_back(std::move(s));
+  }
+  WARREN_CHECK(root.finish());
+  return out;
+}
+
+core::Result<std::vector<RouteSpec>> load_routes_file(const std::string& path) {
+  WARREN_TRY(r, config::parse_file(path));
+  return read_routes(r);
+}
+
+core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const std::string& name) {
+  WARREN_TRY(r, config::parse_string(toml, name));
+  return read_routes(r);
+}
+
+core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
+  WARREN_TRY(
+      q, db.prepare("SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
+                    "client_ca, client_crl, host_header, health_path, health_interval_ms, "
+                    "health_timeout_ms, health_rise, health_fall FROM resources WHERE enabled = 1 "
+                    "ORDER BY id"));
+  std::vector<RouteSpec> out;
+  std::vector<int64_t> ids;
+  for (;;) {
+    WARREN_TRY(row, q.step());
+    if (!row) break;
+    RouteSpec s;
+    s.source = "store";
+    ids.push_back(q.col_int(0));
+    s.name = q.col_text(1);
+    s.host = q.col_text(2);
+    s.path = q.col_text(3);
+    s.lb = q.col_text(4) == "least_conn" ? Lb::least_conn : Lb::round_robin;
+    s.sticky = q.col_int(5) != 0;
+    s.redirect_https = q.col_int(6) != 0;
+    std::string m = q.col_text(7);
+    s.mtls = m == "required" ? Mtls::required : m == "optional" ? Mtls::optional : Mtls::off;
+    s.client_ca = q.col_text(8);
+    s.client_crl = q.col_text(9);
+    s.host_header = q.col_text(10);
+    s.health.path = q.col_text(11);
+    s.health.interval = Millis(q.col_int(12));
+    s.health.timeout = Millis(std::max<int64_t>(10, q.col_int(13)));
+    s.health.rise = static_cast<int>(std::max<int64_t>(1, q.col_int(14)));
+    s.health.fall = static_cast<int>(std::max<int64_t>(1, q.col_int(15)));
+    if (!valid_route_host(s.host) || s.path.empty() || s.path[0] != '/') continue;
+    if (s.mtls != Mtls::off && s.client_ca.empty()) s.mtls = Mtls::required;  // fail closed
+    out.push_back(std::move(s));
+  }
+  WARREN_TRY(t, db.prepare("SELECT scheme, site, host, port, tls_verify, tls_sni FROM targets "
+                           "WHERE resource_id = ?1 AND enabled = 1 ORDER BY id"));
+  for (size_t i = 0; i < out.size(); ++i) {
+    t.reset();
+    t.bind(1, ids[i]);
+    for (;;) {
+      WARREN_TRY(row, t.step());
+      if (!row) break;
+      TargetSpec ts;
+      ts.tls = t.col_text(0) == "https";
+      ts.site = t.col_null(1) ? "" : t.col_text(1);
+      ts.host = t.col_text(2);
+      int64_t port = t.col_int(3);
+      if (ts.host.empty() || port < 1 || port > 65535) continue;
+      ts.port = static_cast<uint16_t>(port);
+      ts.tls_verify = t.col_int(4) != 0;
+      ts.sni = t.col_text(5);
+      out[i].targets.push_back(std::move(ts));
+    }
+  }
+  return out;
+}
+
+std::vector<RouteSpec> merge_routes(std::vector<RouteSpec> file, std::vector<RouteSpec> store,
+                                    std::vector<std::string>& conflicts) {
+  std::set<std::pair<std::string, std::string>> where;
+  std::set<std::string> names;
+  for (auto& f : file) {
+    where.insert({core::to_lower(f.host), f.path.empty() ? "/" : f.path});
+    names.insert(f.name);
+  }
+  for (auto& s : store) {
+    if (where.count({core::to_lower(s.host), s.path.empty() ? "/" : s.path})) {
+      conflicts.push_back("store resource \"" + s.name + "\" (host " + s.host + " path " + s.path +
+                          ") conflicts with the routes file: the file wins");
+      continue;
+    }
+    if (names.count(s.name)) {
+      conflicts.push_back("store resource \"" + s.name +
+                          "\" has the name of a route in the routes file: the file wins");
+      continue;
+    }
+    file.push_back(std::move(s));
+  }
+  return file;
+}
+
+}  // namespace edge
