@@ -59,6 +59,15 @@ to_ms() {
     else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.4f", v * 1000 }
     else print v }'
 }
+# cpu_run OUT CMD... — runs CMD, appends its CPU seconds (user+sys, children included) to OUT.
+cpu_run() {
+  out=$1
+  shift
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "a").write("%.3f\n" % (r.ru_utime + r.ru_stime))' "$out" "$@"
+}
 jnum() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 echo "netbench.sh: $RUNS runs x ${DUR}s, -t$THREADS -c$CONNS, server ${SRV:-unpinned}, client ${CLI:-unpinned}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -72,18 +81,22 @@ URL="http://$ADDR/"
 # Warm both up once (not counted).
 $CLI wrk -t"$THREADS" -c"$CONNS" -d1s "$URL" >/dev/null
 for r in $(seq 1 "$RUNS"); do
-  $CLI wrk --latency -t"$THREADS" -c"$CONNS" -d"${DUR}s" "$URL" >"$T/wrk.$r"
-  $CLI "$NB" http -t"$THREADS" -c"$CONNS" -d"${DUR}s" --json "$URL" >"$T/nb.$r"
+  cpu_run "$T/wrk.cpu" $CLI wrk --latency -t"$THREADS" -c"$CONNS" -d"${DUR}s" "$URL" >"$T/wrk.$r"
+  cpu_run "$T/nb.cpu" $CLI "$NB" http -t"$THREADS" -c"$CONNS" -d"${DUR}s" --json "$URL" >"$T/nb.$r"
   w=$(awk '/^Requests\/sec:/ {print $2}' "$T/wrk.$r")
   n=$(jnum 'd["rps"]' <"$T/nb.$r")
-  echo "  run $r: wrk $w req/s, netbench $n req/s"
+  wc=$(tail -1 "$T/wrk.cpu")
+  nc=$(tail -1 "$T/nb.cpu")
+  # Requests per second per fully used client core: rps / (cpu seconds / duration).
+  awk -v r="$w" -v c="$wc" -v d="$DUR" 'BEGIN {printf "%.0f\n", (c > 0) ? r * d / c : 0}' >>"$T/wrk.core"
+  awk -v r="$n" -v c="$nc" -v d="$DUR" 'BEGIN {printf "%.0f\n", (c > 0) ? r * d / c : 0}' >>"$T/nb.core"
+  echo "  run $r: wrk $w req/s (client CPU ${wc}s), netbench $n req/s (client CPU ${nc}s)"
   echo "$w" >>"$T/wrk.rps"
   echo "$n" >>"$T/nb.rps"
   to_ms "$(awk '$1 == "50%" {print $2}' "$T/wrk.$r")" >>"$T/wrk.p50"; echo >>"$T/wrk.p50"
   to_ms "$(awk '$1 == "99%" {print $2}' "$T/wrk.$r")" >>"$T/wrk.p99"; echo >>"$T/wrk.p99"
   jnum 'd["latency_ms"]["p50"]' <"$T/nb.$r" >>"$T/nb.p50"
   jnum 'd["latency_ms"]["p99"]' <"$T/nb.$r" >>"$T/nb.p99"
-  jnum 'd["cpu"]["percent"]' <"$T/nb.$r" >>"$T/nb.cpu"
 done
 WRK_RPS=$(median <"$T/wrk.rps")
 NB_RPS=$(median <"$T/nb.rps")
@@ -91,7 +104,17 @@ WRK_P50=$(grep . "$T/wrk.p50" | median)
 NB_P50=$(median <"$T/nb.p50")
 WRK_P99=$(grep . "$T/wrk.p99" | median)
 NB_P99=$(median <"$T/nb.p99")
-NB_CPU=$(median <"$T/nb.cpu")
+WRK_CORE=$(median <"$T/wrk.core")
+NB_CORE=$(median <"$T/nb.core")
+
+# ---- latency accuracy: one connection, nothing queues, both should see the same round trip ----
+for r in $(seq 1 "$RUNS"); do
+  $CLI wrk --latency -t1 -c1 -d2s "$URL" >"$T/wrk1.$r"
+  to_ms "$(awk '$1 == "50%" {print $2}' "$T/wrk1.$r")" >>"$T/wrk1.p50"; echo >>"$T/wrk1.p50"
+  $CLI "$NB" http -t1 -c1 -d2s --json "$URL" | jnum 'd["latency_ms"]["p50"]' >>"$T/nb1.p50"
+done
+WRK1_P50=$(grep . "$T/wrk1.p50" | median)
+NB1_P50=$(median <"$T/nb1.p50")
 
 # ---- netbench serve vs nginx return 200 (1 worker), loaded by netbench http -------------------
 NGX_RPS="" SRV_RPS=""
@@ -145,10 +168,10 @@ else
 fi
 
 echo
-printf '%-28s %14s %10s %10s\n' "client against netbench serve" "req/s" "p50 ms" "p99 ms"
-printf '%-28s %14s %10s %10s\n' "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')" "$WRK_RPS" "$WRK_P50" "$WRK_P99"
-printf '%-28s %14s %10s %10s\n' "netbench http" "$NB_RPS" "$NB_P50" "$NB_P99"
-printf '%-28s %14s %10s %10s\n' "ratio netbench / wrk" "$(ratio "$NB_RPS" "$WRK_RPS")" "$(ratio "$NB_P50" "$WRK_P50")" "$(ratio "$NB_P99" "$WRK_P99")"
+printf '%-28s %12s %10s %10s %16s\n' "client against netbench serve" "req/s" "p50 ms" "p99 ms" "req/s per core"
+printf '%-28s %12s %10s %10s %16s\n' "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$WRK_CORE"
+printf '%-28s %12s %10s %10s %16s\n' "netbench http" "$NB_RPS" "$NB_P50" "$NB_P99" "$NB_CORE"
+printf '%-28s %12s %10s %10s %16s\n' "ratio netbench / wrk" "$(ratio "$NB_RPS" "$WRK_RPS")" "$(ratio "$NB_P50" "$WRK_P50")" "$(ratio "$NB_P99" "$WRK_P99")" "$(ratio "$NB_CORE" "$WRK_CORE")"
 echo
 echo "wrk_rps: $WRK_RPS req/s"
 echo "netbench_rps: $NB_RPS req/s"
@@ -156,7 +179,12 @@ echo "netbench_over_wrk_rps: $(ratio "$NB_RPS" "$WRK_RPS")"
 echo "wrk_p50: $WRK_P50 ms"
 echo "netbench_p50: $NB_P50 ms"
 echo "netbench_over_wrk_p50: $(ratio "$NB_P50" "$WRK_P50")"
-echo "netbench_client_cpu: $NB_CPU %"
+echo "wrk_p50_c1: $WRK1_P50 ms"
+echo "netbench_p50_c1: $NB1_P50 ms"
+echo "netbench_over_wrk_p50_c1: $(ratio "$NB1_P50" "$WRK1_P50")"
+echo "wrk_rps_per_client_core: $WRK_CORE req/s"
+echo "netbench_rps_per_client_core: $NB_CORE req/s"
+echo "netbench_over_wrk_per_core: $(ratio "$NB_CORE" "$WRK_CORE")"
 if [ -n "$NGX_RPS" ]; then
   echo "nginx_return200_rps: $NGX_RPS req/s"
   echo "netbench_serve_rps: $SRV_RPS req/s"
