@@ -60,7 +60,9 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cactl-bench.XXXXXX")
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'cleanup; exit 129' HUP
 trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 141' PIPE # e.g. piped into head
 trap 'cleanup; exit 143' TERM
 
 # measure FILE CMD...: runs CMD (redirections apply to it) and writes "wall user sys" seconds
