@@ -118,6 +118,8 @@ void register_http(cli::Program& p) {
       ->type_name("FILE");
   sub->add_option("--cert", a->o.cert, "Client certificate chain (PEM)")->type_name("FILE");
   sub->add_option("--key", a->o.key, "Client private key (PEM)")->type_name("FILE");
+  sub->add_flag("--tls-resume", a->o.tls_resume,
+                "Resume TLS sessions on new connections (with --no-keepalive)");
   sub->add_option("--csv", a->csv, "Write a per-second timeline as CSV to FILE (- = stdout)")
       ->type_name("FILE");
   sub->add_option("--threshold", a->thresholds,

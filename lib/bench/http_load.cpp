@@ -89,10 +89,16 @@ class Worker {
   }
   ~Worker() {
     for (Conn& c : conns_) close_conn(c);
+    if (session_) SSL_SESSION_free(session_);
     if (ep_ >= 0) ::close(ep_);
   }
 
   void run();
+  // --tls-resume: a new session (TLS 1.3 ticket) arrived; keeps the latest. Takes ownership.
+  void store_session(SSL_SESSION* s) {
+    if (session_) SSL_SESSION_free(session_);
+    session_ = s;
+  }
   Summary result;
   int64_t last_done = 0;
 
@@ -132,6 +138,7 @@ class Worker {
   uint64_t slot_k_ = 0;
   int64_t slot_base_ = 0;
   std::unique_ptr<char[]> buf_{new char[kReadBuf]};
+  SSL_SESSION* session_ = nullptr;  // --tls-resume: the latest resumable session
 };
 
 Second* Worker::second_at(int64_t now) {
@@ -152,6 +159,8 @@ void Worker::set_events(Conn& c, uint32_t ev) {
 
 void Worker::close_conn(Conn& c) {
   if (c.ssl) {
+    // Without a recorded shutdown OpenSSL marks the session not resumable.
+    SSL_set_shutdown(c.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(c.ssl);
     c.ssl = nullptr;
   }
@@ -214,6 +223,10 @@ void Worker::on_connected(Conn& c, int64_t now) {
     else
       SSL_set1_host(c.ssl, sh_.verify_host.c_str());
   }
+  if (sh_.o->tls_resume) {
+    SSL_set_app_data(c.ssl, this);
+    if (session_) SSL_set_session(c.ssl, session_);
+  }
   SSL_set_connect_state(c.ssl);
   c.st = St::handshaking;
   do_handshake(c, now);
@@ -222,6 +235,10 @@ void Worker::on_connected(Conn& c, int64_t now) {
 void Worker::do_handshake(Conn& c, int64_t now) {
   int r = SSL_do_handshake(c.ssl);
   if (r == 1) {
+    if (measuring(now)) {
+      ++result.tls_handshakes;
+      if (SSL_session_reused(c.ssl)) ++result.tls_resumed;
+    }
     c.st = St::writing;
     return do_write(c, now);
   }
@@ -338,6 +355,7 @@ void Worker::drain_idle(Conn& c) {
 
 void Worker::complete(Conn& c, int64_t now) {
   c.active = false;
+
   if (measuring(c.start) && now <= sh_.measure_end) {
     ++result.requests;
     result.latency.record(static_cast<uint64_t>(now - c.start));
@@ -541,11 +559,23 @@ core::Error file_error(const std::string& what, const std::string& path) {
   return core::Error(core::Errc::data, what + " " + path + ": " + ssl_error_text());
 }
 
+extern "C" int on_new_session(SSL* ssl, SSL_SESSION* s) {
+  auto* w = static_cast<Worker*>(SSL_get_app_data(ssl));
+  if (!w) return 0;
+  w->store_session(s);
+  return 1;  // we keep the reference
+}
+
 core::Result<SSL_CTX*> make_tls_context(const LoadOptions& o) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) return core::Error(core::Errc::internal, "TLS: " + ssl_error_text());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (o.tls_resume) {
+    // Sessions are kept per worker thread through the new-session callback, not in the cache.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  }
   static const unsigned char alpn[] = "\x08http/1.1";
   SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
   auto bail = [&](core::Error e) {

@@ -38,6 +38,7 @@ struct LoadOptions {
   bool insecure = false;
   std::string cacert;
   std::string cert, key;                    // client certificate and key (PEM)
+  bool tls_resume = false;                  // resume TLS sessions on new connections (per thread)
   bool timeline = false;                    // collect the per-second timeline
   const std::atomic<bool>* stop = nullptr;  // set from a signal handler to end early
 };

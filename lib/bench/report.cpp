@@ -122,6 +122,9 @@ std::string format_text(const Summary& s, const std::vector<Checked>& checks) {
                       2) +
          "%), max lag " + format_nanos(static_cast<double>(s.max_lag_ns)) + "\n";
   }
+  if (s.tls_handshakes)
+    o += "TLS        " + format_count(s.tls_handshakes) + " handshakes, " +
+         format_count(s.tls_resumed) + " resumed\n";
   if (s.unfinished) o += "Unfinished " + format_count(s.unfinished) + " in flight at the end\n";
   o += "Client CPU " + format_fixed(s.cpu_percent(), 0) + "% of one core (user " +
        format_fixed(s.cpu_user_s, 2) + "s, sys " + format_fixed(s.cpu_sys_s, 2) + "s)\n";
@@ -152,6 +155,10 @@ json::object to_json(const Summary& s, const std::vector<Checked>& checks) {
   o["bytes_read"] = s.bytes_read;
   o["bytes_written"] = s.bytes_written;
   o["connects"] = s.connects;
+  json::object tls;
+  tls["handshakes"] = s.tls_handshakes;
+  tls["resumed"] = s.tls_resumed;
+  o["tls"] = std::move(tls);
   json::object lat;
   const Histogram& h = s.latency;
   lat["count"] = h.count();

@@ -48,6 +48,8 @@ void Summary::merge(const Summary& p) {
   bytes_read += p.bytes_read;
   bytes_written += p.bytes_written;
   connects += p.connects;
+  tls_handshakes += p.tls_handshakes;
+  tls_resumed += p.tls_resumed;
   latency.merge(p.latency);
   for (const auto& [code, count] : p.status) status[code] += count;
   for (int i = 0; i < kErrorKinds; ++i) errors[i] += p.errors[i];

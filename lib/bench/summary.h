@@ -42,8 +42,10 @@ struct Summary {
   uint64_t requests = 0;  // complete responses, any status
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
-  uint64_t connects = 0;  // connections opened (incl. TLS handshakes) in the window
-  Histogram latency;      // nanoseconds; open loop: from the intended send time
+  uint64_t connects = 0;        // connections opened (incl. TLS handshakes) in the window
+  uint64_t tls_handshakes = 0;  // completed TLS handshakes in the window
+  uint64_t tls_resumed = 0;     // of which resumed a session
+  Histogram latency;            // nanoseconds; open loop: from the intended send time
   std::map<int, uint64_t> status;
   std::array<uint64_t, kErrorKinds> errors{};
   std::string first_error;  // e.g. "connect 127.0.0.1:1: Connection refused"

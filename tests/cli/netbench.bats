@@ -246,6 +246,13 @@ PY
   [ "$(jget "$T/ok.json" 'd["status"]["200"]')" -eq 5 ]
   run netbench http -c 1 -n 5 -k --json "https://127.0.0.1:$port/"
   [ "$status" -eq 0 ]
+  echo "$output" >"$T/full.json"
+  [ "$(jget "$T/full.json" 'd["tls"]["handshakes"] == 5 and d["tls"]["resumed"] == 0')" = True ]
+  # s_server -www closes after each reply: every request is a handshake, resumed after the first.
+  run netbench http -c 1 -n 20 -k --tls-resume --json "https://127.0.0.1:$port/"
+  [ "$status" -eq 0 ]
+  echo "$output" >"$T/resumed.json"
+  [ "$(jget "$T/resumed.json" 'd["tls"]["handshakes"] == 20 and d["tls"]["resumed"] == 19')" = True ]
   run netbench http -c 1 -d 0.3s --json "https://127.0.0.1:$port/"
   [ "$status" -eq 69 ]
   echo "$output" | head -1 >"$T/bad.json"
