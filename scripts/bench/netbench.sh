@@ -74,7 +74,8 @@ echo "netbench.sh: $RUNS runs x ${DUR}s, -t$THREADS -c$CONNS, server ${SRV:-unpi
 
 # ---- netbench http vs wrk, same origin --------------------------------------------------------
 $SRV "$NB" serve --listen 127.0.0.1:0 >"$T/serve.addr" 2>"$T/serve.err" &
-PIDS="$PIDS $!"
+SERVE_PID=$!
+PIDS="$PIDS $SERVE_PID"
 ADDR=$(wait_line "$T/serve.addr")
 [ -n "$ADDR" ] || { echo "netbench.sh: netbench serve did not start" >&2; cat "$T/serve.err" >&2; exit 69; }
 URL="http://$ADDR/"
@@ -135,14 +136,28 @@ http {
 }
 NGX
   $SRV nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
-  PIDS="$PIDS $!"
+  NGX_PID=$!
+  PIDS="$PIDS $NGX_PID"
   sleep 0.5
+  NGX_WORKER=$(pgrep -P "$NGX_PID" | head -1)
+  # load_cpu PID URL RPSFILE USFILE — one run; records req/s and server CPU microseconds/request.
+  load_cpu() {
+    c0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    $CLI "$NB" http -t"$THREADS" -c"$CONNS" -d"${DUR}s" --json "$2" >"$T/lc.json"
+    c1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    jnum 'd["rps"]' <"$T/lc.json" >>"$3"
+    req=$(jnum 'd["requests"]' <"$T/lc.json")
+    awk -v a="$c0" -v b="$c1" -v n="$req" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN {printf "%.2f\n", (n > 0) ? (b - a) * 1e6 / hz / n : 0}' >>"$4"
+  }
   for r in $(seq 1 "$RUNS"); do
-    $CLI "$NB" http -t"$THREADS" -c"$CONNS" -d"${DUR}s" --json "http://127.0.0.1:$NPORT/" | jnum 'd["rps"]' >>"$T/ngx.rps"
-    $CLI "$NB" http -t"$THREADS" -c"$CONNS" -d"${DUR}s" --json "$URL" | jnum 'd["rps"]' >>"$T/srv.rps"
+    load_cpu "$NGX_WORKER" "http://127.0.0.1:$NPORT/" "$T/ngx.rps" "$T/ngx.us"
+    load_cpu "$SERVE_PID" "$URL" "$T/srv.rps" "$T/srv.us"
   done
   NGX_RPS=$(median <"$T/ngx.rps")
   SRV_RPS=$(median <"$T/srv.rps")
+  NGX_US=$(median <"$T/ngx.us")
+  SRV_US=$(median <"$T/srv.us")
 else
   echo "  (nginx not installed: skipping netbench serve vs nginx)"
 fi
@@ -189,6 +204,9 @@ if [ -n "$NGX_RPS" ]; then
   echo "nginx_return200_rps: $NGX_RPS req/s"
   echo "netbench_serve_rps: $SRV_RPS req/s"
   echo "serve_over_nginx_rps: $(ratio "$SRV_RPS" "$NGX_RPS")"
+  echo "nginx_cpu_per_request: $NGX_US us"
+  echo "netbench_serve_cpu_per_request: $SRV_US us"
+  echo "nginx_over_serve_cpu_per_request: $(ratio "$NGX_US" "$SRV_US")"
 fi
 if [ -n "$IPERF" ]; then
   echo "iperf3_gbit: $IPERF Gbit/s"
