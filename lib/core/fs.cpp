@@ -84,7 +84,6 @@ Result<void> write_file_excl(const std::string& path, std::string_view data, uns
     if (errno == EEXIST) return Error(Errc::failure, path + ": file exists (will not overwrite)");
     return sys_error(path, errno);
   }
-  ::fchmod(fd, mode);
   auto r = write_all(fd, data, path);
   if (::close(fd) != 0 && r) r = sys_error(path, errno);
   if (!r) ::unlink(path.c_str());

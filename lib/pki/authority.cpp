@@ -164,20 +164,32 @@ Result<Authority> Authority::open(const std::string& warren_dir, store::Db& db) 
   return a;
 }
 
+static Result<Key> load_private(const std::string& path, const std::optional<std::string>& pass) {
+  WARREN_TRY(pem, core::read_file(path));
+  auto k = parse_private_key(pem, pass);
+  if (!k) return k.error().context(path);
+  return k;
+}
+
 Result<void> Authority::unlock(const std::optional<std::string>& passphrase) {
-  auto load = [&](const char* f, Key& out) -> Result<void> {
-    WARREN_TRY(pem, core::read_file(dir_ + "/" + f));
-    auto k = parse_private_key(pem, encrypted_ ? passphrase : std::nullopt);
-    if (!k) return k.error().context(dir_ + "/" + f);
-    out = *k;
-    return {};
-  };
-  WARREN_CHECK(load(kIntKey, int_key_));
+  passphrase_ = encrypted_ ? passphrase : std::nullopt;
+  WARREN_TRY(k, load_private(dir_ + "/" + kIntKey, passphrase_));
+  int_key_ = k;
   if (!same_public_key(int_key_, cert_public_key(intermediate_)))
     return Error(Errc::data, dir_ + "/" + kIntKey + ": key does not match intermediate.crt");
-  WARREN_CHECK(load(kTokEdKey, tok_ed_));
-  WARREN_CHECK(load(kTokEsKey, tok_es_));
+  unlocked_ = true;
   return {};
+}
+
+Result<const Key*> Authority::token_key(jwt::Alg alg) {
+  if (!unlocked_) return Error(Errc::internal, "CA is locked");
+  bool ed = alg == jwt::Alg::EdDSA;
+  Key& k = ed ? tok_ed_ : tok_es_;
+  if (!k) {
+    WARREN_TRY(loaded, load_private(dir_ + "/" + (ed ? kTokEdKey : kTokEsKey), passphrase_));
+    k = loaded;
+  }
+  return &k;
 }
 
 std::string Authority::chain_pem() const {
@@ -230,9 +242,11 @@ Result<CertRecord> Authority::find(const std::string& serial_or_prefix) {
   std::string s = core::to_lower(serial_or_prefix);
   if (s.empty() || !core::unhex(s.size() % 2 ? "0" + s : s))
     return Error(Errc::usage, "bad serial \"" + serial_or_prefix + "\" (hex expected)");
+  // Exact serial or a unique prefix of at least 6 digits, as one primary-key range lookup
+  // (lower-case hex sorts below 'g'), never a table scan.
   WARREN_TRY(st, db_->prepare(std::string("SELECT ") + kCertCols +
-                              " FROM certs WHERE serial = ?1 OR (length(?1) >= 6 AND "
-                              "substr(serial, 1, length(?1)) = ?1) LIMIT 2"));
+                              " FROM certs WHERE serial >= ?1 AND serial < ?1 || 'g' "
+                              "ORDER BY serial LIMIT 2"));
   st.bind(1, s);
   std::vector<CertRecord> found;
   for (;;) {
@@ -240,8 +254,12 @@ Result<CertRecord> Authority::find(const std::string& serial_or_prefix) {
     if (!row) break;
     found.push_back(row_to_record(st));
   }
+  if (!found.empty() && found[0].serial == s) return found[0];
   if (found.empty()) return Error(Errc::noinput, "no certificate with serial " + serial_or_prefix);
-  if (found.size() > 1 && found[0].serial != s)
+  if (s.size() < 6)
+    return Error(Errc::usage, "serial prefix " + serial_or_prefix +
+                                  " is too short (give at least 6 hex digits)");
+  if (found.size() > 1)
     return Error(Errc::usage, "serial prefix " + serial_or_prefix + " is ambiguous");
   return found[0];
 }
@@ -332,10 +350,9 @@ Result<std::string> Authority::crl(bool der, int64_t valid_days, std::time_t now
   return out;
 }
 
-Result<jwt::SigningKey> Authority::signing_key(jwt::Alg alg) const {
-  const Key& k = alg == jwt::Alg::EdDSA ? tok_ed_ : tok_es_;
-  if (!k) return Error(Errc::internal, "CA is locked");
-  return jwt::SigningKey{k, alg,
+Result<jwt::SigningKey> Authority::signing_key(jwt::Alg alg) {
+  WARREN_TRY(k, token_key(alg));
+  return jwt::SigningKey{*k, alg,
                          jwt::thumbprint(alg == jwt::Alg::EdDSA ? tok_ed_pub_ : tok_es_pub_)};
 }
 
@@ -345,10 +362,9 @@ std::vector<jwt::VerifyKey> Authority::verify_keys() const {
 }
 
 Result<std::string> Authority::token_private_pem(jwt::Alg alg,
-                                                 const std::optional<std::string>& pass) const {
-  const Key& k = alg == jwt::Alg::EdDSA ? tok_ed_ : tok_es_;
-  if (!k) return Error(Errc::internal, "CA is locked");
-  return private_key_pem(k, pass);
+                                                 const std::optional<std::string>& pass) {
+  WARREN_TRY(k, token_key(alg));
+  return private_key_pem(*k, pass);
 }
 
 Result<void> Authority::record_token(const TokenRecord& t) {

@@ -60,7 +60,8 @@ class Authority {
 
   // True when the CA's private keys are encrypted at rest.
   bool encrypted() const { return encrypted_; }
-  // Decrypts the intermediate and token keys. Wrong passphrase -> Errc::noperm.
+  // Decrypts the intermediate key and keeps the passphrase for the token keys, which are
+  // decrypted only when a token is signed (each scrypt costs ~70 ms). Wrong -> Errc::noperm.
   core::Result<void> unlock(const std::optional<std::string>& passphrase);
 
   const Cert& root() const { return root_; }
@@ -80,10 +81,9 @@ class Authority {
   core::Result<std::string> crl(bool der, int64_t valid_days, std::time_t now);
 
   // Tokens.
-  core::Result<jwt::SigningKey> signing_key(jwt::Alg alg) const;  // needs unlock
+  core::Result<jwt::SigningKey> signing_key(jwt::Alg alg);  // needs unlock
   std::vector<jwt::VerifyKey> verify_keys() const;
-  core::Result<std::string> token_private_pem(jwt::Alg alg,
-                                              const std::optional<std::string>& pass) const;
+  core::Result<std::string> token_private_pem(jwt::Alg alg, const std::optional<std::string>& pass);
   core::Result<void> record_token(const TokenRecord& t);
   core::Result<TokenRecord> revoke_token(const std::string& jti, const std::string& reason,
                                          std::time_t now);
@@ -96,8 +96,11 @@ class Authority {
   store::Db* db_ = nullptr;
   Cert root_, intermediate_;
   Key int_key_;
-  Key tok_ed_, tok_es_;          // private (after unlock)
+  core::Result<const Key*> token_key(jwt::Alg alg);  // decrypts on first use
+  Key tok_ed_, tok_es_;          // private (decrypted on first use after unlock)
   Key tok_ed_pub_, tok_es_pub_;  // public
+  bool unlocked_ = false;
+  std::optional<std::string> passphrase_;
   bool encrypted_ = false;
 };
 

@@ -265,7 +265,10 @@ Result<Key> parse_private_key(std::string_view pem, const std::optional<std::str
       ERR_clear_error();
       return Error(Errc::noperm, "wrong passphrase");
     }
-    return ssl_err(Errc::data, "not a PEM private key");
+    {
+      ERR_clear_error();
+      return Error(Errc::data, "not a PEM private key");
+    }
   }
   return Key(k);
 }
@@ -273,7 +276,10 @@ Result<Key> parse_private_key(std::string_view pem, const std::optional<std::str
 Result<Key> parse_public_key(std::string_view pem) {
   auto b = mem_bio(pem);
   EVP_PKEY* k = PEM_read_bio_PUBKEY(b.get(), nullptr, pass_cb, nullptr);
-  if (!k) return ssl_err(Errc::data, "not a PEM public key");
+  if (!k) {
+    ERR_clear_error();
+    return Error(Errc::data, "not a PEM public key");
+  }
   Key key(k);
   key.set_has_private(false);
   return key;
@@ -727,7 +733,10 @@ Result<Cert> parse_cert(std::string_view data) {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data());
     x = d2i_X509(nullptr, &p, static_cast<long>(data.size()));
   }
-  if (!x) return ssl_err(Errc::data, "not a certificate");
+  if (!x) {
+    ERR_clear_error();
+    return Error(Errc::data, "not a certificate (PEM or DER)");
+  }
   return Cert(x);
 }
 
@@ -875,7 +884,10 @@ Result<Csr> parse_csr(std::string_view data) {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data());
     r = d2i_X509_REQ(nullptr, &p, static_cast<long>(data.size()));
   }
-  if (!r) return ssl_err(Errc::data, "not a certificate signing request");
+  if (!r) {
+    ERR_clear_error();
+    return Error(Errc::data, "not a certificate signing request (PEM or DER)");
+  }
   Csr csr(r);
   EVP_PKEY* pk = X509_REQ_get0_pubkey(r);
   if (!pk || X509_REQ_verify(r, pk) != 1) {

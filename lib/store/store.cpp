@@ -80,7 +80,7 @@ Result<bool> Stmt::step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error e(errc_for(rc), std::string("database: ") + sqlite3_errmsg(db_));
+  Error e(errc_for(rc), std::string(sqlite3_db_filename(db_, "main")) + ": " + sqlite3_errmsg(db_));
   sqlite3_reset(s_);
   return e;
 }
@@ -183,7 +183,7 @@ Result<void> Db::exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string m = msg ? msg : sqlite3_errstr(rc);
     sqlite3_free(msg);
-    return Error(errc_for(sqlite3_extended_errcode(db_)), "database: " + m);
+    return Error(errc_for(sqlite3_extended_errcode(db_)), path_ + ": " + m);
   }
   return {};
 }

@@ -145,7 +145,7 @@ wait_listen() {
   printf -- '-----BEGIN CERTIFICATE REQUEST-----\nnot base64 at all\n-----END CERTIFICATE REQUEST-----\n' > junk.csr
   run cactl sign junk.csr
   [ "$status" -eq 65 ]
-  [[ "$output" == "cactl: junk.csr: not a certificate signing request"* ]]
+  [[ "$output" == "cactl: junk.csr: not a certificate signing request (PEM or DER)"* ]]
   run cactl sign does-not-exist.csr
   [ "$status" -eq 66 ]
   [[ "$output" == "cactl: does-not-exist.csr: No such file or directory" ]]
@@ -171,6 +171,9 @@ for l in sys.stdin:
   [ "$status" -eq 66 ]
   run cactl show xyz
   [ "$status" -eq 64 ]
+  run cactl show "${serial:0:3}"
+  [ "$status" -eq 64 ]
+  [[ "$output" == *"too short (give at least 6 hex digits)"* ]]
 }
 
 @test "batch issue: names on stdin, one transaction, all or nothing" {
