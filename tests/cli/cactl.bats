@@ -52,6 +52,12 @@ wait_listen() {
   [ "$status" -eq 64 ]
 }
 
+@test "help output matches the golden files (update them with the CLI)" {
+  g=$BATS_TEST_DIRNAME/golden
+  diff -u "$g/cactl-help.txt" <(cactl --help)
+  diff -u "$g/cactl-issue-help.txt" <(cactl issue --help)
+}
+
 @test "init wrote encrypted CA keys 0600 and refuses to run twice" {
   [ "$(stat -c %a ca/intermediate.key)" = 600 ]
   [ "$(stat -c %a ca/root.key)" = 600 ]
