@@ -1,5 +1,7 @@
 #include "edge/routes.h"
 
+#include <time.h>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -14,9 +16,9 @@
 namespace edge {
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 std::string TargetSpec::address() const {

@@ -169,7 +169,7 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db);
 std::vector<RouteSpec> merge_routes(std::vector<RouteSpec> file, std::vector<RouteSpec> store,
                                     std::vector<std::string>& conflicts);
 
-// Milliseconds on the steady clock (for TargetState times).
+// Milliseconds on CLOCK_MONOTONIC_COARSE (for TargetState times; cheap to read).
 int64_t now_ms();
 
 }  // namespace edge
