@@ -250,9 +250,9 @@ core::Result<CompareResult> run_compare(const Scenario& sc,
       res.targets[i].runs.push_back(f);
       if (progress) {
         std::string line = "round " + std::to_string(r + 1) + "/" + std::to_string(sc.rounds) +
-                           "  " + sc.targets[i].name + "  " + format_fixed(f.rps, 1) +
-                           " req/s  p50 " + format_fixed(f.p50_ms, 3) + "ms  p99 " +
-                           format_fixed(f.p99_ms, 3) + "ms";
+                           "  " + sc.targets[i].name + "  " + format_rate(f.rps) + " req/s  p50 " +
+                           format_fixed(f.p50_ms, 3) + "ms  p99 " + format_fixed(f.p99_ms, 3) +
+                           "ms";
         if (f.errors) line += "  errors " + format_count(f.errors);
         if (s.requests == 0 && !s.first_error.empty()) line += " (" + s.first_error + ")";
         progress(line);
@@ -323,7 +323,7 @@ std::string format_compare_text(const CompareResult& r) {
     Medians m = medians_of(t);
     std::snprintf(
         line, sizeof line, "%-*s %12s %6s%% %6s %9s %6s %9s %6s %9s %8s\n", static_cast<int>(w),
-        t.name.c_str(), format_fixed(m.rps.median, 1).c_str(),
+        t.name.c_str(), format_rate(m.rps.median).c_str(),
         format_fixed(m.rps.spread_pct(), 1).c_str(),
         ratio_text(m.rps.median, bm.rps.median).c_str(), format_fixed(m.p50.median, 3).c_str(),
         ratio_text(m.p50.median, bm.p50.median).c_str(), format_fixed(m.p99.median, 3).c_str(),

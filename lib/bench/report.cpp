@@ -87,7 +87,7 @@ std::string format_text(const Summary& s, const std::vector<Checked>& checks) {
   if (s.warmup_s > 0) o += ", " + format_fixed(s.warmup_s, 1) + "s warm-up";
   o += "\n\n";
   o += "Requests   " + format_count(s.requests) + " in " + format_fixed(s.duration_s, 2) +
-       "s = " + format_fixed(s.rps(), 1) + " req/s, " +
+       "s = " + format_rate(s.rps()) + " req/s, " +
        format_bytes(s.duration_s > 0 ? static_cast<double>(s.bytes_read) / s.duration_s : 0) +
        "/s read\n";
   const Histogram& h = s.latency;

@@ -83,7 +83,7 @@ Verdict check(const Threshold& t, const Summary& s) {
   if (is_latency(m)) {
     v.shown = format_nanos(v.actual);
   } else if (m == "rps") {
-    v.shown = format_fixed(v.actual, 1) + " req/s";
+    v.shown = format_rate(v.actual) + " req/s";
   } else if (t.percent) {
     v.shown = format_fixed(v.actual * 100.0, 3) + "%";
   } else {

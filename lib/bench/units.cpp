@@ -136,6 +136,12 @@ std::string format_count(uint64_t n) {
   return out;
 }
 
+std::string format_rate(double v) {
+  if (!(v >= 0) || v > 1e18) return format_fixed(v, 1);
+  auto tenths = static_cast<uint64_t>(std::llround(v * 10));
+  return format_count(tenths / 10) + "." + std::to_string(tenths % 10);
+}
+
 std::string format_bytes(double b) {
   static const char* names[] = {"B", "kB", "MB", "GB", "TB"};
   int i = 0;

@@ -24,6 +24,8 @@ core::Result<double> parse_number(std::string_view s);
 std::string format_nanos(double ns);
 // 81,234
 std::string format_count(uint64_t n);
+// 81,234.5 (one decimal, thousands separated)
+std::string format_rate(double v);
 // 9.87 MB (decimal units), for rates append "/s" yourself.
 std::string format_bytes(double bytes);
 // Fixed decimals: format_fixed(3.14159, 2) = "3.14".

@@ -89,5 +89,7 @@ TEST_CASE("units parse and print", "[bench]") {
   REQUIRE(bench::format_nanos(12'345'678) == "12.3ms");
   REQUIRE(bench::format_count(1234567) == "1,234,567");
   REQUIRE(bench::format_count(123) == "123");
+  REQUIRE(bench::format_rate(81234.46) == "81,234.5");
+  REQUIRE(bench::format_rate(0) == "0.0");
   REQUIRE(bench::format_bytes(9'870'000) == "9.87 MB");
 }
