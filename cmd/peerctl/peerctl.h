@@ -1,0 +1,40 @@
+// peerctl's shared command context and its table of nouns. Each noun lives in its own file and
+// registers its verbs with register_<noun>(Ctx&, CLI::App& noun) (cmd/peerctl/site.cpp, …).
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include "cli/cli.h"
+#include "store/store.h"
+
+namespace peerctl {
+
+struct Ctx {
+  cli::Program& prog;
+};
+
+// One `peerctl NOUN VERB …` family.
+struct Noun {
+  const char* name;
+  const char* description;
+  void (*add)(Ctx& c, CLI::App& noun);
+};
+
+// Current time; WARREN_FAKE_NOW (unix seconds or RFC 3339) overrides it for tests.
+std::time_t now();
+// The store of the installation (--dir / WARREN_DIR); `create` makes it when missing.
+core::Result<store::Db> open_store(const Ctx& c, bool create);
+// "peerctl:<user>" for the audit log.
+std::string actor();
+std::string json_line(const boost::json::object& o);
+// A daemon's status reply from its control socket ($WARREN_DIR/run/NAME.sock), or nothing when
+// the daemon is not running (a short timeout: listings never hang on a stuck daemon).
+std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string& daemon);
+
+void register_site(Ctx& c, CLI::App& noun);
+
+}  // namespace peerctl

@@ -1,0 +1,108 @@
+// tunnel::Config — tunneld.toml as a plain struct (see tunneld.toml(5)): the common daemon
+// settings and either an [edge] or a [site] table; plus the site's allow list. Defaults are the
+// member initialisers. Loaded on the main thread; afterwards shared read-only (shared_ptr).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "crypto/crypto.h"
+#include "tunnel/proto/noise.h"
+
+namespace tunnel {
+
+using std::chrono::milliseconds;
+
+// One allow-list entry: which targets the edge may reach through this site.
+//   "*"  "192.168.1.0/24"  "10.0.0.5:80,443"  "nas.lan:8000-8100"  "*.lan"  "[fd00::]/8:22"
+struct AllowRule {
+  enum class Kind : uint8_t { any, name, suffix, net };
+  Kind kind = Kind::any;
+  std::string name;  // lower-case host name (name) or ".domain" (suffix, from "*.domain")
+  std::array<uint8_t, 16> addr{};                    // net: IPv4 as ::ffff:a.b.c.d
+  int prefix = 0;                                    // net: prefix length over the 128-bit form
+  std::vector<std::pair<uint16_t, uint16_t>> ports;  // inclusive ranges; empty: every port
+  std::string text;                                  // as written
+};
+
+class AllowList {
+ public:
+  // Errc::data "bad allow rule \"x\": why".
+  static core::Result<AllowRule> parse_rule(std::string_view text);
+
+  void add(AllowRule r) { rules_.push_back(std::move(r)); }
+  // No rules configured: every target is allowed.
+  bool unrestricted() const { return rules_.empty(); }
+  // The target host as written matches a name/suffix rule, or "*" (then no address check).
+  bool allows_name(std::string_view host, uint16_t port) const;
+  // An address (4 or 16 bytes, network order) matches a network rule or "*".
+  bool allows_addr(std::span<const uint8_t> addr, uint16_t port) const;
+  const std::vector<AllowRule>& rules() const { return rules_; }
+
+ private:
+  std::vector<AllowRule> rules_;
+};
+
+enum class Role : uint8_t { edge, site };
+
+struct EdgeConfig {
+  std::string listen = "0.0.0.0:7443";  // lanes from sites
+  std::string private_key_file = "tunneld-edge.key";
+  std::string public_endpoint;  // host:port sites dial; published in the store for peerctl
+  milliseconds keepalive{10000};
+  milliseconds idle_timeout{30000};
+  milliseconds handshake_timeout{10000};
+  std::string forward_bind = "0.0.0.0";  // address the raw forwards listen on
+  milliseconds udp_idle_timeout{60000};
+  milliseconds store_poll{1000};
+  uint32_t max_handshakes = 256;  // connections still in the handshake at once
+  std::vector<proto::Suite> suites = {proto::Suite::ik_chachapoly_blake2b,
+                                      proto::Suite::ik_aesgcm_blake2b};
+};
+
+struct SiteConfig {
+  std::string name;
+  std::string edge;  // host:port, resolved again on every attempt
+  crypto::Key edge_public_key{};
+  crypto::Key private_key{};
+  uint16_t lanes = 2;
+  milliseconds reconnect_min{500};
+  milliseconds reconnect_max{30000};
+  milliseconds connect_timeout{10000};  // to the edge and to targets
+  AllowList allow;
+  std::string health_file;
+  proto::Suite suite = proto::Suite::ik_chachapoly_blake2b;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  std::string dir;   // WARREN_DIR: relative paths are taken from here
+  Role role = Role::edge;
+  std::string socket = "run/tunneld.sock";
+  unsigned socket_mode = 0600;
+  unsigned threads = 0;  // 0: one per core
+  milliseconds drain_timeout{10000};
+  uint32_t stream_window = 512 * 1024;
+  uint32_t max_streams = 8192;
+  EdgeConfig edge;
+  SiteConfig site;
+
+  // A path from the config made absolute against dir.
+  std::string resolve(const std::string& p) const;
+  std::string socket_path() const { return resolve(socket); }
+};
+
+// Parses and validates; errors are Errc::config "file:line:col: message" (Errc::noinput when
+// the file is missing). Reads private_key_file for a site.
+core::Result<Config> load_config(const std::string& path, const std::string& dir);
+
+const char* suite_name(proto::Suite s);
+
+}  // namespace tunnel

@@ -1,0 +1,735 @@
+#include "tunnel/edge.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+#include "core/text.h"
+#include "log/log.h"
+#include "net/net.h"
+
+namespace tunnel {
+
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+using asio::ip::udp;
+using proto::Clock;
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = wlog::get("tunnel");
+  return l;
+}
+
+std::string endpoint_str(const tcp::endpoint& ep) {
+  return net::HostPort(ep.address().to_string(), ep.port()).str();
+}
+
+asio::awaitable<int64_t> open_on_lane(std::shared_ptr<Lane> lane, std::string target) {
+  auto id = lane->open_stream(target);
+  co_return id ? int64_t(*id) : -1;
+}
+
+// The dial connection after its {"ok":true} line: the socket moves to the lane's thread.
+asio::awaitable<void> hand_to_lane(std::shared_ptr<Lane> lane, uint32_t id, ipc::Stream s) {
+  boost::system::error_code ec;
+  int fd = s.socket.release(ec);
+  if (ec) co_return;
+  asio::post(lane->executor(),
+             [lane, id, fd, p = std::move(s.pending)] { lane->attach(id, fd, p); });
+  co_return;
+}
+
+}  // namespace
+
+// --- forwards ------------------------------------------------------------------------------------
+
+struct Edge::Forward {
+  ForwardRecord rec;  // worker 0 only
+  std::string key;    // "tcp:8080"
+  std::optional<tcp::acceptor> tcp_acc;
+  std::optional<udp::socket> udp_sock;
+  // A UDP flow: one client address. `id` is touched on the lane's thread only.
+  struct Flow {
+    std::weak_ptr<Lane> lane;
+    uint32_t id = 0;
+    Clock::time_point last = Clock::now();
+  };
+  std::map<udp::endpoint, std::shared_ptr<Flow>> flows;
+  std::optional<asio::steady_timer> sweep;
+  bool closed = false;
+
+  void close() {
+    closed = true;
+    boost::system::error_code ec;
+    if (tcp_acc) tcp_acc->close(ec);
+    if (udp_sock) udp_sock->close(ec);
+    if (sweep) sweep->cancel();
+    flows.clear();
+  }
+};
+
+Edge::Edge(Workers& w, std::shared_ptr<const Config> cfg) : w_(w), cfg_(std::move(cfg)) {}
+
+Edge::~Edge() {
+  {
+    std::lock_guard lk(store_mu_);
+    store_stop_ = true;
+  }
+  store_cv_.notify_all();
+  if (store_thread_.joinable()) store_thread_.join();
+}
+
+std::shared_ptr<const Config> Edge::config() {
+  std::lock_guard lk(cfg_mu_);
+  return cfg_;
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+core::Result<void> Edge::start(ipc::Server& control) {
+  auto cfg = config();
+  WARREN_TRY(kp, load_key_file(cfg->resolve(cfg->edge.private_key_file), true));
+  key_ = kp;
+  crypto::wipe(kp.priv.data(), kp.priv.size());
+  WARREN_TRY(db, store::open_dir(cfg->dir));
+  db_.emplace(std::move(db));
+  WARREN_CHECK(set_meta(*db_, kMetaEdgeKey, crypto::key_to_base64(key_.pub)));
+  if (!cfg->edge.public_endpoint.empty())
+    WARREN_CHECK(set_meta(*db_, kMetaEdgeEndpoint, cfg->edge.public_endpoint));
+  WARREN_CHECK(load_store(*db_));
+
+  auto hp = net::parse_host_port(cfg->edge.listen);
+  if (!hp) return core::err(core::Errc::config, "listen: " + hp.error().message);
+  WARREN_TRY(acc, net::listen_tcp(w_.at(0).get_executor(), *hp));
+  boost::system::error_code ec;
+  listen_addr_ = endpoint_str(acc.local_endpoint(ec));
+  acceptor_.emplace(std::move(acc));
+
+  control.on("dial", [this](ipc::Request& r) { return dial(r); });
+  asio::co_spawn(w_.at(0), accept_loop(), net::log_errors("edge accept"));
+  store_thread_ = std::thread([this] { store_loop(); });
+  std::lock_guard lk(mu_);
+  logger()->info("event=listening role=edge listen={} public_key={} sites={} workers={}",
+                 listen_addr_, crypto::key_to_base64(key_.pub), sites_.size(), w_.size());
+  return {};
+}
+
+asio::awaitable<void> Edge::accept_loop() {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor_->async_accept(net::use_tuple);
+    if (draining_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+      co_return;
+    if (ec) {  // EMFILE and friends: back off instead of spinning
+      logger()->warn("event=accept_failed error=\"{}\"", ec.message());
+      asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+      co_await t.async_wait(net::use_tuple);
+      continue;
+    }
+    if (handshaking_.load() >= int(config()->edge.max_handshakes)) {
+      int64_t now = unix_ms_now(), last = refused_log_ms_.load();
+      if (now - last > 1000 && refused_log_ms_.compare_exchange_strong(last, now))
+        logger()->warn("event=lane_refused reason=too_many_handshakes limit={}",
+                       config()->edge.max_handshakes);
+      continue;  // sock closes here
+    }
+    ++handshaking_;
+    auto protocol = sock.local_endpoint(ec).protocol();
+    int fd = sock.release(ec);
+    if (ec) {
+      --handshaking_;
+      continue;
+    }
+    auto& ctx = w_.next();
+    asio::post(ctx, [this, &ctx, fd, protocol] { new_lane(ctx, fd, protocol); });
+  }
+}
+
+void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
+  tcp::socket s(ctx);
+  boost::system::error_code ec;
+  s.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    --handshaking_;
+    return;
+  }
+  auto cfg = config();
+  proto::ResponderConfig rc;
+  rc.static_priv = key_.priv;
+  rc.suites = cfg->edge.suites;
+  rc.settings.stream_window = cfg->stream_window;
+  rc.settings.max_streams = cfg->max_streams;
+  rc.settings.keepalive = cfg->edge.keepalive;
+  rc.settings.idle_timeout = cfg->edge.idle_timeout;
+  rc.settings.handshake_timeout = cfg->edge.handshake_timeout;
+  rc.replay = &replay_;
+  rc.lookup = [this](const crypto::Key& k) -> std::optional<proto::PeerEntry> {
+    std::lock_guard lk(mu_);
+    auto it = by_key_.find(k);
+    if (it == by_key_.end()) return std::nullopt;
+    auto site = sites_.find(it->second);
+    if (site == sites_.end() || !site->second.rec.enabled) return std::nullopt;
+    return proto::PeerEntry{};
+  };
+  // Lanes of one group share a session id; a new group gets a new one.
+  rc.accept = [this](const crypto::Key& k, const proto::Hello& h) -> std::optional<uint64_t> {
+    std::lock_guard lk(mu_);
+    auto it = by_key_.find(k);
+    if (it == by_key_.end()) return std::nullopt;
+    SiteEntry& s = sites_[it->second];
+    if (s.group != 0 && s.group == h.lane_group) return s.session_id;
+    if (s.pending_group != h.lane_group || s.pending_sid == 0) {
+      s.pending_group = h.lane_group;
+      s.pending_sid = ++next_sid_;
+    }
+    return s.pending_sid;
+  };
+  auto sess = proto::Session::responder(std::move(rc), Clock::now());
+  if (!sess) {
+    logger()->error("event=lane_failed error=\"{}\"", sess.error().message);
+    --handshaking_;
+    return;
+  }
+  auto lane = std::make_shared<Lane>(ctx, std::move(s), std::move(*sess), *this,
+                                     "L" + std::to_string(++next_lane_), &hs_mu_);
+  lane->udp_idle = cfg->edge.udp_idle_timeout;
+  logger()->debug("event=lane_accepted lane={} peer={}", lane->name(), lane->peer());
+  lane->start();
+}
+
+// --- lane hooks (lane threads) ----------------------------------------------------------------
+
+void Edge::lane_open(Lane& lane) {
+  const auto& sess = lane.session();
+  const auto& hello = sess.hello();
+  std::vector<std::shared_ptr<Lane>> replaced;
+  bool came_online = false, takeover = false;
+  uint64_t sid = sess.welcome().session_id;
+  --handshaking_;
+  {
+    std::lock_guard lk(mu_);
+    auto k = by_key_.find(sess.remote_static());
+    auto it = k == by_key_.end() ? sites_.end() : sites_.find(k->second);
+    if (it == sites_.end() || !it->second.rec.enabled || draining_) {
+      lane.site = "(refused)";
+    } else {
+      SiteEntry& s = it->second;
+      lane.site = s.rec.name;
+      lane.group = hello.lane_group;
+      lane.index = hello.lane_index;
+      if (s.group != hello.lane_group) {
+        takeover = s.group != 0 && !s.lanes.empty();
+        replaced = std::move(s.lanes);
+        s.lanes.clear();
+        s.group = hello.lane_group;
+        s.session_id = sid;
+      } else {
+        auto same = std::find_if(s.lanes.begin(), s.lanes.end(),
+                                 [&](const auto& l) { return l->index == lane.index; });
+        if (same != s.lanes.end()) {
+          replaced.push_back(*same);
+          s.lanes.erase(same);
+        }
+      }
+      came_online = s.lanes.empty() && replaced.empty();
+      if (!s.seen.insert(lane.index).second) ++s.reconnects;
+      ++s.handshakes;
+      s.lanes_expected = hello.lane_count;
+      s.last_handshake_ms = unix_ms_now();
+      s.lanes.push_back(lane.shared_from_this());
+    }
+  }
+  if (lane.site == "(refused)") {
+    logger()->warn("event=lane_refused lane={} peer={} reason=\"site removed or disabled\"",
+                   lane.name(), lane.peer());
+    lane.close(proto::CloseCode::going_away, "site removed or disabled");
+    return;
+  }
+  for (auto& old : replaced)
+    asio::post(old->executor(), [old] {
+      old->close(proto::CloseCode::replaced, "a newer connection of the site took over");
+    });
+  logger()->info("event=lane_up site={} lane={} index={}/{} session={} peer={} suite={}{}",
+                 lane.site, lane.name(), hello.lane_index, hello.lane_count, sid, lane.peer(),
+                 suite_name(sess.suite()), takeover ? " takeover=true" : "");
+  if (came_online) logger()->info("event=site_online site={}", lane.site);
+}
+
+void Edge::lane_stream(Lane& lane, uint32_t id, proto::StreamKind, std::string_view target) {
+  logger()->warn(
+      "event=stream_refused site={} lane={} target=\"{}\" reason=\"the edge opens no "
+      "streams for sites\"",
+      lane.site, lane.name(), target);
+  lane.refuse(id, proto::ResetCode::refused, "the edge does not accept streams");
+}
+
+void Edge::lane_closed(Lane& lane, const std::string& reason) {
+  if (lane.site.empty()) {  // never got through the handshake
+    --handshaking_;
+    logger()->warn("event=handshake_failed lane={} peer={} reason=\"{}\"", lane.name(), lane.peer(),
+                   reason);
+    return;
+  }
+  bool went_offline = false;
+  {
+    std::lock_guard lk(mu_);
+    auto it = sites_.find(lane.site);
+    if (it != sites_.end()) {
+      SiteEntry& s = it->second;
+      auto me = std::find_if(s.lanes.begin(), s.lanes.end(),
+                             [&](const auto& l) { return l.get() == &lane; });
+      if (me != s.lanes.end()) {
+        s.lanes.erase(me);
+        went_offline = s.lanes.empty();
+        if (went_offline) s.offline_since_ms = unix_ms_now();
+      }
+      s.closed_in += lane.stats().bytes_in;
+      s.closed_out += lane.stats().bytes_out;
+    }
+  }
+  logger()->info("event=lane_down site={} lane={} index={} reason=\"{}\"", lane.site, lane.name(),
+                 lane.index, reason);
+  if (went_offline) logger()->warn("event=site_offline site={}", lane.site);
+}
+
+// --- dial ------------------------------------------------------------------------------------
+
+core::Result<std::shared_ptr<Lane>> Edge::pick_lane(const std::string& site) {
+  std::lock_guard lk(mu_);
+  auto it = sites_.find(site);
+  if (it == sites_.end()) return core::err(core::Errc::noinput, "no site " + site);
+  if (!it->second.rec.enabled)
+    return core::err(core::Errc::unavailable, "site " + site + " is disabled");
+  std::shared_ptr<Lane> best;
+  for (const auto& l : it->second.lanes) {
+    if (!l->stats().open) continue;
+    if (!best || l->stats().streams.load() < best->stats().streams.load()) best = l;
+  }
+  if (!best) return core::err(core::Errc::unavailable, "site " + site + " is offline");
+  return best;
+}
+
+asio::awaitable<boost::json::object> Edge::dial(ipc::Request& req) {
+  const auto& b = req.body();
+  auto* sv = b.if_contains("site");
+  auto* tv = b.if_contains("target");
+  if (!sv || !sv->is_string() || !tv || !tv->is_string())
+    co_return ipc::fail(
+        core::err(core::Errc::usage, "dial: need \"site\" and \"target\" (host:port) strings"));
+  std::string site(sv->as_string()), target(tv->as_string());
+  if (!proto::valid_target(target))
+    co_return ipc::fail(core::err(core::Errc::data, "dial: bad target \"" + target.substr(0, 100) +
+                                                        "\": expected host:port"));
+  if (draining_) co_return ipc::fail(core::err(core::Errc::tempfail, "tunneld is shutting down"));
+  auto lane = pick_lane(site);
+  if (!lane) {
+    logger()->debug("event=dial_failed site={} target={} error=\"{}\"", site, target,
+                    lane.error().message);
+    co_return ipc::fail(lane.error());
+  }
+  auto l = *lane;
+  int64_t id = co_await asio::co_spawn(l->executor(), open_on_lane(l, target), asio::use_awaitable);
+  if (id < 0)
+    co_return ipc::fail(core::err(core::Errc::unavailable, "site " + site + " is offline"));
+  req.take_over([l, id](ipc::Stream s) { return hand_to_lane(l, uint32_t(id), std::move(s)); });
+  logger()->debug("event=dial site={} target={} lane={} stream={}", site, target, l->name(), id);
+  co_return ipc::ok();
+}
+
+// --- status ----------------------------------------------------------------------------------
+
+boost::json::object Edge::status() {
+  boost::json::array sites;
+  size_t online = 0;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [name, s] : sites_) {
+      uint64_t in = s.closed_in, out = s.closed_out, streams = 0;
+      int64_t rtt = -1;
+      size_t up = 0;
+      for (const auto& l : s.lanes) {
+        const auto& st = l->stats();
+        in += st.bytes_in;
+        out += st.bytes_out;
+        streams += st.streams;
+        up += st.open;
+        int64_t r = st.rtt_us;
+        if (r >= 0 && (rtt < 0 || r < rtt)) rtt = r;
+      }
+      online += up > 0;
+      boost::json::object o{{"name", name},
+                            {"public_key", crypto::key_to_base64(s.rec.public_key)},
+                            {"enabled", s.rec.enabled},
+                            {"online", up > 0},
+                            {"lanes", up},
+                            {"lanes_expected", s.lanes_expected},
+                            {"session_id", s.session_id},
+                            {"last_handshake", rfc3339_ms(s.last_handshake_ms)},
+                            {"last_handshake_unix_ms", s.last_handshake_ms},
+                            {"bytes_in", in},
+                            {"bytes_out", out},
+                            {"streams", streams},
+                            {"reconnects", s.reconnects},
+                            {"handshakes", s.handshakes}};
+      if (rtt >= 0)
+        o["rtt_ms"] = double(rtt) / 1000.0;
+      else
+        o["rtt_ms"] = nullptr;
+      sites.push_back(std::move(o));
+    }
+  }
+  boost::json::array fwds;
+  for (const auto& [key, f] : fwds_) {  // status runs on worker 0, like the forwards
+    boost::json::object o{{"protocol", f->rec.protocol},
+                          {"port", f->rec.listen_port},
+                          {"site", f->rec.site},
+                          {"target", f->rec.target},
+                          {"listening", !f->closed}};
+    if (f->rec.protocol == "udp") o["flows"] = f->flows.size();
+    fwds.push_back(std::move(o));
+  }
+  return ipc::ok({{"role", "edge"},
+                  {"listen", listen_addr_},
+                  {"public_key", crypto::key_to_base64(key_.pub)},
+                  {"draining", draining_.load()},
+                  {"sites_online", online},
+                  {"handshaking", handshaking_.load()},
+                  {"sites", std::move(sites)},
+                  {"forwards", std::move(fwds)}});
+}
+
+// --- drain -----------------------------------------------------------------------------------
+
+void Edge::begin_drain() {
+  draining_ = true;
+  asio::post(w_.at(0), [this] {
+    boost::system::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+    for (auto& [k, f] : fwds_) f->close();
+  });
+}
+
+size_t Edge::open_streams() {
+  std::lock_guard lk(mu_);
+  size_t n = 0;
+  for (const auto& [name, s] : sites_)
+    for (const auto& l : s.lanes) n += l->stats().streams;
+  return n;
+}
+
+void Edge::close_all() {
+  std::vector<std::shared_ptr<Lane>> all;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [name, s] : sites_) all.insert(all.end(), s.lanes.begin(), s.lanes.end());
+  }
+  for (auto& l : all)
+    asio::post(l->executor(),
+               [l] { l->close(proto::CloseCode::going_away, "edge shutting down"); });
+}
+
+size_t Edge::lanes_alive() {
+  std::lock_guard lk(mu_);
+  size_t n = 0;
+  for (const auto& [name, s] : sites_) n += s.lanes.size();
+  return n;
+}
+
+// --- reload and the store ------------------------------------------------------------------
+
+core::Result<void> Edge::reload(std::shared_ptr<const Config> cfg) {
+  auto old = config();
+  if (cfg->edge.listen != old->edge.listen)
+    logger()->warn("event=reload_partial key=listen note=\"restart tunneld to listen elsewhere\"");
+  if (cfg->edge.private_key_file != old->edge.private_key_file)
+    logger()->warn(
+        "event=reload_partial key=private_key_file note=\"restart tunneld to change "
+        "the edge key\"");
+  {
+    std::lock_guard lk(cfg_mu_);
+    cfg_ = cfg;
+  }
+  if (cfg->edge.forward_bind != old->edge.forward_bind)
+    asio::post(w_.at(0), [this] {
+      std::vector<ForwardRecord> list;
+      for (auto& [k, f] : fwds_) list.push_back(f->rec);
+      apply_forwards(std::move(list), true);
+    });
+  return request_store_reload();
+}
+
+core::Result<void> Edge::request_store_reload() {
+  std::unique_lock lk(store_mu_);
+  uint64_t want = ++store_req_;
+  store_cv_.notify_all();
+  if (!store_cv_.wait_for(lk, 5s, [&] { return store_done_ >= want || store_stop_; }))
+    return core::err(core::Errc::tempfail, "store reload timed out (database locked?)");
+  if (!store_error_.empty()) return core::err(core::Errc::unavailable, store_error_);
+  return {};
+}
+
+void Edge::store_loop() {
+  int64_t last_dv = -1;
+  if (auto dv = db_->data_version()) last_dv = *dv;
+  std::string last_err;
+  std::unique_lock lk(store_mu_);
+  while (!store_stop_) {
+    auto poll = config()->edge.store_poll;
+    store_cv_.wait_for(lk, poll, [&] { return store_stop_ || store_req_ != store_done_; });
+    if (store_stop_) break;
+    uint64_t req = store_req_;
+    bool forced = req != store_done_;
+    lk.unlock();
+    std::string err;
+    auto dv = db_->data_version();
+    if (!dv) {
+      err = dv.error().message;
+    } else if (forced || *dv != last_dv) {
+      auto cfg = config();
+      if (forced && !cfg->edge.public_endpoint.empty())
+        (void)set_meta(*db_, kMetaEdgeEndpoint, cfg->edge.public_endpoint);
+      if (auto r = load_store(*db_); !r)
+        err = r.error().message;
+      else if (auto d2 = db_->data_version())
+        last_dv = *d2;
+    }
+    if (!err.empty() && err != last_err)
+      logger()->warn("event=store_failed error=\"{}\" note=\"keeping the last sites\"", err);
+    last_err = err;
+    lk.lock();
+    store_done_ = req;
+    store_error_ = err;
+    store_cv_.notify_all();
+  }
+}
+
+core::Result<void> Edge::load_store(store::Db& db) {
+  WARREN_TRY(sites, list_sites(db));
+  WARREN_TRY(fwds, list_forwards(db));
+  logger()->debug("event=store_loaded sites={} forwards={}", sites.size(), fwds.size());
+  apply_sites(std::move(sites));
+  asio::post(w_.at(0),
+             [this, f = std::move(fwds)]() mutable { apply_forwards(std::move(f), false); });
+  return {};
+}
+
+void Edge::apply_sites(std::vector<SiteRecord> list) {
+  std::vector<std::shared_ptr<Lane>> to_close;
+  std::vector<crypto::Key> forget;
+  {
+    std::lock_guard lk(mu_);
+    std::map<std::string, SiteRecord> want;
+    for (auto& s : list) want.emplace(s.name, std::move(s));
+    for (auto it = sites_.begin(); it != sites_.end();) {
+      auto w = want.find(it->first);
+      SiteEntry& e = it->second;
+      bool gone = w == want.end();
+      bool rekeyed = !gone && w->second.public_key != e.rec.public_key;
+      bool disabled = !gone && !w->second.enabled && e.rec.enabled;
+      if (gone || rekeyed || disabled) {
+        to_close.insert(to_close.end(), e.lanes.begin(), e.lanes.end());
+        e.lanes.clear();
+        e.group = e.pending_group = 0;
+        if (gone || rekeyed) forget.push_back(e.rec.public_key);
+        logger()->info("event=site_{} site={}",
+                       gone      ? "removed"
+                       : rekeyed ? "rekeyed"
+                                 : "disabled",
+                       it->first);
+      }
+      if (gone) {
+        it = sites_.erase(it);
+        continue;
+      }
+      e.rec = w->second;
+      want.erase(w);
+      ++it;
+    }
+    for (auto& [name, rec] : want) {
+      sites_[name].rec = rec;
+      logger()->info("event=site_added site={}", name);
+    }
+    by_key_.clear();
+    for (const auto& [name, e] : sites_) by_key_[e.rec.public_key] = name;
+  }
+  for (auto& l : to_close)
+    asio::post(l->executor(), [l] {
+      l->close(proto::CloseCode::going_away, "site removed, disabled or re-keyed");
+    });
+  if (!forget.empty()) {
+    std::lock_guard lk(hs_mu_);
+    for (const auto& k : forget) replay_.forget(k);
+  }
+}
+
+void Edge::apply_forwards(std::vector<ForwardRecord> list, bool rebind) {
+  auto cfg = config();
+  std::map<std::string, ForwardRecord> want;
+  if (!draining_)
+    for (auto& f : list)
+      if (f.enabled && f.listen_port != 0)
+        want.emplace(f.protocol + ":" + std::to_string(f.listen_port), std::move(f));
+  for (auto it = fwds_.begin(); it != fwds_.end();) {
+    auto w = want.find(it->first);
+    if (w == want.end() || rebind) {
+      it->second->close();
+      if (w == want.end()) logger()->info("event=forward_down forward={}", it->first);
+      it = fwds_.erase(it);
+      continue;
+    }
+    it->second->rec = w->second;  // site or target may have changed: used by new connections
+    want.erase(w);
+    ++it;
+  }
+  auto ex = w_.at(0).get_executor();
+  for (auto& [key, rec] : want) {
+    auto f = std::make_shared<Forward>();
+    f->rec = rec;
+    f->key = key;
+    net::HostPort hp(cfg->edge.forward_bind, rec.listen_port);
+    auto ep = net::resolve_one(hp);
+    if (!ep) {
+      logger()->error("event=forward_failed forward={} error=\"{}\"", key, ep.error().message);
+      continue;
+    }
+    if (rec.protocol == "tcp") {
+      auto acc = net::listen_tcp(ex, *ep);
+      if (!acc) {
+        logger()->error("event=forward_failed forward={} error=\"{}\"", key, acc.error().message);
+        continue;
+      }
+      f->tcp_acc.emplace(std::move(*acc));
+      asio::co_spawn(ex, tcp_forward_loop(f), net::log_errors("tcp forward"));
+    } else {
+      udp::socket sock(ex);
+      boost::system::error_code ec;
+      udp::endpoint uep(ep->address(), ep->port());
+      sock.open(uep.protocol(), ec);
+      if (!ec) sock.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) sock.bind(uep, ec);
+      if (ec) {
+        logger()->error("event=forward_failed forward={} error=\"listen {}: {}\"", key, hp.str(),
+                        ec.message());
+        continue;
+      }
+      sock.non_blocking(true, ec);
+      f->udp_sock.emplace(std::move(sock));
+      f->sweep.emplace(ex);
+      asio::co_spawn(ex, udp_forward_loop(f), net::log_errors("udp forward"));
+      asio::co_spawn(ex, udp_sweep_loop(f), net::log_errors("udp forward sweep"));
+    }
+    logger()->info("event=forward_up forward={} bind={} site={} target={}", key, hp.str(), rec.site,
+                   rec.target);
+    fwds_[key] = f;
+  }
+}
+
+asio::awaitable<void> Edge::tcp_forward_loop(std::shared_ptr<Forward> f) {
+  for (;;) {
+    auto [ec, sock] = co_await f->tcp_acc->async_accept(net::use_tuple);
+    if (f->closed || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+      co_return;
+    if (ec) {
+      asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+      co_await t.async_wait(net::use_tuple);
+      continue;
+    }
+    auto lane = pick_lane(f->rec.site);
+    if (!lane) {
+      logger()->debug("event=forward_refused forward={} error=\"{}\"", f->key,
+                      lane.error().message);
+      continue;  // the client sees the connection close
+    }
+    sock.set_option(tcp::no_delay(true), ec);
+    int fd = sock.release(ec);
+    if (ec) continue;
+    auto l = *lane;
+    asio::post(l->executor(), [l, fd, target = f->rec.target] {
+      auto id = l->open_stream(target);
+      if (!id) {
+        ::close(fd);
+        return;
+      }
+      l->attach(*id, fd);
+    });
+  }
+}
+
+// Datagrams from one client address form a flow on one lane; replies come back through the
+// forward's socket. A flow whose lane died moves to a live lane with its next datagram.
+asio::awaitable<void> Edge::udp_forward_loop(std::shared_ptr<Forward> f) {
+  std::vector<uint8_t> buf(proto::kMaxDatagram);
+  auto ex = w_.at(0).get_executor();
+  std::weak_ptr<Forward> wf = f;
+  for (;;) {
+    udp::endpoint from;
+    auto [ec, n] =
+        co_await f->udp_sock->async_receive_from(asio::buffer(buf), from, net::use_tuple);
+    if (f->closed || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+      co_return;
+    if (ec) continue;  // e.g. ICMP errors from an earlier reply
+    auto& flow = f->flows[from];
+    std::shared_ptr<Lane> lane = flow ? flow->lane.lock() : nullptr;
+    if (!lane || !lane->stats().open) {
+      auto picked = pick_lane(f->rec.site);
+      if (!picked) {
+        f->flows.erase(from);
+        continue;  // dropped: the site is offline
+      }
+      flow = std::make_shared<Forward::Flow>();
+      flow->lane = *picked;
+      lane = *picked;
+    }
+    flow->last = Clock::now();
+    DgramSink sink = [wf, from, ex](std::span<const uint8_t> d) {
+      asio::post(ex, [wf, from, data = std::vector<uint8_t>(d.begin(), d.end())] {
+        auto f = wf.lock();
+        if (!f || f->closed) return;
+        boost::system::error_code ec;
+        f->udp_sock->send_to(asio::buffer(data), from, 0, ec);  // non-blocking: or dropped
+        if (auto it = f->flows.find(from); it != f->flows.end()) it->second->last = Clock::now();
+      });
+    };
+    asio::post(lane->executor(), [lane, flow, target = f->rec.target, sink = std::move(sink),
+                                  data = std::vector<uint8_t>(buf.begin(), buf.begin() + n)] {
+      if (flow->id != 0 && lane->send_dgram(flow->id, data)) return;
+      auto id = lane->open_flow(target, sink);
+      if (!id) return;
+      flow->id = *id;
+      lane->send_dgram(*id, data);
+    });
+  }
+}
+
+asio::awaitable<void> Edge::udp_sweep_loop(std::shared_ptr<Forward> f) {
+  for (;;) {
+    f->sweep->expires_after(1s);
+    auto [ec] = co_await f->sweep->async_wait(net::use_tuple);
+    if (ec || f->closed) co_return;
+    auto idle = config()->edge.udp_idle_timeout;
+    auto now = Clock::now();
+    for (auto it = f->flows.begin(); it != f->flows.end();) {
+      if (now - it->second->last < idle) {
+        ++it;
+        continue;
+      }
+      if (auto lane = it->second->lane.lock())
+        asio::post(lane->executor(), [lane, flow = it->second] {
+          if (flow->id != 0) lane->refuse(flow->id, proto::ResetCode::cancel, "idle");
+        });
+      it = f->flows.erase(it);
+    }
+  }
+}
+
+}  // namespace tunnel
+
+namespace tunnel {
+std::unique_ptr<Daemon> make_edge(Workers& w, std::shared_ptr<const Config> cfg) {
+  return std::make_unique<Edge>(w, std::move(cfg));
+}
+}  // namespace tunnel

@@ -1,0 +1,183 @@
+// tunnel::Lane — one tunnel TCP connection driven by a proto::Session, and the relays of its
+// streams: each stream's local end is a file descriptor (a TCP or Unix socket, or a connected
+// UDP socket) or, for the edge's UDP forwards, a datagram sink. tunnel::Workers — one
+// io_context per thread. A Lane and its relays live on one worker's thread: every member
+// function is called there (post to lane.executor() from elsewhere); stats() is readable from
+// any thread. Includes Asio: daemon code only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+#include "tunnel/proto/session.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tunnel {
+
+namespace asio = boost::asio;
+
+// N single-threaded io_contexts (thread per core: a lane never needs a strand or a lock).
+class Workers {
+ public:
+  explicit Workers(unsigned n);
+  ~Workers();
+  size_t size() const { return ctx_.size(); }
+  asio::io_context& at(size_t i) { return *ctx_[i % ctx_.size()]; }
+  asio::io_context& next();  // round robin
+  // Runs every context, one thread each (the caller runs context 0); returns after stop().
+  void run();
+  void stop();
+
+ private:
+  std::vector<std::unique_ptr<asio::io_context>> ctx_;
+  std::vector<std::optional<asio::executor_work_guard<asio::io_context::executor_type>>> guards_;
+  std::atomic<size_t> rr_{0};
+};
+
+// Counters of a lane, readable from any thread (relaxed atomics).
+struct LaneStats {
+  std::atomic<bool> open{false};
+  std::atomic<uint64_t> bytes_in{0}, bytes_out{0};  // wire bytes
+  std::atomic<uint32_t> streams{0};
+  std::atomic<int64_t> rtt_us{-1};
+  std::atomic<int64_t> handshake_unix_ms{0};
+};
+
+using DgramSink = std::function<void(std::span<const uint8_t>)>;
+
+class Lane : public std::enable_shared_from_this<Lane> {
+ public:
+  // Called on the lane's thread.
+  struct Hooks {
+    virtual ~Hooks() = default;
+    // The handshake completed (edge: the site's first record arrived).
+    virtual void lane_open(Lane& lane) = 0;
+    // The peer opened a stream or flow; answer later with attach*() or refuse().
+    virtual void lane_stream(Lane& lane, uint32_t id, proto::StreamKind kind,
+                             std::string_view target) = 0;
+    // The lane is gone (after lane_open or not); reason for logs.
+    virtual void lane_closed(Lane& lane, const std::string& reason) = 0;
+  };
+
+  // `handshake_mu` (edge) serialises handshake processing across workers, because the
+  // session's ReplayGuard is shared by all of them.
+  Lane(asio::io_context& ctx, asio::ip::tcp::socket sock, proto::Session session, Hooks& hooks,
+       std::string name, std::mutex* handshake_mu = nullptr);
+  ~Lane();
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  void start();
+  asio::io_context& context() { return ctx_; }
+  asio::io_context::executor_type executor() { return ctx_.get_executor(); }
+  const std::string& name() const { return name_; }
+  const std::string& peer() const { return peer_; }
+  proto::Session& session() { return s_; }
+  const LaneStats& stats() const { return stats_; }
+  bool is_open() const { return s_.is_open() && !closing_ && !done_; }
+  bool done() const { return done_; }
+
+  // Opens a stream to the peer's target; its local end comes later with attach().
+  core::Result<uint32_t> open_stream(std::string_view target);
+  // Opens a UDP flow whose datagrams from the peer go to `sink`.
+  core::Result<uint32_t> open_flow(std::string_view target, DgramSink sink);
+  // Gives a stream its local end: a connected stream socket (taken over: closed by the lane).
+  // `pending` bytes are sent first. An fd for a stream that is gone is closed.
+  void attach(uint32_t id, int fd, std::string_view pending = {});
+  // Gives a UDP flow its local end: a connected datagram socket.
+  void attach_dgram(uint32_t id, int fd);
+  // Sends one datagram of a flow (dropped when the lane's backlog is high); false when the
+  // flow is gone (reset by the peer or idle), so the caller opens a new one.
+  bool send_dgram(uint32_t id, std::span<const uint8_t> data);
+  // Resets a stream (RST with code and reason) and drops its local end.
+  void refuse(uint32_t id, proto::ResetCode code, std::string_view reason);
+  bool has_stream(uint32_t id) const { return relays_.count(id) != 0; }
+  size_t stream_count() const { return relays_.size(); }
+
+  // Sends CLOSE, writes what is queued (for at most 2 s), then closes the connection.
+  void close(proto::CloseCode code, std::string_view reason);
+  // Cancelled when the lane is done: check done() first, then wait on it (lane's thread).
+  asio::steady_timer& done_signal() { return done_sig_; }
+
+  // Set by the owner after the handshake.
+  std::string site;  // edge: the site's name
+  uint64_t group = 0;
+  uint16_t index = 0;
+  std::chrono::milliseconds udp_idle{0};  // UDP flows idle this long are reset (0: never)
+  std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+
+ private:
+  struct Relay;
+  using RelayMap = std::unordered_map<uint32_t, std::unique_ptr<Relay>>;
+
+  void read_lane();
+  void on_lane_read(const boost::system::error_code& ec, size_t n);
+  void handle(std::span<const proto::Event> events);
+  void kick_write();
+  bool backlog_high() const;
+  void unblock();
+  void arm_tick();
+  void arm_sweep();
+  void fail(const std::string& reason);
+  void finish(const std::string& reason);
+  void sync_stats();
+
+  Relay* find(uint32_t id);
+  Relay& add_relay(uint32_t id, proto::StreamKind kind);
+  void erase(uint32_t id);
+  void maybe_finish(Relay& r);
+  void relay_data(Relay& r, std::span<const uint8_t> data);
+  void relay_dgram(Relay& r, std::span<const uint8_t> data);
+  void pump_read(uint32_t id);
+  void pump_dgrams(Relay& r);
+  void continue_later(Relay& r);
+  void arm_read(Relay& r);
+  void arm_write(Relay& r);
+  void on_writable(uint32_t id);
+  void local_error(Relay& r, int err, const char* what);
+
+  asio::io_context& ctx_;
+  asio::ip::tcp::socket sock_;
+  proto::Session s_;
+  Hooks& hooks_;
+  std::string name_, peer_;
+  std::mutex* hs_mu_;
+  std::shared_ptr<spdlog::logger> log_;
+  asio::steady_timer tick_, sweep_, done_sig_;
+  bool sweeping_ = false;
+  proto::Buffer wbuf_;  // records being written
+  bool writing_ = false;
+  bool closing_ = false, done_ = false, reported_open_ = false;
+  std::string close_reason_;
+  RelayMap relays_;
+  std::vector<uint32_t> blocked_;  // relays paused while the lane's backlog is high
+  std::vector<uint8_t> scratch_;   // datagram receive buffer
+  LaneStats stats_;
+};
+
+// Where a connect error leaves a stream: RST code and a short reason.
+proto::ResetCode reset_code_for(const boost::system::error_code& ec);
+
+// Raises RLIMIT_NOFILE to its hard limit (a tunnel holds two descriptors per stream).
+void raise_fd_limit();
+
+}  // namespace tunnel
