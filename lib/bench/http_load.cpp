@@ -425,6 +425,7 @@ void Worker::dispatch_slots(int64_t now) {
     idle_.pop_back();
     int64_t lag = now - slot;
     if (measuring(slot)) {
+      ++result.scheduled;
       if (lag > kBehindNs) ++result.behind;
       result.max_lag_ns = std::max(result.max_lag_ns, lag);
     }
@@ -451,13 +452,15 @@ void Worker::run() {
     now = now_ns();
     if (sh_.o->stop && sh_.o->stop->load(std::memory_order_relaxed)) stopping_ = true;
     if (stopping_ || now >= sh_.measure_end) break;
-    bool busy = false;
-    for (const Conn& c : conns_)
-      if (c.active || c.st == St::backoff) {
-        busy = true;
-        break;
-      }
-    if (quota_ && issued_ >= quota_ && !busy) break;
+    if (quota_ && issued_ >= quota_) {  // -n: done once nothing is in flight
+      bool busy = false;
+      for (const Conn& c : conns_)
+        if (c.active || c.st == St::backoff) {
+          busy = true;
+          break;
+        }
+      if (!busy) break;
+    }
     if (sh_.open_loop) dispatch_slots(now);
     if (now >= next_check) {
       check_timers(now);
@@ -509,12 +512,17 @@ void Worker::run() {
   for (Conn& c : conns_)
     if (c.active) ++result.unfinished;
   if (sh_.open_loop && !stopping_ && quota_ == 0) {
+    // Slots k with slot_base_ + k / rate < end were due; those from slot_k_ on were never sent.
     int64_t end = std::min(now, sh_.measure_end);
-    while (true) {
-      int64_t slot = slot_base_ + static_cast<int64_t>(static_cast<double>(slot_k_) * 1e9 / rate_);
-      if (slot >= end) break;
-      if (slot >= sh_.measure_start) ++result.behind;
-      ++slot_k_;
+    auto due = [&](int64_t t) {
+      double k = std::ceil(static_cast<double>(t - slot_base_) * rate_ / 1e9);
+      return k > 0 ? static_cast<uint64_t>(k) : uint64_t{0};
+    };
+    uint64_t first = std::max<uint64_t>(slot_k_, due(sh_.measure_start));
+    uint64_t last = due(end);
+    if (last > first) {
+      result.behind += last - first;
+      result.scheduled += last - first;
     }
   }
   if (stopping_ && !quota_) last_done = now;

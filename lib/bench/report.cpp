@@ -116,11 +116,11 @@ std::string format_text(const Summary& s, const std::vector<Checked>& checks) {
   o += "\n";
   if (!s.first_error.empty()) o += "           first: " + s.first_error + "\n";
   if (s.open_loop) {
-    uint64_t sent = s.requests + s.transport_errors();
-    o += "Schedule   " + format_count(s.behind) + " requests fell behind schedule (" +
-         format_fixed(sent ? 100.0 * static_cast<double>(s.behind) / static_cast<double>(sent) : 0,
-                      2) +
-         "%), max lag " + format_nanos(static_cast<double>(s.max_lag_ns)) + "\n";
+    double share =
+        s.scheduled ? 100.0 * static_cast<double>(s.behind) / static_cast<double>(s.scheduled) : 0;
+    o += "Schedule   " + format_count(s.behind) + " of " + format_count(s.scheduled) +
+         " requests fell behind schedule (" + format_fixed(share, 2) + "%), max lag " +
+         format_nanos(static_cast<double>(s.max_lag_ns)) + "\n";
   }
   if (s.tls_handshakes)
     o += "TLS        " + format_count(s.tls_handshakes) + " handshakes, " +
@@ -182,6 +182,7 @@ json::object to_json(const Summary& s, const std::vector<Checked>& checks) {
   o["errors"] = std::move(err);
   if (s.open_loop) {
     json::object sch;
+    sch["scheduled"] = s.scheduled;
     sch["behind"] = s.behind;
     sch["max_lag_ms"] = ms(static_cast<double>(s.max_lag_ns));
     o["schedule"] = std::move(sch);

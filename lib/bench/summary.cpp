@@ -55,6 +55,7 @@ void Summary::merge(const Summary& p) {
   for (int i = 0; i < kErrorKinds; ++i) errors[i] += p.errors[i];
   if (first_error.empty()) first_error = p.first_error;
   behind += p.behind;
+  scheduled += p.scheduled;
   max_lag_ns = std::max(max_lag_ns, p.max_lag_ns);
   unfinished += p.unfinished;
   if (timeline.size() < p.timeline.size()) timeline.resize(p.timeline.size());

@@ -51,6 +51,7 @@ struct Summary {
   std::string first_error;  // e.g. "connect 127.0.0.1:1: Connection refused"
   uint64_t behind = 0;      // open loop: requests sent > 1 ms after their scheduled time
   int64_t max_lag_ns = 0;   // open loop: largest send lag
+  uint64_t scheduled = 0;   // open loop: requests due in the window (sent or not)
   uint64_t unfinished = 0;  // requests still in flight when the window closed
   double cpu_user_s = 0, cpu_sys_s = 0;  // this process over the whole run
   std::vector<Second> timeline;

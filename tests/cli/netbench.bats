@@ -149,7 +149,8 @@ PY
   # About 10 % of the scheduled requests meet the 100 ms pause: p99 must show most of it.
   [ "$(jget "$T/open.json" 'd["latency_ms"]["p99"] > 60')" = True ]
   [ "$(jget "$T/open.json" 'd["latency_ms"]["max"] < 200')" = True ]
-  [ "$(jget "$T/open.json" 'd["schedule"]["behind"] > 0')" = True ]
+  [ "$(jget "$T/open.json" '0 < d["schedule"]["behind"] < d["schedule"]["scheduled"]')" = True ]
+  [ "$(jget "$T/open.json" 'abs(d["schedule"]["scheduled"] - 2000) <= 2')" = True ]
   run netbench http -c 1 -d 2s --json "http://$ADDR/"
   echo "$output" >"$T/closed.json"
   # One connection: only a couple of requests per second wait out the pause.

@@ -25,6 +25,7 @@ bench::Summary sample() {
   s.status[500] = 10;
   s.errors[static_cast<int>(bench::ErrorKind::connect)] = 3;
   s.behind = 7;
+  s.scheduled = 2000;
   return s;
 }
 
@@ -60,7 +61,7 @@ TEST_CASE("text report, histogram and CSV", "[bench]") {
   bench::Summary s = sample();
   std::string t = bench::format_text(s, {});
   REQUIRE(t.find("open loop at 1000 req/s") != std::string::npos);
-  REQUIRE(t.find("7 requests fell behind schedule") != std::string::npos);
+  REQUIRE(t.find("7 of 2,000 requests fell behind schedule (0.35%)") != std::string::npos);
   REQUIRE(t.find("connect 3") != std::string::npos);
   REQUIRE(t.find("Latency histogram") != std::string::npos);
   std::string h = bench::ascii_histogram(s.latency, 8, 20);
