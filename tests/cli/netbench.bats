@@ -154,7 +154,7 @@ PY
   run netbench http -c 1 -d 2s --json "http://$ADDR/"
   echo "$output" >"$T/closed.json"
   # One connection: only a couple of requests per second wait out the pause.
-  [ "$(jget "$T/closed.json" 'd["latency_ms"]["p99"] < 20')" = True ]
+  [ "$(jget "$T/closed.json" 'd["latency_ms"]["p99"] < 40')" = True ]
   [ "$(jget "$T/closed.json" 'd["latency_ms"]["max"] > 60')" = True ]
 }
 
@@ -162,8 +162,9 @@ PY
   start s netbench serve --listen 127.0.0.1:0 -d 20s --delay 20ms
   run netbench http -c 10 -d 1s --json "http://$ADDR/"
   echo "$output" >"$T/r.json"
-  [ "$(jget "$T/r.json" '20 <= d["latency_ms"]["p50"] < 40')" = True ]
-  [ "$(jget "$T/r.json" '300 < d["rps"] < 520')" = True ]
+  [ "$(jget "$T/r.json" '20 <= d["latency_ms"]["p50"] < 60')" = True ]
+  [ "$(jget "$T/r.json" '20 <= d["latency_ms"]["min"]')" = True ]
+  [ "$(jget "$T/r.json" '150 < d["rps"] <= 505')" = True ]
 }
 
 @test "unreachable targets and broken servers are errors by kind, never a hang" {
@@ -305,7 +306,7 @@ EOF
   [ "$(jget "$T/c.json" '[t["name"] for t in d["targets"]]')" = "['plain', 'delayed']" ]
   [ "$(jget "$T/c.json" '[len(t["runs"]) for t in d["targets"]]')" = "[2, 2]" ]
   [ "$(jget "$T/c.json" 'd["targets"][0]["ratio"]["rps"] == 1')" = True ]
-  [ "$(jget "$T/c.json" 'd["targets"][1]["ratio"]["p50_ms"] > 2')" = True ]
+  [ "$(jget "$T/c.json" 'd["targets"][1]["ratio"]["p50_ms"] > 1.2')" = True ]
   [ "$(jget "$T/c.json" 'd["targets"][1]["median"]["p50_ms"] >= 2')" = True ]
   [[ "$output" == *"round 2/2  delayed"* ]]
   ! pgrep -f "$marker"
