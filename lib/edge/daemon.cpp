@@ -223,7 +223,8 @@ bool same_tls(const Config& a, const Config& b) {
   return true;
 }
 
-core::Result<std::shared_ptr<tls::ServerContext>> make_server_tls(const Config& cfg) {
+core::Result<std::shared_ptr<tls::ServerContext>> make_server_tls(const Config& cfg,
+                                                                  Daemon* d = nullptr) {
   tls::ServerOptions so;
   so.certs = cfg.certs;
   so.cert_dir = cfg.cert_dir;
@@ -231,6 +232,20 @@ core::Result<std::shared_ptr<tls::ServerContext>> make_server_tls(const Config& 
   so.tls13_only = cfg.tls13_only;
   auto r = tls::ServerContext::create(so);
   if (!r) return core::err(core::Errc::config, r.error().message);
+  if (d) {
+    // Client certificates are asked for per host, as the current routes say (at SNI time).
+    (*r)->set_client_auth([d](std::string_view sni) {
+      tls::ClientAuth a;
+      auto s = d->current();
+      const Route* route = s->routes->mtls_route(sni);
+      if (!route) return a;
+      a.mode = route->spec.mtls == Mtls::required ? tls::ClientAuth::required
+                                                  : tls::ClientAuth::optional;
+      a.ca = route->spec.client_ca;
+      a.crl = route->spec.client_crl;
+      return a;
+    });
+  }
   return *r;
 }
 
@@ -321,7 +336,7 @@ core::Result<void> Control::initial(const Config& cfg) {
   snap->routes = routes;
   d_.conflicts = notes;
   if (!cfg.https_listen.empty()) {
-    WARREN_TRY(t, make_server_tls(cfg));
+    WARREN_TRY(t, make_server_tls(cfg, &d_));
     snap->tls = t;
   }
   tls::ClientOptions co;
@@ -371,7 +386,7 @@ core::Result<void> Control::reload(bool config_too, const std::string& why) {
   snap->routes = *routes;
   if (!cfg.https_listen.empty()) {
     if (!cur->tls || !same_tls(cfg, *cur->cfg)) {
-      auto t = make_server_tls(cfg);
+      auto t = make_server_tls(cfg, &d_);
       if (!t) {
         d_.last_reload_error = t.error().message;
         logger()->error("event=reload_failed why={} error=\"{}\"", why, t.error().message);
