@@ -41,7 +41,8 @@ LIB_SRC   := $(shell find $(LIB_DIRS) -name '*.cpp' | sort)
 MIGRATIONS := $(sort $(wildcard lib/store/migrations/*.sql))
 GEN_SRC   := $(BUILD)/gen/store_migrations.cpp
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/store_migrations.o
-LIBWARREN := $(BUILD)/libwarren.a
+# A narrowed build gets its own archive, so it never passes for the full one.
+LIBWARREN := $(BUILD)/libwarren$(if $(filter-out lib,$(LIB_DIRS)),-$(words $(LIB_DIRS))dirs).a
 
 PROGS     := $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
 BINS      := $(PROGS:%=$(BUILD)/bin/%)
