@@ -76,6 +76,7 @@ complete -c netbench -n '__netbench_in http' -s k -l insecure -d 'Do not verify 
 complete -c netbench -n '__netbench_in http' -l cacert -r -F -d 'Verify the server with these CA certificates (PEM)'
 complete -c netbench -n '__netbench_in http' -l cert -r -F -d 'Client certificate chain (PEM)'
 complete -c netbench -n '__netbench_in http' -l key -r -F -d 'Client private key (PEM)'
+complete -c netbench -n '__netbench_in http' -l tls-resume -d 'Resume TLS sessions on new connections (with --no-keepalive)'
 complete -c netbench -n '__netbench_in http' -l csv -r -F -d 'Write a per-second timeline as CSV to FILE (- = stdout)'
 complete -c netbench -n '__netbench_in http' -l threshold -x -d 'Fail (exit 1) unless EXPR holds, e.g. \'p99<5ms\', \'errors<0.1%\', \'rps>1000\''
 
