@@ -1,0 +1,59 @@
+#include <cstdio>
+
+#include "core/fs.h"
+#include "flowrun.h"
+
+namespace flowrun {
+
+core::Result<flow::Config> load_config(const Ctx& c) {
+  flow::Config base;
+  base.warren_dir = c.prog.warren_dir();
+  base.user_agent = c.user_agent;
+  std::string path = c.config_path;
+  if (path.empty()) {
+    std::string def = base.warren_dir + "/flowrun.toml";
+    if (!core::file_exists(def)) return base;
+    path = def;
+  }
+  return flow::load_config(path, std::move(base));
+}
+
+core::Result<flow::Workflow> read_workflow(const std::string& path, const flow::Config& cfg) {
+  auto text = core::read_file(path, cfg.limits.load.max_payload_bytes);
+  if (!text) {
+    if (text.error().code == core::Errc::data)  // read_file's size cap
+      return core::Error(core::Errc::data,
+                         (path == "-" ? "stdin" : path) + ": payload too large (limit: " +
+                             std::to_string(cfg.limits.load.max_payload_bytes) + " bytes)");
+    return text.error();
+  }
+  auto wf = flow::load_workflow(*text, cfg.limits.load);
+  if (!wf) return wf.error().context(path == "-" ? "stdin" : path);
+  return wf;
+}
+
+core::Result<flow::Workflow> load_file(const Ctx& c, const std::string& path) {
+  WARREN_TRY(cfg, load_config(c));
+  return read_workflow(path, cfg);
+}
+
+core::Result<store::Db> open_store(const Ctx& c, bool create) {
+  store::OpenOptions o;
+  o.create = create;
+  return store::open_dir(c.prog.warren_dir(), o);
+}
+
+std::string json_line(const flow::Value& v) {
+  return flow::to_json(v) + "\n";
+}
+
+std::string ms_text(int64_t ms) {
+  char buf[32];
+  if (ms < 1000)
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  else
+    std::snprintf(buf, sizeof buf, "%.3gs", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+}  // namespace flowrun
