@@ -147,8 +147,14 @@ asio::awaitable<void> tick(Worker& w) {
       co_return;
     }
     int64_t now = mono_ms();
-    for (Conn* c = w.conns; c; c = c->next)
-      if (!c->alarm.fired && now >= c->alarm.deadline) c->expire();
+    for (Conn* c = w.conns; c; c = c->next) {
+      if (!c->alarm.fired && now >= c->alarm.deadline) {
+        c->expire();
+      } else if (c->phase == Conn::Phase::idle && !c->parked && now - c->idle_since >= 1000) {
+        c->parked = true;
+        c->client.cancel();
+      }
+    }
     w.flush_log();
     if (now - last_sweep >= 1000) {
       w.pool.sweep(now, w.current().cfg->pool_idle);

@@ -136,10 +136,24 @@ asio::awaitable<void> Session::run() {
     const Config& cfg = *snap_->cfg;
     c_.phase = Conn::Phase::idle;
     if (in_.empty()) {
-      w_.bufs.put(in_);  // no memory held while idle
+      // Wait for the next request with a read (cheap); after a second of idleness the tick
+      // parks the connection: the buffer goes back to the pool and a buffer-less wait follows.
       if (w_.draining) break;
       c_.alarm.after(cfg.idle);
-      if (auto ec = co_await c_.client.wait_readable(); ec) break;
+      c_.idle_since = mono_ms();
+      c_.parked = false;
+      w_.bufs.get(in_);
+      in_.begin = in_.end = 0;
+      auto [ec, n] = co_await c_.client.read_some(in_.data, in_.cap);
+      if (ec == asio::error::operation_aborted && c_.parked) {
+        w_.bufs.put(in_);
+        if (auto wec = co_await c_.client.wait_readable(); wec) break;
+        w_.bufs.get(in_);
+        std::tie(ec, n) = co_await c_.client.read_some(in_.data, in_.cap);
+      }
+      if (ec) break;
+      in_.end = n;
+      m_.bytes_in.inc(n);
     }
     c_.phase = Conn::Phase::request;
     w_.bufs.get(in_);

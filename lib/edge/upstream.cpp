@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -87,12 +88,14 @@ asio::awaitable<std::tuple<error_code, size_t>> Stream::read_some(char* p, size_
           continue;
       }
     }
-    ssize_t r = ::recv(fd_, p, n, 0);
-    if (r > 0) co_return std::make_tuple(error_code(), static_cast<size_t>(r));
-    if (r == 0) co_return std::make_tuple(error_code(asio::error::eof), size_t(0));
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) co_return std::make_tuple(errno_code(errno), size_t(0));
-    if (auto ec = co_await wait(false); ec) co_return std::make_tuple(ec, size_t(0));
+    // Asio's read op: tried at once only when the last read filled its buffer, otherwise
+    // queued on the edge-triggered registration (no epoll_ctl per wait, unlike async_wait).
+    if (alarm && alarm->fired)
+      co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
+    auto [ec, got] = co_await d_.async_read_some(asio::buffer(p, n), net::use_tuple);
+    if (alarm && alarm->fired)
+      co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
+    co_return std::make_tuple(ec, got);
   }
 }
 
@@ -187,8 +190,21 @@ void Buffer::compact() {
   begin = 0;
 }
 
+// Buffers are mapped pages, not heap blocks: untouched pages cost no memory, and a buffer given
+// back beyond the few kept per worker returns its pages to the system at once (so parked
+// idle connections really shrink the process).
+static char* map_pages(size_t n) {
+  void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
+
+Buffer::~Buffer() {
+  if (data) ::munmap(data, cap);
+}
+
 BufferPool::~BufferPool() {
-  for (char* p : free_) delete[] p;
+  for (char* p : free_) ::munmap(p, kSize);
 }
 
 void BufferPool::get(Buffer& b) {
@@ -197,7 +213,7 @@ void BufferPool::get(Buffer& b) {
     b.data = free_.back();
     free_.pop_back();
   } else {
-    b.data = new char[kSize];
+    b.data = map_pages(kSize);
   }
   b.cap = kSize;
   b.begin = b.end = 0;
@@ -205,10 +221,10 @@ void BufferPool::get(Buffer& b) {
 
 void BufferPool::put(Buffer& b) {
   if (!b.data || !b.empty()) return;
-  if (b.cap == kSize && free_.size() < 1024)
+  if (b.cap == kSize && free_.size() < kKeep)
     free_.push_back(b.data);
   else
-    delete[] b.data;
+    ::munmap(b.data, b.cap);
   b.data = nullptr;
   b.cap = 0;
   b.begin = b.end = 0;
@@ -216,14 +232,15 @@ void BufferPool::put(Buffer& b) {
 
 void BufferPool::grow(Buffer& b, size_t cap) {
   if (cap <= b.cap) return;
-  char* n = new char[cap];
+  cap = (cap + 4095) & ~size_t(4095);
+  char* n = map_pages(cap);
   std::memcpy(n, b.data + b.begin, b.size());
   b.end = b.size();
   b.begin = 0;
-  if (b.cap == kSize && free_.size() < 1024)
+  if (b.cap == kSize && free_.size() < kKeep)
     free_.push_back(b.data);
   else
-    delete[] b.data;
+    ::munmap(b.data, b.cap);
   b.data = n;
   b.cap = cap;
 }

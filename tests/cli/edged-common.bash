@@ -270,6 +270,18 @@ def fake_tunneld(path, log):
         c, _ = srv.accept()
         threading.Thread(target=conn, args=(c,), daemon=True).start()
 
+def keepalive(addr, pause):
+    # Two requests on one connection with a pause between (idle connections get parked).
+    s = socket.create_connection(hostport(addr), timeout=10)
+    f = s.makefile('rb')
+    for i in range(2):
+        if i:
+            time.sleep(float(pause))
+        s.sendall(b'GET /%d HTTP/1.1\r\nHost: x\r\n\r\n' % i)
+        head = read_head(f)
+        body = read_body(f, head)
+        print(head[0], body.decode().strip())
+
 def ctl(path, req):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
@@ -294,6 +306,8 @@ elif cmd == 'ws':
     ws(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
 elif cmd == 'fake-tunneld':
     fake_tunneld(sys.argv[2], sys.argv[3])
+elif cmd == 'keepalive':
+    keepalive(sys.argv[2], sys.argv[3])
 elif cmd == 'ctl':
     ctl(sys.argv[2], sys.argv[3])
 PY

@@ -86,6 +86,10 @@ pool_size = 8'
   reused=$(echo "$text" | sed -n 's/^edged_upstream_reused_total //p')
   [ "$connects" -le 4 ]
   [ "$reused" -ge 18 ]
+  # A connection idle for a while (parked: its buffer returned) serves the next request.
+  run python3 "$T/h.py" keepalive "$HTTP" 1.6
+  [ "${lines[0]}" = "HTTP/1.1 200 OK hi-from-origin" ]
+  [ "${lines[1]}" = "HTTP/1.1 200 OK hi-from-origin" ]
   # HTTP/1.0 client: body, then the connection closes.
   run curl -sS -0 -i "http://$HTTP/"
   [[ "$output" == *"Connection: close"* ]]

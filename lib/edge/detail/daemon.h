@@ -77,7 +77,7 @@ struct Buffer {
   Buffer() = default;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { delete[] data; }
+  ~Buffer();  // unmaps
   char* data = nullptr;
   size_t cap = 0;
   size_t begin = 0, end = 0;
@@ -101,6 +101,7 @@ class BufferPool {
   void put(Buffer& b);               // only when empty; the memory goes back to the pool
   void grow(Buffer& b, size_t cap);  // keeps the bytes
  private:
+  static constexpr size_t kKeep = 64;  // free buffers kept per worker
   std::vector<char*> free_;
 };
 
@@ -175,6 +176,8 @@ struct Conn {
   std::array<uint8_t, 16> peer_bin{};
   enum class Phase : uint8_t { handshake, idle, request, tunnel } phase = Phase::handshake;
   Upstream* up = nullptr;  // the upstream in use, for cancellation
+  int64_t idle_since = 0;  // phase idle: when the wait began
+  bool parked = false;     // idle long enough to give its buffer back
   Conn* prev = nullptr;
   Conn* next = nullptr;
   void expire();  // deadline passed or forced close: cancel every wait
