@@ -233,25 +233,38 @@ std::string strip_query_param(std::string_view target, std::string_view name) {
   return out;
 }
 
+namespace {
+// Percent-decoding that keeps a '%' not followed by two hex digits as it is.
+std::string decode_lenient(std::string_view s) {
+  std::string o;
+  for (size_t i = 0; i < s.size(); i++) {
+    int h = i + 2 < s.size() && s[i] == '%' ? hexval(s[i + 1]) : -1;
+    int l = h >= 0 ? hexval(s[i + 2]) : -1;
+    if (l >= 0) {
+      o += static_cast<char>(h * 16 + l);
+      i += 2;
+    } else {
+      o += s[i];
+    }
+  }
+  return o;
+}
+}  // namespace
+
 std::optional<std::string> safe_return_url(std::string_view url, std::string_view host) {
   if (url.empty() || url.size() > 2048) return std::nullopt;
-  // Every decoding layer (up to two) must be free of backslashes and control characters, and
-  // must not start with "//" or "/\": browsers and upstreams may decode once more than we do.
+  // Every decoding layer (the URL as sent, decoded once, decoded twice) must be free of
+  // backslashes and control characters, and must not start with "//": browsers and upstreams
+  // may decode once more than we do.
   std::string layer(url);
   for (int i = 0; i < 3; i++) {
     if (has_ctl(layer) || layer.find('\\') != std::string::npos) return std::nullopt;
+    if (core::starts_with(layer, "//")) return std::nullopt;
     if (i == 2) break;
-    auto d = url_decode(layer, false);
-    if (!d) return std::nullopt;
-    layer = *d;
+    layer = decode_lenient(layer);
   }
   std::string_view u = url;
-  if (u[0] == '/') {
-    if (u.size() > 1 && (u[1] == '/' || u[1] == '\\')) return std::nullopt;
-    auto once = url_decode(u, false);
-    if (!once || (once->size() > 1 && ((*once)[1] == '/'))) return std::nullopt;
-    return std::string(u);
-  }
+  if (u[0] == '/') return std::string(u);
   // Absolute URL: http or https, exactly this host, no userinfo.
   std::string_view rest;
   auto lower = core::to_lower(u.substr(0, 8));
