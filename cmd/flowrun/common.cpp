@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "core/fs.h"
@@ -18,8 +22,34 @@ core::Result<flow::Config> load_config(const Ctx& c) {
   return flow::load_config(path, std::move(base));
 }
 
+namespace {
+// A regular file is read with one read into a buffer of its size (large workflows: no
+// re-allocations); stdin and other files through core::read_file.
+core::Result<std::string> read_input(const std::string& path, size_t max) {
+  if (path != "-") {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_size) <= max) {
+      std::string out(static_cast<size_t>(st.st_size), '\0');
+      size_t got = 0;
+      while (got < out.size()) {
+        ssize_t k = ::read(fd, out.data() + got, out.size() - got);
+        if (k <= 0) break;
+        got += static_cast<size_t>(k);
+      }
+      ::close(fd);
+      if (got == out.size()) return out;
+    } else if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  return core::read_file(path, max);
+}
+}  // namespace
+
 core::Result<flow::Workflow> read_workflow(const std::string& path, const flow::Config& cfg) {
-  auto text = core::read_file(path, cfg.limits.load.max_payload_bytes);
+  auto text = read_input(path, cfg.limits.load.max_payload_bytes);
   if (!text) {
     if (text.error().code == core::Errc::data)  // read_file's size cap
       return core::Error(core::Errc::data,

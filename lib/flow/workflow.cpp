@@ -1,8 +1,11 @@
 #include "flow/workflow.h"
 
-#include <boost/json/stream_parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -39,23 +42,282 @@ std::string json_kind(const Value& v) {
   }
 }
 
-// Parses JSON, reporting a syntax error with its line and column.
-Result<Value> parse_payload(std::string_view text) {
-  boost::json::stream_parser p;
-  boost::system::error_code ec;
-  size_t n = p.write_some(text.data(), text.size(), ec);
-  if (!ec && n < text.size()) {
-    // write_some stops after a complete value; anything but whitespace after it is an error.
-    size_t i = n;
-    while (i < text.size() &&
-           (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
-      i++;
-    if (i < text.size()) {
-      n = i;
-      ec = boost::json::error::extra_data;
+// The payload is read with a SAX handler: node and edge wrappers go straight into plain structs
+// and only each node's "data" becomes a JSON value, so a 100 000-node workflow costs no document
+// tree. Values are classified as they arrive (string, number, object, ...) so that the checks in
+// load_workflow report the same errors, in the same order, as over a document.
+struct Slot {
+  const char* kind = nullptr;  // nullptr: absent or null; else "string", "number", ...
+  std::string str;             // the string
+  bool set() const { return kind != nullptr; }
+  bool is_str() const { return kind && std::string_view(kind) == "string"; }
+  std::string what() const { return kind ? kind : ""; }
+};
+
+struct RawNode {
+  const char* kind = "object";  // of the array element
+  Slot id, type;
+  const char* data_kind = nullptr;  // nullptr: absent or null
+  Object data;
+};
+
+struct RawEdge {
+  const char* kind = "object";
+  Slot id, source, target, handle, condition;
+};
+
+struct Raw {
+  const char* top_kind = "object";
+  Slot workflow_id;
+  Slot nodes_slot, edges_slot;  // kind only
+  std::deque<RawNode> nodes;    // a deque: no moves while it grows
+  std::deque<RawEdge> edges;
+};
+
+class Sax {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  Raw raw;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+  bool on_number_part(sv, ec_t&) { return true; }
+
+  bool on_object_begin(ec_t&) { return begin(true); }
+  bool on_array_begin(ec_t&) { return begin(false); }
+  bool on_object_end(std::size_t n, ec_t&) { return end(true, n); }
+  bool on_array_end(std::size_t n, ec_t&) { return end(false, n); }
+
+  bool on_key_part(sv s, std::size_t, ec_t&) {
+    if (capture_)
+      vs_.push_chars(s);
+    else if (!skip_)
+      key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, ec_t&) {
+    if (capture_) {
+      vs_.push_key(s);
+    } else if (!skip_) {
+      key_.append(s.data(), s.size());
+      stack_.back().key = std::move(key_);
+      key_.clear();
+    }
+    return true;
+  }
+  bool on_string_part(sv s, std::size_t, ec_t&) {
+    if (capture_)
+      vs_.push_chars(s);
+    else if (!skip_)
+      str_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(sv s, std::size_t, ec_t&) {
+    if (capture_) {
+      vs_.push_string(s);
+    } else if (!skip_) {
+      str_.append(s.data(), s.size());
+      scalar("string", &str_);
+      str_.clear();
+    }
+    return true;
+  }
+  bool on_int64(int64_t i, sv, ec_t&) { return number(static_cast<double>(i)); }
+  bool on_uint64(uint64_t u, sv, ec_t&) { return number(static_cast<double>(u)); }
+  bool on_double(double d, sv, ec_t&) { return number(d); }
+  bool on_bool(bool b, ec_t&) {
+    if (capture_)
+      vs_.push_bool(b);
+    else if (!skip_)
+      scalar("boolean", nullptr);
+    return true;
+  }
+  bool on_null(ec_t&) {
+    if (capture_)
+      vs_.push_null();
+    else if (!skip_)
+      scalar("null", nullptr);
+    return true;
+  }
+
+ private:
+  enum class Role : uint8_t { top, nodes, node, edges, edge, other };
+  struct Frame {
+    Role role;
+    std::string key;
+  };
+  std::vector<Frame> stack_;
+  int capture_ = 0;  // depth inside a node's data
+  int skip_ = 0;     // depth inside a value nobody reads
+  std::string key_, str_;
+  boost::json::value_stack vs_;
+
+  bool number(double d) {
+    if (capture_)
+      vs_.push_double(d);
+    else if (!skip_)
+      scalar("number", nullptr);
+    return true;
+  }
+
+  // The slot the next value goes to (nullptr: ignore it).
+  Slot* slot() {
+    if (stack_.empty()) return nullptr;
+    Frame& f = stack_.back();
+    const std::string& k = f.key;
+    switch (f.role) {
+      case Role::top:
+        if (k == "workflow_id") return &raw.workflow_id;
+        if (k == "nodes") return &raw.nodes_slot;
+        if (k == "edges") return &raw.edges_slot;
+        return nullptr;
+      case Role::node:
+        if (k == "id") return &raw.nodes.back().id;
+        if (k == "type") return &raw.nodes.back().type;
+        return nullptr;
+      case Role::edge: {
+        RawEdge& e = raw.edges.back();
+        if (k == "id") return &e.id;
+        if (k == "source") return &e.source;
+        if (k == "target") return &e.target;
+        if (k == "sourceHandle") return &e.handle;
+        if (k == "condition") return &e.condition;
+        return nullptr;
+      }
+      default:
+        return nullptr;
     }
   }
-  if (!ec) p.finish(ec);
+
+  void scalar(const char* kind, const std::string* s) {
+    if (stack_.empty()) {
+      raw.top_kind = kind;
+      return;
+    }
+    Frame& f = stack_.back();
+    if (f.role == Role::nodes) {
+      raw.nodes.emplace_back().kind = kind;
+      return;
+    }
+    if (f.role == Role::edges) {
+      raw.edges.emplace_back().kind = kind;
+      return;
+    }
+    bool null = std::string_view(kind) == "null";
+    if (f.role == Role::node && f.key == "data") {
+      raw.nodes.back().data_kind = null ? nullptr : kind;
+      return;
+    }
+    if (Slot* sl = slot()) {
+      sl->kind = null ? nullptr : kind;
+      if (s) sl->str = *s;
+    }
+  }
+
+  bool begin(bool object) {
+    if (capture_) {
+      capture_++;
+      return true;
+    }
+    if (skip_) {
+      skip_++;
+      return true;
+    }
+    const char* kind = object ? "object" : "array";
+    if (stack_.empty()) {
+      if (object) {
+        stack_.push_back({Role::top, {}});
+      } else {
+        raw.top_kind = kind;
+        skip_ = 1;
+      }
+      return true;
+    }
+    Frame& f = stack_.back();
+    switch (f.role) {
+      case Role::top:
+        if (!object && (f.key == "nodes" || f.key == "edges")) {
+          bool nodes = f.key == "nodes";
+          (nodes ? raw.nodes_slot : raw.edges_slot).kind = "array";
+          if (nodes)
+            raw.nodes.clear();
+          else
+            raw.edges.clear();
+          stack_.push_back({nodes ? Role::nodes : Role::edges, {}});
+          return true;
+        }
+        break;
+      case Role::nodes:
+        raw.nodes.emplace_back().kind = kind;
+        if (object) {
+          stack_.push_back({Role::node, {}});
+          return true;
+        }
+        skip_ = 1;
+        return true;
+      case Role::edges:
+        raw.edges.emplace_back().kind = kind;
+        if (object) {
+          stack_.push_back({Role::edge, {}});
+          return true;
+        }
+        skip_ = 1;
+        return true;
+      case Role::node:
+        if (f.key == "data") {
+          raw.nodes.back().data_kind = kind;
+          if (object) {
+            vs_.reset(boost::json::storage_ptr());
+            capture_ = 1;
+            return true;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    if (Slot* sl = slot()) sl->kind = kind;
+    skip_ = 1;
+    return true;
+  }
+
+  bool end(bool object, std::size_t n) {
+    if (capture_) {
+      if (object)
+        vs_.push_object(n);
+      else
+        vs_.push_array(n);
+      if (--capture_ == 0) {
+        Value v = vs_.release();
+        raw.nodes.back().data = std::move(v.get_object());
+      }
+      return true;
+    }
+    if (skip_) {
+      skip_--;
+      return true;
+    }
+    if (!stack_.empty()) stack_.pop_back();
+    return true;
+  }
+};
+
+// Parses the payload, reporting a syntax error with its line and column.
+Result<Raw> parse_payload(std::string_view text) {
+  boost::json::parse_options opt;
+  opt.max_depth = 512;
+  boost::json::basic_parser<Sax> p(opt);
+  boost::system::error_code ec;
+  size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (!ec && n < text.size()) ec = boost::json::error::extra_data;
   if (ec) {
     size_t line = 1, col = 1;
     for (size_t i = 0; i < n && i < text.size(); i++) {
@@ -69,9 +331,7 @@ Result<Value> parse_payload(std::string_view text) {
     return payload_error("invalid JSON at line " + std::to_string(line) + ", column " +
                          std::to_string(col) + ": " + ec.message());
   }
-  Value v = p.release();
-  normalize_numbers(v);
-  return v;
+  return std::move(p.handler().raw);
 }
 
 // Type inference from data keys (Thaiyyal's order; first match wins).
@@ -223,23 +483,25 @@ std::string check_type_rules(const Node& n) {
 }
 
 Result<void> decode_node(Node& n) {
-  std::string where = "failed to unmarshal data for node " + n.id + " (type " + n.type + "): ";
+  auto where = [&n] {
+    return "failed to unmarshal data for node " + n.id + " (type " + n.type + "): ";
+  };
   for (auto& f : n.info->fields) {
     const Value* v = field(n.data, f.name);
     if (!v) {
       // range reports its two required fields together (below), as Thaiyyal does.
       if (f.required && n.type != "range")
-        return payload_error(where + "missing required field: " + std::string(f.name));
+        return payload_error(where() + "missing required field: " + std::string(f.name));
       continue;
     }
-    if (auto e = check_field(f, *v); !e.empty()) return payload_error(where + e);
+    if (auto e = check_field(f, *v); !e.empty()) return payload_error(where() + e);
   }
-  if (auto e = check_type_rules(n); !e.empty()) return payload_error(where + e);
+  if (auto e = check_type_rules(n); !e.empty()) return payload_error(where() + e);
   // Expressions are parsed once, here: a syntax error is a load error.
   auto parse = [&](std::string_view fname, std::string_view text) -> Result<void> {
     auto e = Expr::parse(text);
     if (!e)
-      return payload_error(where + "field \"" + std::string(fname) + "\": " + e.error().message);
+      return payload_error(where() + "field \"" + std::string(fname) + "\": " + e.error().message);
     n.reads_state |= e->reads_state();
     n.reads_nodes |= e->reads_nodes();
     n.exprs.push_back(std::move(*e));
@@ -273,28 +535,32 @@ Result<void> decode_node(Node& n) {
 std::vector<int> kahn(const Workflow& wf, const std::vector<char>& member,
                       const std::vector<std::pair<int, int>>& extra) {
   size_t n = wf.nodes.size();
-  std::vector<int> indeg(n, 0);
-  std::vector<std::vector<int>> adj(n);
-  for (auto& e : wf.edges) {
-    if (!member[e.src] || !member[e.dst]) continue;
-    adj[e.src].push_back(e.dst);
-    indeg[e.dst]++;
-  }
-  for (auto& [a, b] : extra) {
-    if (!member[a] || !member[b]) continue;
-    adj[a].push_back(b);
+  // Adjacency in one flat array (CSR), each node's successors in edges-array order.
+  std::vector<int> indeg(n, 0), start(n + 1, 0), adj;
+  auto each_arc = [&](auto&& f) {
+    for (auto& e : wf.edges)
+      if (member[e.src] && member[e.dst]) f(e.src, e.dst);
+    for (auto& [a, b] : extra)
+      if (member[a] && member[b]) f(a, b);
+  };
+  each_arc([&](int a, int b) {
+    start[a + 1]++;
     indeg[b]++;
-  }
-  std::vector<int> initial;
-  for (size_t i = 0; i < n; i++)
-    if (member[i] && indeg[i] == 0) initial.push_back(static_cast<int>(i));
-  std::sort(initial.begin(), initial.end(),
-            [&](int a, int b) { return wf.nodes[a].id < wf.nodes[b].id; });
-  std::vector<int> order = initial;
+  });
+  for (size_t i = 0; i < n; i++) start[i + 1] += start[i];
+  adj.resize(static_cast<size_t>(start[n]));
+  std::vector<int> fill(start.begin(), start.end() - 1);
+  each_arc([&](int a, int b) { adj[fill[a]++] = b; });
+  std::vector<int> order;
   order.reserve(n);
+  for (size_t i = 0; i < n; i++)
+    if (member[i] && indeg[i] == 0) order.push_back(static_cast<int>(i));
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return wf.nodes[a].id < wf.nodes[b].id; });
   for (size_t q = 0; q < order.size(); q++) {
-    for (int m : adj[order[q]])
-      if (--indeg[m] == 0) order.push_back(m);
+    int x = order[q];
+    for (int k = start[x]; k < start[x + 1]; k++)
+      if (--indeg[adj[k]] == 0) order.push_back(adj[k]);
   }
   return order;
 }
@@ -349,24 +615,22 @@ Result<Workflow> load_workflow(std::string_view json, const LoadLimits& limits) 
   if (json.size() > limits.max_payload_bytes)
     return bad("payload too large: " + std::to_string(json.size()) +
                " bytes (limit: " + std::to_string(limits.max_payload_bytes) + ")");
-  WARREN_TRY(doc, parse_payload(json));
-  if (!doc.is_object()) return payload_error("expected a JSON object, got " + json_kind(doc));
-  Object& top = doc.get_object();
+  WARREN_TRY(raw, parse_payload(json));
+  if (std::string_view(raw.top_kind) != "object")
+    return payload_error(std::string("expected a JSON object, got ") + raw.top_kind);
   Workflow wf;
   wf.payload_bytes = json.size();
-  if (const Value* w = field(top, "workflow_id")) {
-    if (!w->is_string())
-      return payload_error("\"workflow_id\": expected string, got " + json_kind(*w));
-    wf.workflow_id = std::string(w->get_string());
+  if (raw.workflow_id.set()) {
+    if (!raw.workflow_id.is_str())
+      return payload_error("\"workflow_id\": expected string, got " + raw.workflow_id.what());
+    wf.workflow_id = raw.workflow_id.str;
     wf.has_workflow_id = !wf.workflow_id.empty();
   }
-  const Value* nodes = field(top, "nodes");
-  const Value* edges = field(top, "edges");
-  if (nodes && !nodes->is_array())
-    return payload_error("\"nodes\": expected array, got " + json_kind(*nodes));
-  if (edges && !edges->is_array())
-    return payload_error("\"edges\": expected array, got " + json_kind(*edges));
-  size_t nn = nodes ? nodes->get_array().size() : 0, ne = edges ? edges->get_array().size() : 0;
+  if (raw.nodes_slot.set() && raw.nodes_slot.what() != "array")
+    return payload_error("\"nodes\": expected array, got " + raw.nodes_slot.what());
+  if (raw.edges_slot.set() && raw.edges_slot.what() != "array")
+    return payload_error("\"edges\": expected array, got " + raw.edges_slot.what());
+  size_t nn = raw.nodes.size(), ne = raw.edges.size();
   if (nn > limits.max_nodes)
     return bad("too many nodes: " + std::to_string(nn) +
                " (limit: " + std::to_string(limits.max_nodes) + ")");
@@ -374,76 +638,75 @@ Result<Workflow> load_workflow(std::string_view json, const LoadLimits& limits) 
     return bad("too many edges: " + std::to_string(ne) +
                " (limit: " + std::to_string(limits.max_edges) + ")");
 
-  std::unordered_map<std::string, int> index;
+  boost::unordered_flat_map<std::string_view, int> index;  // views of wf.nodes[i].id
   index.reserve(nn * 2);
   wf.nodes.reserve(nn);
   for (size_t i = 0; i < nn; i++) {
-    Value& jv = const_cast<Value&>(nodes->get_array()[i]);  // moved from: doc is ours
-    std::string at = "nodes[" + std::to_string(i) + "]";
-    if (!jv.is_object()) return payload_error(at + ": expected object, got " + json_kind(jv));
-    Object& o = jv.get_object();
+    RawNode& r = raw.nodes[i];
+    auto at = [i] { return "nodes[" + std::to_string(i) + "]"; };
+    if (std::string_view(r.kind) != "object")
+      return payload_error(at() + ": expected object, got " + r.kind);
     Node n;
-    const Value* id = field(o, "id");
-    if (!id) return payload_error(at + ": missing \"id\"");
-    if (!id->is_string()) return payload_error(at + ".id: expected string, got " + json_kind(*id));
-    n.id = std::string(id->get_string());
-    if (n.id.empty()) return payload_error(at + ": empty \"id\"");
-    if (auto [it, fresh] = index.emplace(n.id, static_cast<int>(i)); !fresh)
+    if (!r.id.set()) return payload_error(at() + ": missing \"id\"");
+    if (!r.id.is_str()) return payload_error(at() + ".id: expected string, got " + r.id.what());
+    n.id = std::move(r.id.str);
+    if (n.id.empty()) return payload_error(at() + ": empty \"id\"");
+    if (auto it = index.find(n.id); it != index.end())
       return bad("duplicate node id \"" + n.id + "\" (nodes[" + std::to_string(it->second) +
-                 "] and " + at + ")");
-    if (const Value* t = field(o, "type")) {
-      if (!t->is_string())
-        return payload_error("node " + n.id + ": \"type\": expected string, got " + json_kind(*t));
-      n.type = std::string(t->get_string());
+                 "] and " + at() + ")");
+    if (r.type.set()) {
+      if (!r.type.is_str())
+        return payload_error("node " + n.id + ": \"type\": expected string, got " + r.type.what());
+      n.type = std::move(r.type.str);
     }
-    const Value* data = field(o, "data");
-    if (data && !data->is_object())
+    bool has_data = r.data_kind != nullptr;
+    if (has_data && std::string_view(r.data_kind) != "object")
       return payload_error("failed to unmarshal data for node " + n.id + " (type " + n.type +
-                           "): \"data\": expected object, got " + json_kind(*data));
-    if (data) {
-      n.data = std::move(o["data"].get_object());
+                           "): \"data\": expected object, got " + r.data_kind);
+    if (has_data) {
+      n.data = std::move(r.data);
       if (n.type.empty()) n.type = infer_type(n.data);
     }
     n.info = find_node_type(n.type);
     if (!n.info) return bad("node " + n.id + ": no executor registered for type: " + n.type);
-    if (!data)
+    if (!has_data)
       return bad("node " + n.id + " (type " + n.type + "): missing \"data\" (expected " +
                  std::string(n.info->data_name) + ", got <nil>)");
     WARREN_CHECK(decode_node(n));
     n.writes_state = n.info->writes_state;
     n.blocking = n.info->blocking;
     wf.nodes.push_back(std::move(n));
+    index.emplace(wf.nodes.back().id, static_cast<int>(i));
   }
 
   wf.edges.reserve(ne);
   for (size_t i = 0; i < ne; i++) {
-    const Value& jv = edges->get_array()[i];
+    RawEdge& r = raw.edges[i];
     std::string at = "edges[" + std::to_string(i) + "]";
-    if (!jv.is_object()) return payload_error(at + ": expected object, got " + json_kind(jv));
-    const Object& o = jv.get_object();
+    if (std::string_view(r.kind) != "object")
+      return payload_error(at + ": expected object, got " + r.kind);
     Edge e;
-    if (const Value* id = field(o, "id")) {
-      if (!id->is_string())
-        return payload_error(at + ".id: expected string, got " + json_kind(*id));
-      e.id = std::string(id->get_string());
+    if (r.id.set()) {
+      if (!r.id.is_str()) return payload_error(at + ".id: expected string, got " + r.id.what());
+      e.id = std::move(r.id.str);
     }
     std::string name = e.id.empty() ? at : "edge " + e.id;
     for (const char* end : {"source", "target"}) {
-      const Value* v = field(o, end);
-      if (!v) return payload_error(name + ": missing \"" + end + "\"");
-      if (!v->is_string())
-        return payload_error(name + "." + end + ": expected string, got " + json_kind(*v));
-      auto it = index.find(std::string(v->get_string()));
-      if (it == index.end())
-        return bad(name + ": unknown " + end + " node \"" + std::string(v->get_string()) + "\"");
-      (std::string_view(end) == "source" ? e.src : e.dst) = it->second;
+      bool source = std::string_view(end) == "source";
+      Slot& v = source ? r.source : r.target;
+      if (!v.set()) return payload_error(name + ": missing \"" + end + "\"");
+      if (!v.is_str())
+        return payload_error(name + "." + end + ": expected string, got " + v.what());
+      auto it = index.find(std::string_view(v.str));
+      if (it == index.end()) return bad(name + ": unknown " + end + " node \"" + v.str + "\"");
+      (source ? e.src : e.dst) = it->second;
     }
-    for (const char* h : {"sourceHandle", "condition"}) {
-      const Value* v = field(o, h);
-      if (!v) continue;
-      if (!v->is_string())
-        return payload_error(name + "." + h + ": expected string, got " + json_kind(*v));
-      if (!e.handle) e.handle = std::string(v->get_string());
+    for (auto [h, slot] :
+         {std::pair{"sourceHandle", &r.handle}, std::pair{"condition", &r.condition}}) {
+      if (!slot->set()) continue;
+      if (!slot->is_str())
+        return payload_error(name + "." + h + ": expected string, got " + slot->what());
+      if (!e.handle) e.handle = std::move(slot->str);
     }
     wf.nodes[e.src].out.push_back(static_cast<int>(i));
     wf.nodes[e.dst].in.push_back(static_cast<int>(i));
