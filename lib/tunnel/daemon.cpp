@@ -88,16 +88,18 @@ struct Runner {
   }
 
   asio::awaitable<void> second_signal() {
-    if (co_await net::wait_signals() != 0) {
-      log->warn("event=drain_aborted note=\"second signal: stopping now\"");
-      w.stop();
-    }
+    std::function<void()> on_hup = [this] { (void)reload(); };
+    int sig = co_await net::wait_signals(std::move(on_hup));
+    if (sig == 0) co_return;
+    log->warn("event=drain_aborted note=\"second signal: stopping now\"");
+    w.stop();
   }
 
   // Waits for INT/TERM (HUP reloads), then drains: no new streams, open ones get up to
   // drain_timeout, then every lane gets CLOSE (going away) and the workers stop.
   asio::awaitable<void> signals() {
-    int sig = co_await net::wait_signals([this] { (void)reload(); });
+    std::function<void()> on_hup = [this] { (void)reload(); };
+    int sig = co_await net::wait_signals(std::move(on_hup));
     if (sig == 0) co_return;
     auto ex = co_await asio::this_coro::executor;
     auto drain = drain_timeout();

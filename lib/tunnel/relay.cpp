@@ -30,6 +30,7 @@ constexpr int kReadsPerTurn = 4;                 // local reads before yielding 
 constexpr auto kCloseFlush = 2s;                 // time to write CLOSE before dropping
 constexpr auto kAttachDeadline = 15s;            // a stream we opened must get its local end
 constexpr auto kSweepEvery = 1s;
+constexpr size_t kMaxEarlyDgrams = 32;  // per UDP flow, until its socket is connected
 
 bool would_block(int e) {
   return e == EAGAIN || e == EWOULDBLOCK;
@@ -74,6 +75,7 @@ struct Lane::Relay {
   std::optional<asio::posix::stream_descriptor> sd;  // the local end, once attached
   proto::Buffer out;                                 // peer -> local bytes not yet written
   DgramSink sink;                                    // edge UDP flows: datagrams from the peer
+  std::vector<std::vector<uint8_t>> early;           // UDP datagrams that came before the local end
   bool ours = false;        // opened by this side: must be attached before kAttachDeadline
   bool wait_read = false;   // a readable wait or a read continuation is pending
   bool wait_write = false;  // a writable wait is pending
@@ -481,6 +483,10 @@ void Lane::attach_dgram(uint32_t id, int fd) {
     refuse(id, ResetCode::internal, "attach: " + ec.message());
     return;
   }
+  for (const auto& d : r->early)
+    (void)::send(r->fd(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  r->early.clear();
+  r->early.shrink_to_fit();
   pump_read(id);
 }
 
@@ -682,6 +688,8 @@ void Lane::relay_dgram(Relay& r, std::span<const uint8_t> data) {
     r.sink(data);
   } else if (r.sd) {
     (void)::send(r.fd(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);  // or dropped
+  } else if (r.early.size() < kMaxEarlyDgrams) {
+    r.early.emplace_back(data.begin(), data.end());  // the flow's socket is being set up
   }
 }
 
