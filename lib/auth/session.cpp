@@ -187,10 +187,9 @@ namespace {
 // Calls f(key, value, begin, end) for each "k=v" of the query of `target` (positions in target).
 template <class F>
 void each_param(std::string_view target, F f) {
-  auto q = target.find('?');
+  size_t end = std::min(target.find('#'), target.size());
+  auto q = target.substr(0, end).find('?');
   if (q == std::string_view::npos) return;
-  auto hash = target.find('#', q);
-  size_t end = hash == std::string_view::npos ? target.size() : hash;
   size_t pos = q + 1;
   while (pos < end) {
     size_t e = target.find('&', pos);
@@ -216,9 +215,9 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
 }
 
 std::string strip_query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
+  auto hash = target.find('#');
+  auto q = target.substr(0, std::min(hash, target.size())).find('?');
   if (q == std::string_view::npos) return std::string(target);
-  auto hash = target.find('#', q);
   std::string kept;
   each_param(target, [&](std::string_view k, std::string_view, size_t b, size_t e) {
     if (k != name && e > b) {

@@ -100,6 +100,9 @@ TEST_CASE("query parameters: lookup, decoding, stripping", "[auth]") {
   REQUIRE(strip_query_param("/p?t=x#frag", "t") == "/p#frag");
   REQUIRE(strip_query_param("/p?tt=1&t", "t") == "/p?tt=1");
   REQUIRE(strip_query_param("/p", "t") == "/p");
+  REQUIRE(strip_query_param("/p#f?t=1", "t") == "/p#f?t=1");  // a '?' in the fragment is no query
+  REQUIRE_FALSE(query_param("/p#f?t=1", "t"));
+  REQUIRE_FALSE(query_param(strip_query_param("/p?t=1#x?t=2", "t"), "t"));
   REQUIRE(strip_query_param("/p?&&a=1&", "t") == "/p?a=1");
   REQUIRE(url_encode("/a b?c=d&é") == "%2Fa%20b%3Fc%3Dd%26%C3%A9");
   REQUIRE(url_decode(url_encode("/x?y=z&w")) == "/x?y=z&w");
