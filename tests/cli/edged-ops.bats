@@ -4,7 +4,8 @@
 # conflicts with the routes file, the control socket, reloads (SIGHUP, control, store, file)
 # that keep a long download and an open Upgrade tunnel alive, a failed reload keeping the old
 # config, the SIGTERM drain, the metrics listener, and targets on a site through tunneld's
-# `dial` (a stand-in peer speaking exactly that contract; see edged-common.bash).
+# `dial` (a stand-in peer speaking exactly that contract; see edged-common.bash) and through
+# a real tunneld pair (edge and site, configured with peerctl).
 
 load edged-common
 
@@ -249,4 +250,39 @@ EOF
   [ "$(wc -l <"$T/dials.log")" -le 2 ]
   run curl -sS -w ' %{http_code}' -H 'Host: away.test' "http://$HTTP/"
   [[ "$output" == *'site elsewhere: site &quot;elsewhere&quot; is not connected'*"502" ]]
+}
+
+@test "a target on a site through a real tunneld pair (edge and site), bodies intact" {
+  origin inside --size 2000000
+  O=$ADDR
+  mkdir -p "$T/site"
+  cat >"$T/tunneld.toml" <<EOF2
+[edge]
+listen = "127.0.0.1:0"
+store_poll = "100ms"
+EOF2
+  tunneld --dir "$T" >"$T/tunneld-edge.out" 2>"$T/tunneld-edge.err" &
+  PIDS="$PIDS $!"
+  edge_up() { [ -S "$T/run/tunneld.sock" ] && python3 "$T/h.py" ctl "$T/run/tunneld.sock" '{"op":"status"}' | grep -q '"ok":true'; }
+  wait_for edge_up
+  EA=$(jget "$(python3 "$T/h.py" ctl "$T/run/tunneld.sock" '{"op":"status"}')" 'd["listen"]')
+  peerctl --dir "$T" site add homelab --edge "$EA" --allow 127.0.0.0/8 >"$T/site/tunneld.toml"
+  tunneld --dir "$T/site" >"$T/tunneld-site.out" 2>"$T/tunneld-site.err" &
+  PIDS="$PIDS $!"
+  online() {
+    jget "$(python3 "$T/h.py" ctl "$T/run/tunneld.sock" '{"op":"status"}')" \
+      '[s["online"] for s in d["sites"] if s["name"]=="homelab"][0]' | grep -q True
+  }
+  wait_for online
+  ops_config
+  printf '[[route]]\nname = "nas"\nhost = "*"\ntargets = ["site://homelab/%s"]\n' "$O" >"$T/routes.toml"
+  edged_start
+  direct=$(curl -sS "http://$O/" | sha256sum | cut -d' ' -f1)
+  for i in 1 2 3; do
+    run curl -sS -o "$T/via.bin" -w '%{http_code}' "http://$HTTP/"
+    [ "$output" = "200" ]
+    [ "$(sha256sum <"$T/via.bin" | cut -d' ' -f1)" = "$direct" ]
+  done
+  r=$(ctl '{"op":"routes"}')
+  [ "$(jget "$r" 'd["routes"][0]["targets"][0]["target"]')" = "site://homelab/$O" ]
 }
