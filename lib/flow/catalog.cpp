@@ -1,5 +1,7 @@
 // The node types: names, data fields with their kinds and defaults, and scheduling traits.
 // The executors live in nodes_*.cpp; this table drives validation and `flowrun nodes`.
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
 
 #include "flow/workflow.h"
@@ -383,9 +385,13 @@ const std::vector<NodeType>& node_types() {
 }
 
 const NodeType* find_node_type(std::string_view name) {
-  for (auto& t : node_types())
-    if (t.name == name) return &t;
-  return nullptr;
+  static const auto index = [] {
+    boost::unordered_flat_map<std::string_view, const NodeType*> m;
+    for (auto& t : node_types()) m.emplace(t.name, &t);
+    return m;
+  }();
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : it->second;
 }
 
 std::string_view group_name(Group g) {

@@ -642,7 +642,7 @@ Result<Workflow> load_workflow(std::string_view json, const LoadLimits& limits) 
   index.reserve(nn * 2);
   wf.nodes.reserve(nn);
   for (size_t i = 0; i < nn; i++) {
-    RawNode& r = raw.nodes[i];
+    RawNode& r = raw.nodes.front();  // consumed in order: freed pages get reused
     auto at = [i] { return "nodes[" + std::to_string(i) + "]"; };
     if (std::string_view(r.kind) != "object")
       return payload_error(at() + ": expected object, got " + r.kind);
@@ -677,40 +677,42 @@ Result<Workflow> load_workflow(std::string_view json, const LoadLimits& limits) 
     n.blocking = n.info->blocking;
     wf.nodes.push_back(std::move(n));
     index.emplace(wf.nodes.back().id, static_cast<int>(i));
+    raw.nodes.pop_front();
   }
 
   wf.edges.reserve(ne);
   for (size_t i = 0; i < ne; i++) {
-    RawEdge& r = raw.edges[i];
-    std::string at = "edges[" + std::to_string(i) + "]";
+    RawEdge& r = raw.edges.front();
+    auto at = [i] { return "edges[" + std::to_string(i) + "]"; };
     if (std::string_view(r.kind) != "object")
-      return payload_error(at + ": expected object, got " + r.kind);
+      return payload_error(at() + ": expected object, got " + r.kind);
     Edge e;
     if (r.id.set()) {
-      if (!r.id.is_str()) return payload_error(at + ".id: expected string, got " + r.id.what());
+      if (!r.id.is_str()) return payload_error(at() + ".id: expected string, got " + r.id.what());
       e.id = std::move(r.id.str);
     }
-    std::string name = e.id.empty() ? at : "edge " + e.id;
+    auto name = [&] { return e.id.empty() ? at() : "edge " + e.id; };
     for (const char* end : {"source", "target"}) {
       bool source = std::string_view(end) == "source";
       Slot& v = source ? r.source : r.target;
-      if (!v.set()) return payload_error(name + ": missing \"" + end + "\"");
+      if (!v.set()) return payload_error(name() + ": missing \"" + end + "\"");
       if (!v.is_str())
-        return payload_error(name + "." + end + ": expected string, got " + v.what());
+        return payload_error(name() + "." + end + ": expected string, got " + v.what());
       auto it = index.find(std::string_view(v.str));
-      if (it == index.end()) return bad(name + ": unknown " + end + " node \"" + v.str + "\"");
+      if (it == index.end()) return bad(name() + ": unknown " + end + " node \"" + v.str + "\"");
       (source ? e.src : e.dst) = it->second;
     }
     for (auto [h, slot] :
          {std::pair{"sourceHandle", &r.handle}, std::pair{"condition", &r.condition}}) {
       if (!slot->set()) continue;
       if (!slot->is_str())
-        return payload_error(name + "." + h + ": expected string, got " + slot->what());
+        return payload_error(name() + "." + h + ": expected string, got " + slot->what());
       if (!e.handle) e.handle = std::move(slot->str);
     }
     wf.nodes[e.src].out.push_back(static_cast<int>(i));
     wf.nodes[e.dst].in.push_back(static_cast<int>(i));
     wf.edges.push_back(std::move(e));
+    raw.edges.pop_front();
   }
 
   size_t n = wf.nodes.size();
