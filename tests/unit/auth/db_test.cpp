@@ -1,0 +1,186 @@
+#include "auth/db.h"
+#include "../support.h"
+#include "auth/session.h"
+#include "crypto/crypto.h"
+
+using namespace auth;
+
+namespace {
+constexpr int64_t kNow = 1795399200;
+
+struct Store {
+  testing::TempDir dir;
+  store::Db db;
+  Store() {
+    auto d = store::open_dir(dir.path);
+    REQUIRE(d);
+    db = std::move(*d);
+    exec(
+        "INSERT INTO resources(id, name, host) VALUES (1, 'wiki', 'wiki.example.com'), "
+        "(2, 'open', 'open.example.com')");
+  }
+  void exec(const std::string& sql) { REQUIRE(db.exec(sql)); }
+};
+}  // namespace
+
+TEST_CASE("db: policies load from the store; no row means public", "[auth]") {
+  Store s;
+  auto open = load_policy(s.db, 2, "open");
+  REQUIRE(open);
+  REQUIRE(open->is_public);
+  s.exec("INSERT INTO roles(name, created_at) VALUES ('staff', 1)");
+  s.exec(
+      "INSERT INTO resource_auth(resource_id, m_password, m_share_links, m_basic, pin_digits, "
+      "session_ttl, password_hash) VALUES (1, 1, 1, 1, 8, 3600, 'HASH')");
+  s.exec("INSERT INTO resource_email_allow VALUES (1, '@example.com')");
+  s.exec("INSERT INTO resource_roles VALUES (1, 'staff')");
+  s.exec(
+      "INSERT INTO rules(id, resource_id, priority, action, ips, path_glob, methods, "
+      "created_at, enabled) VALUES (1, 1, 20, 'DROP', '203.0.113.0/24', '', '', 1, 1), "
+      "(2, 1, 10, 'ACCEPT', '', '/health', 'GET', 1, 1), (3, 1, 1, 'DROP', '', '/**', '', 1, 0)");
+  auto p = load_policy(s.db, 1, "wiki");
+  REQUIRE(p);
+  REQUIRE_FALSE(p->is_public);
+  REQUIRE(p->methods.password);
+  REQUIRE(p->methods.share_links);
+  REQUIRE(p->methods.basic);
+  REQUIRE_FALSE(p->methods.pin);
+  REQUIRE(p->pin_digits == 8);
+  REQUIRE(p->session_ttl == 3600);
+  REQUIRE(p->email_allow == std::vector<std::string>{"@example.com"});
+  REQUIRE(p->allowed_roles == std::vector<std::string>{"staff"});
+  REQUIRE(p->rules.size() == 2);  // the disabled rule is not loaded
+  REQUIRE(p->rules[0].id == 2);
+  REQUIRE(load_secrets(s.db, 1)->password_hash == "HASH");
+  // A rule the parser refuses fails the load (never silently skipped).
+  s.exec("INSERT INTO rules(resource_id, action, ips, created_at) VALUES (1, 'DROP', 'x', 1)");
+  auto bad = load_policy(s.db, 1, "wiki");
+  REQUIRE_FALSE(bad);
+  REQUIRE(bad.error().code == core::Errc::data);
+}
+
+TEST_CASE("db: sessions round-trip, slide, revoke and die with their user or link", "[auth]") {
+  Store s;
+  s.exec("INSERT INTO roles(name, created_at) VALUES ('staff', 1)");
+  s.exec("INSERT INTO users(id, email, name, created_at) VALUES (5, 'al@example.com', 'Al', 1)");
+  s.exec("INSERT INTO user_roles VALUES (5, 'staff')");
+  Policy p;
+  p.resource_id = 1;
+  auto ns = new_session(p, Identity{5, "al@example.com", "al@example.com", "Al", {}}, "users", true,
+                        kNow);
+  REQUIRE(insert_session(s.db, ns.row));
+  auto got = find_session(s.db, hash_token(ns.token));
+  REQUIRE(got);
+  REQUIRE(*got);
+  REQUIRE((*got)->identity.user_id == 5);
+  REQUIRE((*got)->identity.email == "al@example.com");
+  REQUIRE((*got)->identity.roles == std::vector<std::string>{"staff"});
+  REQUIRE((*got)->expires_at == kNow + p.session_ttl);
+  REQUIRE_FALSE((*got)->revoked);
+  REQUIRE_FALSE(*find_session(s.db, hash_token(new_token())));
+
+  REQUIRE(touch_session(s.db, {ns.row.token_hash, kNow + 10, kNow + 99999}));
+  REQUIRE((*find_session(s.db, ns.row.token_hash))->expires_at == kNow + 99999);
+
+  s.exec("UPDATE users SET enabled = 0 WHERE id = 5");
+  REQUIRE((*find_session(s.db, ns.row.token_hash))->revoked);
+  s.exec("UPDATE users SET enabled = 1 WHERE id = 5");
+  REQUIRE(*revoke_sessions(s.db, 0, 5) == 1);
+  REQUIRE((*find_session(s.db, ns.row.token_hash))->revoked);
+
+  // A share-link session ends when its link is revoked.
+  auto t = new_share_token();
+  s.exec("INSERT INTO share_links(id, resource_id, token_hash, path_prefix, created_at) VALUES ('" +
+         t.id + "', 1, '" + hash_token(t.secret) + "', '/docs', 1)");
+  auto link = find_share_link(s.db, t.id);
+  REQUIRE(link);
+  REQUIRE(*link);
+  REQUIRE((*link)->token_hash == hash_token(t.secret));
+  REQUIRE((*link)->path_prefix == "/docs");
+  REQUIRE((*link)->expires_at == 0);
+  auto ls = new_session(p, Identity{0, "share-link:" + t.id, "", "share link", {}}, "share_link",
+                        true, kNow, 600, false);
+  ls.row.path_prefix = "/docs";
+  REQUIRE(insert_session(s.db, ls.row, t.id));
+  auto lsr = *find_session(s.db, ls.row.token_hash);
+  REQUIRE_FALSE(lsr->revoked);
+  REQUIRE_FALSE(lsr->sliding);
+  REQUIRE(lsr->path_prefix == "/docs");
+  s.exec("UPDATE share_links SET revoked = 1");
+  REQUIRE((*find_session(s.db, ls.row.token_hash))->revoked);
+  REQUIRE(*purge_sessions(s.db, kNow + 601) == 1);  // the link session expired; the user's not
+}
+
+TEST_CASE("db: Basic with API keys and user passwords", "[auth]") {
+  Store s;
+  s.exec("INSERT INTO users(id, email, password_hash, created_at) VALUES (5, 'al@example.com', '" +
+         *crypto::hash_password("pw") + "', 1)");
+  auto secret = new_token();
+  s.exec(
+      "INSERT INTO api_keys(id, key_hash, resource_id, created_at, expires_at) VALUES "
+      "('ci', '" +
+      hash_token(secret) + "', 1, 1, " + std::to_string(kNow + 60) +
+      "), "
+      "('other', '" +
+      hash_token(secret) + "', 2, 1, NULL)");
+  auto id = check_basic(s.db, 1, "ci", secret, kNow);
+  REQUIRE(id);
+  REQUIRE(*id);
+  REQUIRE((*id)->user == "apikey:ci");
+  REQUIRE_FALSE(*check_basic(s.db, 1, "ci", "wrong", kNow));
+  REQUIRE_FALSE(*check_basic(s.db, 1, "ci", secret, kNow + 60));  // expired
+  REQUIRE_FALSE(*check_basic(s.db, 1, "other", secret, kNow));    // another resource's key
+  REQUIRE((*check_basic(s.db, 1, "AL@example.com", "pw", kNow))->user_id == 5);
+  REQUIRE_FALSE(*check_basic(s.db, 1, "al@example.com", "nope", kNow));
+}
+
+TEST_CASE("db: users, TOTP steps, email codes, audit rows", "[auth]") {
+  Store s;
+  std::vector<uint8_t> key(20, 1);
+  s.exec(
+      "INSERT INTO users(id, email, name, totp_secret, created_at) VALUES "
+      "(5, 'al@example.com', 'Al', '" +
+      base32(key) + "', 1)");
+  s.exec("INSERT INTO resource_users VALUES (1, 5)");
+  auto u = find_user(s.db, "Al@Example.com", 1);
+  REQUIRE(u);
+  REQUIRE(*u);
+  REQUIRE((*u)->totp_secret == key);
+  REQUIRE((*u)->granted);
+  REQUIRE_FALSE((*find_user(s.db, "al@example.com", 2))->granted);
+  REQUIRE(set_totp_step(s.db, 5, 100));
+  REQUIRE(set_totp_step(s.db, 5, 50));  // never goes back
+  REQUIRE((*find_user(s.db, "al@example.com", 1))->totp_last_step == 100);
+
+  auto c = make_email_code("bob@example.com", "ABCD2345", kNow);
+  REQUIRE(put_email_code(s.db, 1, c, kNow));
+  REQUIRE(put_email_code(s.db, 1, make_email_code("bob@example.com", "ZZZZ2345", kNow), kNow));
+  auto got = find_email_code(s.db, 1, "bob@example.com");
+  REQUIRE(got);
+  REQUIRE(check_email_code(**got, "ZZZZ2345", kNow) == CodeCheck::ok);
+  REQUIRE(check_email_code(**got, "ABCD2345", kNow) == CodeCheck::wrong);  // replaced
+  REQUIRE(update_email_code(s.db, 1, "bob@example.com", true, false));
+  REQUIRE((*find_email_code(s.db, 1, "bob@example.com"))->attempts == 1);
+  REQUIRE(update_email_code(s.db, 1, "bob@example.com", false, true));
+  REQUIRE((*find_email_code(s.db, 1, "bob@example.com"))->used);
+
+  Policy p;
+  p.resource_id = 1;
+  p.resource = "wiki";
+  Request req;
+  req.method = "GET";
+  req.target = "/";
+  req.client = *parse_ip("192.0.2.1");
+  Decision d;
+  d.outcome = Outcome::deny;
+  d.status = 403;
+  d.reason = "rule_drop";
+  REQUIRE(audit_decision(s.db, d, req, p, kNow));
+  auto st = s.db.prepare("SELECT actor, action, object, detail FROM audit");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  REQUIRE(st->col_text(0) == "edged");
+  REQUIRE(st->col_text(1) == "access.deny");
+  REQUIRE(st->col_text(2) == "wiki");
+  REQUIRE(st->col_text(3).find("\"reason\":\"rule_drop\"") != std::string::npos);
+}
