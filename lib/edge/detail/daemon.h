@@ -184,7 +184,9 @@ struct Conn {
 };
 
 struct Worker {
-  Worker(Daemon& d, unsigned i) : d(d), index(i), ctx(1) {}
+  // Reactor I/O is only ever started and cancelled on the worker's own thread (other threads
+  // post to it), so per-descriptor locking is off; the scheduler stays thread-safe.
+  Worker(Daemon& d, unsigned i) : d(d), index(i), ctx(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO) {}
   Daemon& d;
   unsigned index;
   asio::io_context ctx;
