@@ -158,6 +158,8 @@ struct Decision {
   std::string www_authenticate;  // unauthorized with Basic offered
   int64_t retry_after = 0;       // rate_limited (seconds)
   std::string path;              // normalised request path
+  std::string upstream_target;   // when not empty: send this target upstream instead (the
+                                 // share-link token parameter removed)
   std::optional<SessionTouch> touch;
   std::optional<NewSession> issue;
 };

@@ -127,6 +127,9 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
   if (!path) return make(Outcome::bad_request, 400, "bad_path");
   Decision d;
   d.path = *path;
+  // The share token never reaches the upstream, whatever the outcome.
+  if (query_param(req.target, policy.share_param))
+    d.upstream_target = strip_query_param(req.target, policy.share_param);
   auto finish = [&](Outcome o, int status, std::string reason) {
     d.outcome = o;
     d.status = status;

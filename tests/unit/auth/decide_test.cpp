@@ -348,6 +348,13 @@ TEST_CASE("decide: share links in the query set a cookie and strip the token", "
   auto d2 = decide(r2.view(), p, st.lookups(), kNow + 5);
   REQUIRE(d2.reason == "session");
   REQUIRE(d2.method == "share_link");
+  REQUIRE(d2.upstream_target.empty());
+  // With a session, a token in the URL is not needed, but it is still kept from the upstream.
+  r2.target = "/docs/a?warren_token=" + to_string(t) + "&k=v";
+  d2 = decide(r2.view(), p, st.lookups(), kNow + 5);
+  REQUIRE(d2.reason == "session");
+  REQUIRE(d2.upstream_target == "/docs/a?k=v");
+  r2.target = d.location;
 
   // An expiring link: the session ends with the link and does not slide.
   st.links[t.id].expires_at = kNow + 600;
