@@ -176,6 +176,8 @@ core::Result<SSL_CTX*> ServerContext::Impl::make_ctx(const CertFiles& f) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);
   }
+  // Read whole records (and whatever follows) in one read() instead of header then body.
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
   SSL_CTX_set_tlsext_servername_arg(ctx, this);
@@ -373,6 +375,7 @@ core::Result<std::shared_ptr<ClientContext>> ClientContext::create(const ClientO
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_default_verify_paths(ctx);
   if (!o.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
     return file_error("upstream CA", o.ca_file);
@@ -524,7 +527,7 @@ std::string Session::client_ca() const {
 }
 
 bool Session::pending() const {
-  return SSL_pending(ssl_) > 0;
+  return SSL_has_pending(ssl_) == 1;  // decrypted bytes, or raw bytes read ahead
 }
 
 }  // namespace tls
