@@ -114,6 +114,8 @@ struct Lookups {
                                                       std::string_view password)>
       basic;
   // Rate limit and brute-force guards keyed by (client, resource); seconds to wait, 0 = go.
+  // `now` is decide()'s (unix seconds); RateLimiter and Backoff count milliseconds, so the
+  // callback passes its own millisecond clock (or now * 1000) and limit_key(client, id).
   std::function<int64_t(const IpAddr&, int64_t resource_id, int64_t now)> rate;
   std::function<int64_t(const IpAddr&, int64_t resource_id, int64_t now)> locked;
   // Records a failed credential check; returns the wait it imposes (seconds).

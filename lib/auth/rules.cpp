@@ -154,6 +154,7 @@ std::optional<std::string> normalize_path(std::string_view t) {
     size_t e = d.find('/', pos);
     if (e == std::string_view::npos) e = d.size();
     std::string_view seg = d.substr(pos, e - pos);
+    seg = seg.substr(0, seg.find(';'));  // path parameters ("..;x", "a;jsessionid=1") dropped
     trailing = e == d.size() ? (seg.empty() || seg == "." || seg == "..") : false;
     if (seg == "..") {
       if (!out.empty()) out.pop_back();

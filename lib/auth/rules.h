@@ -38,7 +38,8 @@ bool contains(const Cidr& c, const IpAddr& a);
 bool glob_match(std::string_view pattern, std::string_view path);
 
 // The path used for rules, portal and share-link prefixes: the query dropped, percent-escapes
-// of unreserved characters decoded, "//" collapsed, "." and ".." segments resolved. nullopt for
+// of unreserved characters decoded, ";params" of each segment dropped (as Tomcat and others
+// do: "/public/..;/admin" is "/admin"), "//" collapsed, "." and ".." segments resolved. nullopt for
 // a path that does not start with '/', escapes a NUL or control character, an encoded '/' or
 // '\', or a bad escape (answer 400).
 std::optional<std::string> normalize_path(std::string_view target);
