@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "auth/session.h"
+#include "core/text.h"
 #include "crypto/crypto.h"
 
 namespace auth {
@@ -34,6 +35,15 @@ std::optional<std::string_view> form_value(const Form& f, std::string_view key) 
   for (const auto& [k, v] : f)
     if (k == key) return std::string_view(v);
   return std::nullopt;
+}
+
+bool origin_ok(const Request& req) {
+  if (auto site = header(req, "sec-fetch-site"))
+    if (*site != "same-origin" && *site != "none") return false;
+  auto origin = header(req, "origin");
+  if (!origin) return true;
+  std::string want = std::string(req.tls ? "https://" : "http://") + core::to_lower(req.host);
+  return core::to_lower(*origin) == want;
 }
 
 bool pin_format_ok(std::string_view pin, int digits) {

@@ -26,6 +26,10 @@ core::Result<Form> parse_form(std::string_view body, size_t max_bytes = 8192,
                               size_t max_fields = 32);
 std::optional<std::string_view> form_value(const Form& f, std::string_view key);
 
+// Cross-site form posts to the portal are refused (login CSRF): true when Origin is absent or
+// equals this request's scheme://host, and Sec-Fetch-Site is absent, same-origin or none.
+bool origin_ok(const Request& req);
+
 // Exactly `digits` ASCII digits.
 bool pin_format_ok(std::string_view pin, int digits);
 // argon2id check of a typed secret (crypto::verify_password). An empty hash or an input over

@@ -196,3 +196,22 @@ TEST_CASE("portal: emailed codes, request and login", "[auth]") {
   w.policy.email_allow = {"alice@example.com"};  // no longer allowed
   REQUIRE(w.login("method=email&email=bob%40example.com&code=" + shown).reason == "bad_email_code");
 }
+
+TEST_CASE("portal posts must come from the same origin", "[auth]") {
+  World w;
+  auto with = [&](std::vector<std::pair<std::string, std::string>> hv) {
+    w.hv = std::move(hv);
+    w.headers.clear();
+    for (auto& [n, v] : w.hv) w.headers.emplace_back(n, v);
+    w.req.headers = w.headers;
+    return origin_ok(w.req);
+  };
+  REQUIRE(with({}));
+  REQUIRE(with({{"Origin", "https://wiki.example.com"}}));
+  REQUIRE(with({{"origin", "HTTPS://WIKI.example.com"}, {"Sec-Fetch-Site", "same-origin"}}));
+  REQUIRE_FALSE(with({{"Origin", "https://evil.com"}}));
+  REQUIRE_FALSE(with({{"Origin", "http://wiki.example.com"}}));  // scheme differs
+  REQUIRE_FALSE(with({{"Origin", "null"}}));
+  REQUIRE_FALSE(with({{"Sec-Fetch-Site", "cross-site"}}));
+  REQUIRE_FALSE(with({{"Sec-Fetch-Site", "same-site"}}));
+}
