@@ -116,7 +116,7 @@ asio::awaitable<void> Session::run() {
   const Snapshot* s = &w_.current();
   if (c_.tls) {
     if (!s->tls) co_return;
-    c_.client.tls = tls::Session::server(*s->tls, c_.client.fd());
+    c_.client.tls = tls::Session::server(*s->tls);
     c_.alarm.after(s->cfg->client_header);
     auto ec = co_await c_.client.handshake();
     if (ec) {
@@ -207,7 +207,7 @@ asio::awaitable<void> Session::run() {
     bool keep = co_await handle(pr.consumed);
     if (!keep) break;
   }
-  if (c_.client.tls) c_.client.tls.shutdown();
+  c_.client.close_notify();
 }
 
 asio::awaitable<bool> Session::reply(int status, std::string_view detail, bool keep,

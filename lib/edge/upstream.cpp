@@ -66,66 +66,100 @@ static error_code errno_code(int e) {
   return error_code(e, boost::system::system_category());
 }
 
-asio::awaitable<std::tuple<error_code, size_t>> Stream::read_some(char* p, size_t n) {
+static error_code tls_failed() {
+  return error_code(boost::system::errc::protocol_error, boost::system::generic_category());
+}
+
+// Sends what the TLS session produced. The common case (the socket takes it all) copies the
+// records once into a per-thread scratch buffer and never suspends; a remainder the socket
+// does not take is kept in tls_backlog_ while waiting for it to drain.
+asio::awaitable<error_code> Stream::flush_tls() {
+  thread_local std::vector<char> scratch(64 * 1024);
   for (;;) {
-    if (fd_ < 0) co_return std::make_tuple(error_code(asio::error::bad_descriptor), size_t(0));
-    if (tls) {
-      tls::Io r = tls.read(p, n);
-      switch (r.want) {
-        case tls::Want::done:
-          co_return std::make_tuple(error_code(), static_cast<size_t>(r.n));
-        case tls::Want::closed:
-          co_return std::make_tuple(error_code(asio::error::eof), size_t(0));
-        case tls::Want::error:
-          last_error = tls.error();
-          co_return std::make_tuple(
-              error_code(boost::system::errc::protocol_error, boost::system::generic_category()),
-              size_t(0));
-        case tls::Want::read:
-        case tls::Want::write:
-          if (auto ec = co_await wait(r.want == tls::Want::write); ec)
-            co_return std::make_tuple(ec, size_t(0));
-          continue;
+    if (!tls_backlog_.empty()) {
+      ssize_t r = ::send(fd_, tls_backlog_.data(), tls_backlog_.size(), MSG_NOSIGNAL);
+      if (r >= 0) {
+        tls_backlog_.erase(0, static_cast<size_t>(r));
+        continue;
       }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) co_return errno_code(errno);
+      if (auto ec = co_await wait(true); ec) co_return ec;
+      continue;
     }
-    // Asio's read op: tried at once only when the last read filled its buffer, otherwise
-    // queued on the edge-triggered registration (no epoll_ctl per wait, unlike async_wait).
-    if (alarm && alarm->fired)
-      co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
-    auto [ec, got] = co_await d_.async_read_some(asio::buffer(p, n), net::use_tuple);
-    if (alarm && alarm->fired)
-      co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
-    co_return std::make_tuple(ec, got);
+    size_t n = tls.take_output(scratch.data(), scratch.size());
+    if (n == 0) co_return error_code();
+    size_t off = 0;
+    while (off < n) {
+      ssize_t r = ::send(fd_, scratch.data() + off, n - off, MSG_NOSIGNAL);
+      if (r >= 0) {
+        off += static_cast<size_t>(r);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) co_return errno_code(errno);
+      tls_backlog_.assign(scratch.data() + off, n - off);
+      break;
+    }
+  }
+}
+
+// Reads raw bytes from the socket through Asio's read op: tried at once only when the last
+// read filled its buffer, otherwise queued on the edge-triggered registration (no epoll_ctl
+// per wait, unlike async_wait).
+asio::awaitable<std::tuple<error_code, size_t>> Stream::read_raw(char* p, size_t n) {
+  if (alarm && alarm->fired)
+    co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
+  auto [ec, got] = co_await d_.async_read_some(asio::buffer(p, n), net::use_tuple);
+  if (alarm && alarm->fired)
+    co_return std::make_tuple(error_code(asio::error::timed_out), size_t(0));
+  co_return std::make_tuple(ec, got);
+}
+
+asio::awaitable<std::tuple<error_code, size_t>> Stream::read_some(char* p, size_t n) {
+  if (fd_ < 0) co_return std::make_tuple(error_code(asio::error::bad_descriptor), size_t(0));
+  if (!tls) co_return co_await read_raw(p, n);
+  for (;;) {
+    tls::Io r = tls.read(p, n);
+    if (tls.output_pending())
+      if (auto ec = co_await flush_tls(); ec) co_return std::make_tuple(ec, size_t(0));
+    switch (r.want) {
+      case tls::Want::done:
+        co_return std::make_tuple(error_code(), static_cast<size_t>(r.n));
+      case tls::Want::closed:
+        co_return std::make_tuple(error_code(asio::error::eof), size_t(0));
+      case tls::Want::error:
+        last_error = tls.error();
+        co_return std::make_tuple(tls_failed(), size_t(0));
+      case tls::Want::read:
+      case tls::Want::write:
+        break;
+    }
+    // The caller's buffer takes the raw bytes: OpenSSL copies them in before decrypting.
+    auto [ec, got] = co_await read_raw(p, n);
+    if (ec == asio::error::eof) {
+      tls.feed_eof();
+      continue;
+    }
+    if (ec) co_return std::make_tuple(ec, size_t(0));
+    tls.feed(p, got);
   }
 }
 
 asio::awaitable<error_code> Stream::write(std::string_view a, std::string_view b) {
   if (tls) {
-    // One TLS record for small head+body pairs.
-    std::string joined;
-    if (!b.empty() && a.size() + b.size() <= 16384) {
-      joined.reserve(a.size() + b.size());
-      joined.append(a).append(b);
-      a = joined;
-      b = {};
-    }
     for (std::string_view part : {a, b}) {
       while (!part.empty()) {
         if (fd_ < 0) co_return asio::error::bad_descriptor;
         tls::Io r = tls.write(part.data(), part.size());
-        if (r.want == tls::Want::done) {
-          part.remove_prefix(static_cast<size_t>(r.n));
-          continue;
+        if (r.want != tls::Want::done) {
+          last_error = tls.error();
+          co_return asio::error::connection_reset;
         }
-        if (r.want == tls::Want::read || r.want == tls::Want::write) {
-          if (auto ec = co_await wait(r.want == tls::Want::write); ec) co_return ec;
-          continue;
-        }
-        last_error = tls.error();
-        co_return asio::error::connection_reset;
+        part.remove_prefix(static_cast<size_t>(r.n));
       }
     }
-    co_return error_code();
+    co_return co_await flush_tls();  // both parts leave in one send
   }
   while (!a.empty() || !b.empty()) {
     if (fd_ < 0) co_return asio::error::bad_descriptor;
@@ -152,16 +186,32 @@ asio::awaitable<error_code> Stream::write(std::string_view a, std::string_view b
 }
 
 asio::awaitable<error_code> Stream::handshake() {
+  std::array<char, 4096> raw;
   for (;;) {
     tls::Want w = tls.handshake();
+    if (tls.output_pending())
+      if (auto ec = co_await flush_tls(); ec) co_return ec;
     if (w == tls::Want::done) co_return error_code();
-    if (w == tls::Want::read || w == tls::Want::write) {
-      if (auto ec = co_await wait(w == tls::Want::write); ec) co_return ec;
-      continue;
+    if (w == tls::Want::error || w == tls::Want::closed) {
+      last_error = tls.error();
+      co_return tls_failed();
     }
-    last_error = tls.error();
-    co_return error_code(boost::system::errc::protocol_error, boost::system::generic_category());
+    auto [ec, got] = co_await read_raw(raw.data(), raw.size());
+    if (ec == asio::error::eof) {
+      last_error = "connection closed during the handshake";
+      co_return tls_failed();
+    }
+    if (ec) co_return ec;
+    tls.feed(raw.data(), got);
   }
+}
+
+void Stream::close_notify() {
+  if (!tls || fd_ < 0) return;
+  tls.shutdown();
+  char buf[256];
+  size_t n = tls.take_output(buf, sizeof buf);
+  if (n) (void)::send(fd_, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 asio::awaitable<error_code> Stream::connect(const void* sa, unsigned len, int family) {
@@ -395,7 +445,7 @@ asio::awaitable<std::tuple<std::unique_ptr<Upstream>, ConnectError>> connect_ups
   if (spec.tls) {
     if (!snap.tls_client) co_return fail("no TLS client context", false);
     const std::string& sni = spec.sni.empty() ? spec.host : spec.sni;
-    u->s.tls = tls::Session::client(*snap.tls_client, u->s.fd(), sni, spec.tls_verify);
+    u->s.tls = tls::Session::client(*snap.tls_client, sni, spec.tls_verify);
     if (!u->in.empty()) co_return fail("tunneld: unexpected bytes before TLS", false);
     if (auto ec = co_await u->s.handshake(); ec)
       co_return fail("TLS to " + spec.address() + ": " +

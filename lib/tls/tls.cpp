@@ -176,8 +176,6 @@ core::Result<SSL_CTX*> ServerContext::Impl::make_ctx(const CertFiles& f) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);
   }
-  // Read whole records (and whatever follows) in one read() instead of header then body.
-  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
   SSL_CTX_set_tlsext_servername_arg(ctx, this);
@@ -375,7 +373,6 @@ core::Result<std::shared_ptr<ClientContext>> ClientContext::create(const ClientO
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_default_verify_paths(ctx);
   if (!o.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
     return file_error("upstream CA", o.ca_file);
@@ -398,19 +395,28 @@ Session::~Session() {
   if (ssl_) SSL_free(ssl_);
 }
 
-Session Session::server(ServerContext& ctx, int fd) {
+// Both directions go through memory BIOs; an empty input BIO asks for more (not EOF).
+static SSL* with_memory_bios(SSL* s) {
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  BIO_set_mem_eof_return(in, -1);
+  SSL_set_bio(s, in, out);
+  return s;
+}
+
+Session Session::server(ServerContext& ctx) {
   auto set = ctx.impl()->set.load();
   SSL* s = SSL_new(set->def);
   if (!s) return Session();
-  SSL_set_fd(s, fd);
+  with_memory_bios(s);
   SSL_set_accept_state(s);
   return Session(s);
 }
 
-Session Session::client(ClientContext& ctx, int fd, const std::string& sni, bool verify) {
+Session Session::client(ClientContext& ctx, const std::string& sni, bool verify) {
   SSL* s = SSL_new(ctx.impl()->ctx);
   if (!s) return Session();
-  SSL_set_fd(s, fd);
+  with_memory_bios(s);
   SSL_set_connect_state(s);
   static const unsigned char alpn[] = "\x08http/1.1";
   SSL_set_alpn_protos(s, alpn, sizeof alpn - 1);
@@ -430,6 +436,23 @@ Session Session::client(ClientContext& ctx, int fd, const std::string& sni, bool
   return Session(s);
 }
 
+void Session::feed(const void* p, size_t n) {
+  BIO_write(SSL_get_rbio(ssl_), p, static_cast<int>(n));
+}
+
+void Session::feed_eof() {
+  BIO_set_mem_eof_return(SSL_get_rbio(ssl_), 0);
+}
+
+size_t Session::output_pending() const {
+  return BIO_ctrl_pending(SSL_get_wbio(ssl_));
+}
+
+size_t Session::take_output(void* buf, size_t n) {
+  int r = BIO_read(SSL_get_wbio(ssl_), buf, static_cast<int>(std::min<size_t>(n, INT32_MAX)));
+  return r > 0 ? static_cast<size_t>(r) : 0;
+}
+
 static Want want_of(SSL* s, int r) {
   switch (SSL_get_error(s, r)) {
     case SSL_ERROR_WANT_READ:
@@ -438,10 +461,8 @@ static Want want_of(SSL* s, int r) {
       return Want::write;
     case SSL_ERROR_ZERO_RETURN:
       return Want::closed;
-    case SSL_ERROR_SYSCALL:
-      if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET || errno == EPIPE))
-        return Want::closed;
-      return Want::error;
+    case SSL_ERROR_SYSCALL:  // with memory BIOs: the peer's EOF (feed_eof) without close_notify
+      return ERR_peek_error() == 0 ? Want::closed : Want::error;
     default:
       return Want::error;
   }
@@ -527,7 +548,7 @@ std::string Session::client_ca() const {
 }
 
 bool Session::pending() const {
-  return SSL_has_pending(ssl_) == 1;  // decrypted bytes, or raw bytes read ahead
+  return SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0;
 }
 
 }  // namespace tls

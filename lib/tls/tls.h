@@ -94,16 +94,23 @@ class Session {
   Session(const Session&) = delete;
   ~Session();
 
-  static Session server(ServerContext& ctx, int fd);
+  static Session server(ServerContext& ctx);
   // `sni` is sent (when a name) and, with verify, checked against the certificate.
-  static Session client(ClientContext& ctx, int fd, const std::string& sni, bool verify);
+  static Session client(ClientContext& ctx, const std::string& sni, bool verify);
 
   explicit operator bool() const { return ssl_ != nullptr; }
+  // Want::read means: feed() more bytes from the peer. Output may be waiting after any call.
   Want handshake();
   Io read(void* buf, size_t n);
   Io write(const void* buf, size_t n);
-  // Sends close_notify once (best effort, no waiting).
+  // Queues close_notify (then send the output).
   void shutdown();
+
+  // Network side: bytes received from the peer; the peer closed; bytes to send.
+  void feed(const void* p, size_t n);
+  void feed_eof();
+  size_t output_pending() const;
+  size_t take_output(void* buf, size_t n);
   // The last error as text ("certificate verify failed", ...).
   std::string error() const;
 
@@ -115,7 +122,8 @@ class Session {
   bool client_verified() const;
   std::string client_subject() const;
   std::string client_ca() const;  // the bundle used to verify it ("" when none asked)
-  // Whether OpenSSL holds already-decrypted bytes (read before waiting for the socket).
+  // Whether bytes are already here (decrypted, or received and not yet processed): read
+  // before waiting for the socket.
   bool pending() const;
 
  private:

@@ -39,8 +39,8 @@ struct Alarm {
   void clear() { deadline = INT64_MAX; }
 };
 
-// A non-blocking socket fd, plain or TLS, read and written directly and waited on through
-// Asio's reactor (no per-operation allocation beyond the coroutine frame).
+// A non-blocking socket fd, plain or TLS (a tls::Session with memory BIOs: this class moves
+// the bytes), read through Asio's reactor read op and written directly with sendmsg.
 class Stream {
  public:
   explicit Stream(const asio::any_io_executor& ex) : d_(ex) {}
@@ -59,6 +59,7 @@ class Stream {
   asio::awaitable<error_code> write(std::string_view a, std::string_view b = {});
   asio::awaitable<error_code> handshake();
   asio::awaitable<error_code> wait_readable();
+  void close_notify();  // TLS: queue and send close_notify, best effort, no waiting
   // Non-blocking connect to a sockaddr, then wait for it (deadline from the alarm).
   asio::awaitable<error_code> connect(const void* sa, unsigned len, int family);
 
@@ -68,7 +69,10 @@ class Stream {
 
  private:
   asio::awaitable<error_code> wait(bool for_write);
+  asio::awaitable<std::tuple<error_code, size_t>> read_raw(char* p, size_t n);
+  asio::awaitable<error_code> flush_tls();
   asio::posix::stream_descriptor d_;
+  std::string tls_backlog_;  // TLS output the socket did not take yet
   int fd_ = -1;
 };
 
