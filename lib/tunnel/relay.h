@@ -164,7 +164,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   std::shared_ptr<spdlog::logger> log_;
   asio::steady_timer tick_, sweep_, done_sig_;
   bool sweeping_ = false;
-  proto::Buffer wbuf_;  // records being written
+  proto::Buffer wbuf_;  // records being written, from wpos_ on
+  size_t wpos_ = 0;
   bool writing_ = false;
   bool closing_ = false, done_ = false, reported_open_ = false;
   std::string close_reason_;

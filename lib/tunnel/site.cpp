@@ -266,16 +266,23 @@ asio::awaitable<void> Site::connect_target(std::shared_ptr<Lane> lane, uint32_t 
                    lane->index, id, target, proto::to_string(code), why);
     if (!lane->done()) lane->refuse(id, code, why);
   };
-  tcp::resolver resolver(ex);
-  auto [rec, results] = co_await net::with_timeout(
-      resolver.async_resolve(host, std::to_string(port), net::use_tuple), timeout);
-  if (rec) {
-    refuse(reset_code_for(rec), "resolve " + host + ": " + rec.message());
-    co_return;
+  std::vector<tcp::endpoint> found;
+  boost::system::error_code aec;
+  auto literal = asio::ip::make_address(host, aec);
+  if (!aec) {
+    found.emplace_back(literal, port);  // no resolver round trip for addresses
+  } else {
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await net::with_timeout(
+        resolver.async_resolve(host, std::to_string(port), net::use_tuple), timeout);
+    if (rec) {
+      refuse(reset_code_for(rec), "resolve " + host + ": " + rec.message());
+      co_return;
+    }
+    for (const auto& e : results) found.push_back(e.endpoint());
   }
   std::vector<tcp::endpoint> eps;
-  for (const auto& e : results) {
-    auto ep = e.endpoint();
+  for (const auto& ep : found) {
     if (!by_name) {
       auto a = ep.address();
       bool ok;

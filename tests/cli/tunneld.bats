@@ -78,8 +78,7 @@ site_timers() { # FILE: short timers for tests, appended to the [site] table
 }
 
 start_edge() {
-  tunneld --dir "$E" -v >>"$TD/edge.log" 2>&1 3>&- &
-  echo $! > "$TD/pids/edge"
+  (tunneld --dir "$E" -v >>"$TD/edge.log" 2>&1 3>&- & echo $! > "$TD/pids/edge")
   for _ in $(seq 1 100); do
     [ -S "$E/run/tunneld.sock" ] && edge_status >/dev/null 2>&1 && return 0
     sleep 0.05
@@ -88,8 +87,7 @@ start_edge() {
 }
 
 start_site() { # DIR NAME
-  tunneld --dir "$1" -v >>"$TD/$2.log" 2>&1 3>&- &
-  echo $! > "$TD/pids/$2"
+  (tunneld --dir "$1" -v >>"$TD/$2.log" 2>&1 3>&- & echo $! > "$TD/pids/$2")
 }
 
 call() { # SOCKET JSON -> reply line
