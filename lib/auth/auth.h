@@ -75,6 +75,7 @@ struct Identity {
   std::string email;
   std::string name;
   std::vector<std::string> roles;
+  bool granted = false;  // granted this resource directly (resource_users): roles not needed
 };
 
 // A session row as the store returns it (looked up by hash_token(cookie value)).

@@ -104,7 +104,9 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
              db.prepare("SELECT s.token_hash, s.resource_id, s.method, s.subject, s.path_prefix, "
                         "s.created_at, s.last_seen, s.expires_at, s.ttl, s.sliding, s.revoked, "
                         "coalesce(s.user_id, 0), coalesce(u.email, ''), coalesce(u.name, ''), "
-                        "coalesce(u.enabled, 1), coalesce(l.revoked, 0), s.share_link_id "
+                        "coalesce(u.enabled, 1), coalesce(l.revoked, 0), "
+                        "EXISTS (SELECT 1 FROM resource_users g "
+                        "        WHERE g.user_id = s.user_id AND g.resource_id = s.resource_id) "
                         "FROM sessions s LEFT JOIN users u ON u.id = s.user_id "
                         "LEFT JOIN share_links l ON l.id = s.share_link_id "
                         "WHERE s.token_hash = ?1"));
@@ -127,6 +129,7 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
   if (s.identity.user_id) {
     s.identity.email = st.col_text(12);
     s.identity.name = st.col_text(13);
+    s.identity.granted = st.col_int(16) != 0;
     if (s.identity.user.empty()) s.identity.user = s.identity.email;
     core::Error err;
     s.identity.roles = roles_of(db, s.identity.user_id, &err);
@@ -216,7 +219,7 @@ core::Result<std::optional<UserRecord>> find_user(store::Db& db, std::string_vie
   }
   u.totp_last_step = st.col_int(5);
   u.enabled = st.col_int(6) != 0;
-  u.granted = st.col_int(7) != 0;
+  u.granted = u.identity.granted = st.col_int(7) != 0;
   core::Error err;
   u.identity.roles = roles_of(db, u.identity.user_id, &err);
   if (!err.message.empty()) return err;

