@@ -140,7 +140,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 	  $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	for p in $(PROGS); do \
-	  install -m 0644 completions/bash/$$p $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p; \
+	  install -m 0644 completions/$$p.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p; \
 	  install -m 0644 completions/zsh/_$$p $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$p; \
 	  install -m 0644 completions/fish/$$p.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$p.fish; \
 	done
