@@ -103,6 +103,7 @@ class Session {
   std::string out_;
   std::string extra_;
   bool verified_ = false;
+  bool linger_ = false;  // closing after an error answer
   std::string client_ca_;
   // Per request (for metrics and the access log).
   int64_t started_us_ = 0;
@@ -180,7 +181,6 @@ asio::awaitable<void> Session::run() {
           out_.clear();
           http::write_error(408, "the request head did not arrive in time", false, out_);
           c_.alarm.after(Millis(1000));
-          c_.alarm.fired = false;
           (void)co_await c_.client.write(out_);
           m_.status[4].inc();
         }
@@ -208,6 +208,19 @@ asio::awaitable<void> Session::run() {
     if (!keep) break;
   }
   c_.client.close_notify();
+  if (linger_ && !c_.client.tls) {
+    // After an error answer the client may still be sending: read (and drop) for a moment so
+    // that closing does not reset the connection before the answer is read.
+    ::shutdown(c_.client.fd(), SHUT_WR);
+    w_.bufs.get(in_);
+    c_.alarm.after(Millis(1000));
+    for (size_t total = 0; total < 256 * 1024;) {
+      auto [ec, n] = co_await c_.client.read_some(in_.data, in_.cap);
+      if (ec) break;
+      total += n;
+    }
+    in_.begin = in_.end = 0;
+  }
 }
 
 asio::awaitable<bool> Session::reply(int status, std::string_view detail, bool keep,
@@ -219,6 +232,7 @@ asio::awaitable<bool> Session::reply(int status, std::string_view detail, bool k
   sent_ += out_.size();
   m_.bytes_out.inc(out_.size());
   finish(status, nullptr, nullptr);
+  if (!keep) linger_ = true;
   co_return keep && !ec;
 }
 
@@ -331,7 +345,7 @@ asio::awaitable<bool> Session::forward(const Route& route, size_t head_len, bool
   const Config& cfg = *s.cfg;
   auto ex = w_.ctx.get_executor();
   http::Body body = http::request_body(req_);
-  std::string_view sticky;
+  std::string sticky;  // a copy: the request head's buffer is reused for its body
   if (route.spec.sticky) sticky = http::cookie_value(req_.get(http::Hdr::cookie), kStickyCookie);
   int64_t now = mono_ms();
   TargetState* t = route.pick(now, sticky, nullptr);

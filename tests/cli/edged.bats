@@ -245,6 +245,17 @@ EOF
   [ "$bad" -ge 12 ]
 }
 
+@test "pipelined requests are answered in order on one connection" {
+  start echo python3 "$T/h.py" echo-origin e1 "$T/origin.log"
+  config
+  printf '[[route]]\nname = "a"\nhost = "*"\ntargets = ["%s"]\n' "$ADDR" >"$T/routes.toml"
+  edged_start
+  run python3 "$T/h.py" raw "$HTTP" 'GET /first HTTP/1.1\r\nHost: x\r\n\r\nPOST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+  [ "$(echo "$output" | grep -o 'HTTP/1.1 200 OK' | wc -l)" -eq 3 ]
+  [[ "$output" == *"GET /first"*"POST /second"*"abc"*"GET /third"* ]]
+  [[ "$output" == *"CLOSED" ]]
+}
+
 @test "limits: long URI 414, header flood 431, large headers 431, body limit 413" {
   start echo python3 "$T/h.py" echo-origin e1 "$T/origin.log"
   E=$ADDR

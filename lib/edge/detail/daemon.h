@@ -35,7 +35,10 @@ int64_t mono_ms();
 struct Alarm {
   int64_t deadline = INT64_MAX;
   bool fired = false;
-  void after(Millis d) { deadline = mono_ms() + d.count(); }
+  void after(Millis d) {
+    deadline = mono_ms() + d.count();
+    fired = false;
+  }
   void clear() { deadline = INT64_MAX; }
 };
 
