@@ -238,6 +238,22 @@ core::Result<std::shared_ptr<const CertSet>> ServerContext::Impl::load() {
   return std::shared_ptr<const CertSet>(std::move(set));
 }
 
+// A verification store from a CA bundle and an optional CRL (checked for the leaf's issuer),
+// or null when either does not load.
+static X509_STORE* load_store(const std::string& ca, const std::string& crl) {
+  X509_STORE* st = X509_STORE_new();
+  bool ok = X509_STORE_load_file(st, ca.c_str()) == 1;
+  if (ok && !crl.empty()) {
+    X509_LOOKUP* lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
+    ok = lu && X509_load_crl_file(lu, crl.c_str(), X509_FILETYPE_PEM) > 0;
+    X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+  }
+  ERR_clear_error();
+  if (ok) return st;
+  X509_STORE_free(st);
+  return nullptr;
+}
+
 X509_STORE* ServerContext::Impl::client_store(const ClientAuth& a, bool* fresh) {
   std::string key = a.ca + "\n" + a.crl;
   std::lock_guard lk(mu);
@@ -246,16 +262,8 @@ X509_STORE* ServerContext::Impl::client_store(const ClientAuth& a, bool* fresh) 
   Store s;
   s.stamps.push_back(stamp(a.ca));
   if (!a.crl.empty()) s.stamps.push_back(stamp(a.crl));
-  s.st = X509_STORE_new();
-  bool ok = X509_STORE_load_file(s.st, a.ca.c_str()) == 1;
-  if (ok && !a.crl.empty()) {
-    X509_LOOKUP* lu = X509_STORE_add_lookup(s.st, X509_LOOKUP_file());
-    ok = lu && X509_load_crl_file(lu, a.crl.c_str(), X509_FILETYPE_PEM) > 0;
-    X509_STORE_set_flags(s.st, X509_V_FLAG_CRL_CHECK);
-  }
-  ERR_clear_error();
-  if (!ok) {
-    X509_STORE_free(s.st);
+  s.st = load_store(a.ca, a.crl);
+  if (!s.st) {
     // Keep a store that worked before (fail closed when there never was one).
     return it != stores.end() ? it->second.st : nullptr;
   }
@@ -317,7 +325,7 @@ core::Result<bool> ServerContext::reload_if_changed() {
     std::lock_guard lk(impl_->mu);
     for (auto& [k, s] : impl_->stores) stores_changed |= changed(s.stamps);
   }
-  if (stores_changed) {  // rebuilt lazily at the next handshake; drop stale ones now
+  if (stores_changed) {  // reload the changed CA/CRL stores now; a broken file keeps the old one
     std::lock_guard lk(impl_->mu);
     for (auto it = impl_->stores.begin(); it != impl_->stores.end();) {
       if (changed(it->second.stamps)) {
@@ -326,22 +334,14 @@ core::Result<bool> ServerContext::reload_if_changed() {
         auto nl = it->first.find('\n');
         a.ca = it->first.substr(0, nl);
         a.crl = it->first.substr(nl + 1);
-        X509_STORE* st = X509_STORE_new();
-        bool ok = X509_STORE_load_file(st, a.ca.c_str()) == 1;
-        if (ok && !a.crl.empty()) {
-          X509_LOOKUP* lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
-          ok = lu && X509_load_crl_file(lu, a.crl.c_str(), X509_FILETYPE_PEM) > 0;
-          X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
-        }
-        ERR_clear_error();
+        X509_STORE* st = load_store(a.ca, a.crl);
+        bool ok = st != nullptr;
         if (ok) {
           X509_STORE_free(it->second.st);
           it->second.st = st;
           it->second.stamps.clear();
           it->second.stamps.push_back(stamp(a.ca));
           if (!a.crl.empty()) it->second.stamps.push_back(stamp(a.crl));
-        } else {
-          X509_STORE_free(st);
         }
       }
       ++it;
