@@ -82,8 +82,9 @@ struct Identity {
 struct Session {
   std::string token_hash;
   int64_t resource_id = 0;
-  std::string method;       // how it was created: users | password | pin | email | share_link
-  std::string path_prefix;  // "" anywhere; else only paths below it (path-limited share link)
+  std::string method;         // how it was created: users | password | pin | email | share_link
+  std::string path_prefix;    // "" anywhere; else only paths below it (path-limited share link)
+  std::string share_link_id;  // the share link that created it ("" none)
   Identity identity;
   int64_t created_at = 0;
   int64_t last_seen = 0;

@@ -106,7 +106,8 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
                         "coalesce(s.user_id, 0), coalesce(u.email, ''), coalesce(u.name, ''), "
                         "coalesce(u.enabled, 1), coalesce(l.revoked, 0), "
                         "EXISTS (SELECT 1 FROM resource_users g "
-                        "        WHERE g.user_id = s.user_id AND g.resource_id = s.resource_id) "
+                        "        WHERE g.user_id = s.user_id AND g.resource_id = s.resource_id), "
+                        "coalesce(s.share_link_id, '') "
                         "FROM sessions s LEFT JOIN users u ON u.id = s.user_id "
                         "LEFT JOIN share_links l ON l.id = s.share_link_id "
                         "WHERE s.token_hash = ?1"));
@@ -124,6 +125,7 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
   s.expires_at = st.col_int(7);
   s.ttl = st.col_int(8);
   s.sliding = st.col_int(9) != 0;
+  s.share_link_id = st.col_text(17);
   s.revoked = st.col_int(10) != 0 || st.col_int(14) == 0 || st.col_int(15) != 0;
   s.identity.user_id = st.col_int(11);
   if (s.identity.user_id) {
@@ -142,7 +144,7 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
   return std::optional<Session>{std::move(s)};
 }
 
-core::Result<void> insert_session(store::Db& db, const Session& s, std::string_view share_link_id) {
+core::Result<void> insert_session(store::Db& db, const Session& s) {
   WARREN_TRY(st, db.prepare("INSERT INTO sessions(token_hash, resource_id, user_id, method, "
                             "subject, share_link_id, path_prefix, created_at, last_seen, "
                             "expires_at, ttl, sliding) "
@@ -153,10 +155,10 @@ core::Result<void> insert_session(store::Db& db, const Session& s, std::string_v
   else
     st.bind_null(3);
   st.bind(4, s.method).bind(5, s.identity.user);
-  if (share_link_id.empty())
+  if (s.share_link_id.empty())
     st.bind_null(6);
   else
-    st.bind(6, share_link_id);
+    st.bind(6, s.share_link_id);
   st.bind(7, s.path_prefix).bind(8, s.created_at).bind(9, s.last_seen).bind(10, s.expires_at);
   st.bind(11, s.ttl).bind(12, s.sliding ? 1 : 0);
   return st.run();
@@ -166,6 +168,12 @@ core::Result<void> touch_session(store::Db& db, const SessionTouch& t) {
   WARREN_TRY(st, db.prepare("UPDATE sessions SET last_seen = ?2, expires_at = ?3 "
                             "WHERE token_hash = ?1 AND revoked = 0"));
   st.bind(1, t.token_hash).bind(2, t.last_seen).bind(3, t.expires_at);
+  return st.run();
+}
+
+core::Result<void> revoke_session(store::Db& db, std::string_view token_hash) {
+  WARREN_TRY(st, db.prepare("UPDATE sessions SET revoked = 1 WHERE token_hash = ?1"));
+  st.bind(1, token_hash);
   return st.run();
 }
 

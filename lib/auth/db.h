@@ -24,9 +24,10 @@ core::Result<PortalSecrets> load_secrets(store::Db& db, int64_t resource_id);
 // Sessions: the identity (email, name, roles) comes from users/user_roles at lookup time, so a
 // disabled user or a revoked share link ends its sessions at once.
 core::Result<std::optional<Session>> find_session(store::Db& db, std::string_view token_hash);
-core::Result<void> insert_session(store::Db& db, const Session& s,
-                                  std::string_view share_link_id = {});
+core::Result<void> insert_session(store::Db& db, const Session& s);
 core::Result<void> touch_session(store::Db& db, const SessionTouch& t);
+// Revokes one session (logout).
+core::Result<void> revoke_session(store::Db& db, std::string_view token_hash);
 // Revokes sessions: of one resource (resource_id > 0), of one user (user_id > 0), or all.
 core::Result<int> revoke_sessions(store::Db& db, int64_t resource_id, int64_t user_id);
 // Deletes sessions that expired before `now`; returns how many.

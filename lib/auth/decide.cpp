@@ -223,6 +223,7 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
         auto ns = new_session(policy, d.identity, "share_link", req.tls, now, ttl,
                               link->session_ttl == 0 && link->expires_at == 0);
         ns.row.path_prefix = link->path_prefix;
+        ns.row.share_link_id = link->id;
         d.issue = std::move(ns);
         d.location = strip_query_param(req.target, policy.share_param);
         return finish(Outcome::issue_session, 302, "share_link_issued");

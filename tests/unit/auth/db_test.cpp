@@ -88,6 +88,9 @@ TEST_CASE("db: sessions round-trip, slide, revoke and die with their user or lin
   s.exec("UPDATE users SET enabled = 0 WHERE id = 5");
   REQUIRE((*find_session(s.db, ns.row.token_hash))->revoked);
   s.exec("UPDATE users SET enabled = 1 WHERE id = 5");
+  REQUIRE(revoke_session(s.db, ns.row.token_hash));  // logout
+  REQUIRE((*find_session(s.db, ns.row.token_hash))->revoked);
+  s.exec("UPDATE sessions SET revoked = 0");
   REQUIRE(*revoke_sessions(s.db, 0, 5) == 1);
   REQUIRE((*find_session(s.db, ns.row.token_hash))->revoked);
 
@@ -104,11 +107,13 @@ TEST_CASE("db: sessions round-trip, slide, revoke and die with their user or lin
   auto ls = new_session(p, Identity{0, "share-link:" + t.id, "", "share link", {}}, "share_link",
                         true, kNow, 600, false);
   ls.row.path_prefix = "/docs";
-  REQUIRE(insert_session(s.db, ls.row, t.id));
+  ls.row.share_link_id = t.id;
+  REQUIRE(insert_session(s.db, ls.row));
   auto lsr = *find_session(s.db, ls.row.token_hash);
   REQUIRE_FALSE(lsr->revoked);
   REQUIRE_FALSE(lsr->sliding);
   REQUIRE(lsr->path_prefix == "/docs");
+  REQUIRE(lsr->share_link_id == t.id);
   s.exec("UPDATE share_links SET revoked = 1");
   REQUIRE((*find_session(s.db, ls.row.token_hash))->revoked);
   REQUIRE(*purge_sessions(s.db, kNow + 601) == 1);  // the link session expired; the user's not

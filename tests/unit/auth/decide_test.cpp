@@ -400,6 +400,7 @@ TEST_CASE("decide: share links in the query set a cookie and strip the token", "
   d = decide(r.view(), p, st.lookups(), kNow);
   REQUIRE(d.outcome == Outcome::issue_session);
   REQUIRE(d.issue->row.path_prefix == "/docs");
+  REQUIRE(d.issue->row.share_link_id == t.id);
   st.sessions[d.issue->row.token_hash] = d.issue->row;
   r2.headers = {{"Cookie", "__Host-warren_session=" + d.issue->token}};
   r2.target = "/docs/other";
