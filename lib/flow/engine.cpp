@@ -658,6 +658,8 @@ RunResult run_workflow(const Workflow& wf, const Config& cfg, RunOptions opt) {
   {
     Sched main(r, nullptr, -1, nullptr, r.root);
     res = main.run();
+    // A node stopped by the run deadline (between inline nodes) is the run's timeout.
+    if (!res && res.error().abort && mono_ns() >= r.deadline) r.timed_out = true;
     if (res && !r.timed_out) {
       results = main.node_results();
       if (const Value* v = main.result_value()) final_output = *v;

@@ -100,6 +100,18 @@ TEST_CASE("the run deadline interrupts waiting nodes") {
   CHECK(r.error == "workflow execution timeout: exceeded 100ms");
 }
 
+TEST_CASE("the run deadline also stops a run of inline nodes, reported as the run's timeout") {
+  flow::Config cfg;
+  cfg.limits.execution_ns = 1;
+  auto r =
+      run(R"({"nodes":[{"id":"a","data":{"value":1}},{"id":"b","data":{"expression":"input + 1"}}],
+    "edges":[{"source":"a","target":"b"}]})",
+          cfg);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.code == core::Errc::tempfail);
+  CHECK(r.error == "workflow execution timeout: exceeded 1ns");
+}
+
 TEST_CASE("max_concurrency bounds the overlap") {
   flow::Config cfg;
   cfg.limits.max_concurrency = 1;
