@@ -589,8 +589,10 @@ NodeResult<void> Sched::run() {
     }
     std::unique_lock<std::mutex> lk(m_);
     if (!done_.empty()) continue;
-    int64_t wait = std::min<int64_t>(stop_.deadline() - mono_ns(), 100'000'000);
-    if (wait > 0) cv_.wait_for(lk, std::chrono::nanoseconds(wait));
+    // Wake for completions, or at the deadline (past it: every millisecond while the stopped
+    // nodes finish).
+    int64_t wait = std::clamp<int64_t>(stop_.deadline() - mono_ns(), 1'000'000, 100'000'000);
+    cv_.wait_for(lk, std::chrono::nanoseconds(wait));
     lk.unlock();
     if (loop_ < 0 && mono_ns() >= r_.deadline && !r_.timed_out) {
       r_.timed_out = true;
