@@ -36,7 +36,8 @@ EOF
   export EDGE_ADDR=$(edge_status | jq -r .listen)
   # Restarts come back on the same address.
   sed -i "s/^listen = .*/listen = \"$EDGE_ADDR\"/" "$E/tunneld.toml"
-  peerctl --dir "$E" site add homelab --edge "$EDGE_ADDR" > "$S/tunneld.toml"
+  # By name: the site resolves "localhost" again before every connection attempt.
+  peerctl --dir "$E" site add homelab --edge "localhost:${EDGE_ADDR##*:}" > "$S/tunneld.toml"
   site_timers "$S/tunneld.toml"
   start_site "$S" site
   wait_online homelab
