@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -31,6 +32,7 @@ constexpr auto kCloseFlush = 2s;                 // time to write CLOSE before d
 constexpr auto kAttachDeadline = 15s;            // a stream we opened must get its local end
 constexpr auto kSweepEvery = 1s;
 constexpr size_t kMaxEarlyDgrams = 32;  // per UDP flow, until its socket is connected
+constexpr size_t kMaxIov = 16;          // DATA frames of one stream per sendmsg(2)
 
 bool would_block(int e) {
   return e == EAGAIN || e == EWOULDBLOCK;
@@ -165,7 +167,8 @@ void Lane::on_lane_read(const boost::system::error_code& ec, size_t n) {
 }
 
 void Lane::handle(std::span<const proto::Event> events) {
-  for (const auto& e : events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
     if (done_) return;
     switch (e.type) {
       case EventType::handshake_done: {
@@ -188,9 +191,15 @@ void Lane::handle(std::span<const proto::Event> events) {
         hooks_.lane_stream(*this, e.id, e.kind, e.text);
         break;
       }
-      case EventType::data:
-        if (Relay* r = find(e.id)) relay_data(*r, e.data);
+      case EventType::data: {  // a run of DATA for one stream goes out in one sendmsg(2)
+        size_t j = i + 1;
+        while (j < events.size() && j - i < kMaxIov && events[j].type == EventType::data &&
+               events[j].id == e.id)
+          ++j;
+        if (Relay* r = find(e.id)) relay_data(*r, events.subspan(i, j - i));
+        i = j - 1;
         break;
+      }
       case EventType::window:
         pump_read(e.id);
         break;
@@ -535,22 +544,38 @@ void Lane::local_error(Relay& r, int err, const char* what) {
   erase(id);
 }
 
-// Peer -> local: write straight from the session's receive buffer when the local end keeps up;
-// otherwise keep the rest (bounded by the window we granted) until it is writable.
-void Lane::relay_data(Relay& r, std::span<const uint8_t> data) {
+// Peer -> local: write straight from the session's receive buffer (one sendmsg(2) for a run
+// of DATA frames, so a 64 KiB-MSS loopback sends no small tail segment per record) when the
+// local end keeps up; otherwise keep the rest (bounded by the window we granted) until it is
+// writable.
+void Lane::relay_data(Relay& r, std::span<const proto::Event> run) {
+  size_t sent = 0;
   if (r.sd && r.out.empty()) {
-    ssize_t n = ::send(r.fd(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    iovec iov[kMaxIov];
+    size_t k = 0;
+    for (const auto& ev : run) iov[k++] = {const_cast<uint8_t*>(ev.data.data()), ev.data.size()};
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = k;
+    ssize_t n = ::sendmsg(r.fd(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       s_.consumed(r.id, size_t(n));
-      data = data.subspan(size_t(n));
+      sent = size_t(n);
     } else if (n < 0 && !would_block(errno) && errno != EINTR) {
       local_error(r, errno, "write");
       return;
     }
   }
-  if (data.empty()) return;
-  r.out.append(data);
-  if (r.sd) arm_write(r);
+  for (const auto& ev : run) {
+    auto d = ev.data;
+    if (sent >= d.size()) {
+      sent -= d.size();
+      continue;
+    }
+    r.out.append(d.subspan(sent));
+    sent = 0;
+  }
+  if (!r.out.empty() && r.sd) arm_write(r);
 }
 
 void Lane::arm_write(Relay& r) {
@@ -632,11 +657,11 @@ void Lane::pump_read(uint32_t id) {
       return;
     }
     ssize_t n = ::recv(fd, room.data(), room.size(), MSG_DONTWAIT);
-    if (n > 0) {
+    if (n > 0) {  // sealed in place; sent with the rest of this turn's records
       s_.commit_data(id, size_t(n));
-      if (!writing_) kick_write();
       if (size_t(n) < room.size()) {  // drained: the next data raises a fresh readiness edge
         arm_read(*r);
+        kick_write();
         return;
       }
       continue;

@@ -145,7 +145,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   Relay& add_relay(uint32_t id, proto::StreamKind kind);
   void erase(uint32_t id);
   void maybe_finish(Relay& r);
-  void relay_data(Relay& r, std::span<const uint8_t> data);
+  void relay_data(Relay& r, std::span<const proto::Event> run);
   void relay_dgram(Relay& r, std::span<const uint8_t> data);
   void pump_read(uint32_t id);
   void pump_dgrams(Relay& r);

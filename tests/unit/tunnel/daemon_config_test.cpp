@@ -44,7 +44,7 @@ TEST_CASE("an [edge] file gets the documented defaults", "[tunneld][config]") {
   CHECK(c->edge.keepalive == std::chrono::seconds(10));
   CHECK(c->edge.idle_timeout == std::chrono::seconds(30));
   CHECK(c->edge.udp_idle_timeout == std::chrono::seconds(60));
-  CHECK(c->stream_window == 512 * 1024);
+  CHECK(c->stream_window == 1024 * 1024);
   CHECK(c->socket_path() == d.path + "/run/tunneld.sock");
   CHECK(c->resolve(c->edge.private_key_file) == d.path + "/tunneld-edge.key");
   CHECK(c->resolve("/abs/x") == "/abs/x");
