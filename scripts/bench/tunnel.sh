@@ -282,6 +282,18 @@ OPEN_T=$("$PY" "$T/opens.py" dial "$OPENS" "$T/edge/run/tunneld.sock" "127.0.0.1
 OPEN_D=$("$PY" "$T/opens.py" direct "$OPENS" "$T/edge/run/tunneld.sock" "127.0.0.1:$ECHO")
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# A fresh site process (the bulk runs left buffers in the old one), back on both lanes.
+kill "$SITE_PID"
+wait "$SITE_PID" 2>/dev/null || true
+bg site2 "$BIN/tunneld" --dir "$T/site" -q
+SITE_PID=$LAST
+i=0
+until printf '{"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$T/site/run/tunneld.sock" 2>/dev/null |
+  grep -q '"lanes_up":2'; do
+  i=$((i + 1))
+  [ $i -gt 200 ] && { echo "tunnel.sh: the site did not come back" >&2; exit 69; }
+  sleep 0.05
+done
 sleep 1
 RSS0=$(rss "$SITE_PID")
 ERSS0=$(rss "$EDGE_PID")
