@@ -575,20 +575,28 @@ void Lane::relay_data(Relay& r, std::span<const proto::Event> run) {
     r.out.append(d.subspan(sent));
     sent = 0;
   }
-  if (!r.out.empty() && r.sd) arm_write(r);
+  if (!r.out.empty() && r.sd) arm(r, true);
 }
 
-void Lane::arm_write(Relay& r) {
-  if (r.wait_write || !r.sd) return;
-  r.wait_write = true;
-  r.sd->async_wait(asio::posix::descriptor_base::wait_write,
-                   [self = shared_from_this(), id = r.id](const boost::system::error_code& ec) {
-                     Relay* x = self->find(id);
-                     if (!x) return;
-                     x->wait_write = false;
-                     if (ec || self->done_) return;
-                     self->on_writable(id);
-                   });
+// Waits for the local end to become writable (then on_writable) or readable (then pump_read).
+// Armed only after a short read/write or EAGAIN: with edge-triggered epoll an earlier wait
+// could miss its edge.
+void Lane::arm(Relay& r, bool write) {
+  bool& waiting = write ? r.wait_write : r.wait_read;
+  if (waiting || !r.sd) return;
+  waiting = true;
+  r.sd->async_wait(
+      write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read,
+      [self = shared_from_this(), id = r.id, write](const boost::system::error_code& ec) {
+        Relay* x = self->find(id);
+        if (!x) return;
+        (write ? x->wait_write : x->wait_read) = false;
+        if (ec || self->done_) return;
+        if (write)
+          self->on_writable(id);
+        else
+          self->pump_read(id);
+      });
 }
 
 void Lane::on_writable(uint32_t id) {
@@ -603,7 +611,7 @@ void Lane::on_writable(uint32_t id) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && would_block(errno)) {
-      arm_write(*r);
+      arm(*r, true);
       kick_write();
       return;
     }
@@ -618,19 +626,6 @@ void Lane::on_writable(uint32_t id) {
   }
   maybe_finish(*r);
   kick_write();  // WINDOW frames for what was delivered
-}
-
-void Lane::arm_read(Relay& r) {
-  if (r.wait_read || !r.sd) return;
-  r.wait_read = true;
-  r.sd->async_wait(asio::posix::descriptor_base::wait_read,
-                   [self = shared_from_this(), id = r.id](const boost::system::error_code& ec) {
-                     Relay* x = self->find(id);
-                     if (!x) return;
-                     x->wait_read = false;
-                     if (ec || self->done_) return;
-                     self->pump_read(id);
-                   });
 }
 
 // Local -> peer: read straight into the session's output (prepare_data/commit_data), where the
@@ -660,7 +655,7 @@ void Lane::pump_read(uint32_t id) {
     if (n > 0) {  // sealed in place; sent with the rest of this turn's records
       s_.commit_data(id, size_t(n));
       if (size_t(n) < room.size()) {  // drained: the next data raises a fresh readiness edge
-        arm_read(*r);
+        arm(*r, false);
         kick_write();
         return;
       }
@@ -676,7 +671,7 @@ void Lane::pump_read(uint32_t id) {
       return;
     }
     if (would_block(e)) {
-      arm_read(*r);
+      arm(*r, false);
       kick_write();
       return;
     }
@@ -714,7 +709,7 @@ void Lane::pump_dgrams(Relay& r) {
     }
     int e = errno;
     if (would_block(e)) {
-      arm_read(r);
+      arm(r, false);
       kick_write();
       return;
     }

@@ -150,8 +150,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   void pump_read(uint32_t id);
   void pump_dgrams(Relay& r);
   void continue_later(Relay& r);
-  void arm_read(Relay& r);
-  void arm_write(Relay& r);
+  void arm(Relay& r, bool write);
   void on_writable(uint32_t id);
   void local_error(Relay& r, int err, const char* what);
 
