@@ -36,5 +36,17 @@ std::string json_line(const boost::json::object& o);
 std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string& daemon);
 
 void register_site(Ctx& c, CLI::App& noun);
+// Resources, targets and access (cmd/peerctl/resource.cpp, target.cpp, user.cpp, role.cpp,
+// grant.cpp, link.cpp, apikey.cpp, rule.cpp, session.cpp, audit.cpp).
+void register_resource(Ctx& c, CLI::App& noun);
+void register_target(Ctx& c, CLI::App& noun);
+void register_user(Ctx& c, CLI::App& noun);
+void register_role(Ctx& c, CLI::App& noun);
+void register_grant(Ctx& c, CLI::App& noun);
+void register_link(Ctx& c, CLI::App& noun);
+void register_apikey(Ctx& c, CLI::App& noun);
+void register_rule(Ctx& c, CLI::App& noun);
+void register_session(Ctx& c, CLI::App& noun);
+void register_audit(Ctx& c, CLI::App& noun);
 
 }  // namespace peerctl

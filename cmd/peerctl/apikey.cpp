@@ -1,0 +1,8 @@
+// peerctl apikey (being written).
+#include "peerctl.h"
+
+namespace peerctl {
+
+void register_apikey(Ctx&, CLI::App&) {}
+
+}  // namespace peerctl

@@ -1,0 +1,589 @@
+// peerctl resource add|list|show|set|rm|enable|disable|auth: what edged serves (HTTP resources)
+// and what tunneld forwards (raw TCP/UDP ports), and who may reach an HTTP resource.
+#include <boost/json.hpp>
+
+#include "control/input.h"
+#include "control/resources.h"
+#include "control/table.h"
+#include "control/validate.h"
+#include "core/fs.h"
+#include "core/text.h"
+#include "crypto/crypto.h"
+#include "peerctl.h"
+
+namespace peerctl {
+
+namespace {
+
+namespace bj = boost::json;
+
+// The access options shared by `resource add` and `resource auth`.
+struct AuthOpts {
+  bool is_public = false;
+  std::string methods;  // --auth LIST: the exact set
+  std::string password_file, pin_file;
+  int pin_digits = 0;
+  std::vector<std::string> email_allow;
+  bool clear_email_allow = false;
+  bool share_links = false, basic = false, mtls = false, users = false;
+  std::vector<std::string> roles;
+  bool clear_roles = false;
+  std::string session_ttl;
+  std::string rate;
+  int64_t burst = -1;
+
+  bool any() const {
+    return is_public || !methods.empty() || !password_file.empty() || !pin_file.empty() ||
+           pin_digits || !email_allow.empty() || clear_email_allow || share_links || basic ||
+           mtls || users || !roles.empty() || clear_roles || !session_ttl.empty() ||
+           !rate.empty() || burst >= 0;
+  }
+};
+
+void add_auth_options(CLI::App* s, AuthOpts& o) {
+  s->add_flag("--public", o.is_public, "Anyone may reach it (no authentication)");
+  s->add_option("--auth", o.methods,
+                "Exactly these methods, comma-separated: users, password, pin, email, "
+                "share-links, basic, mtls")
+      ->type_name("METHOD,...");
+  s->add_option("--password-file", o.password_file,
+                "Set the resource password from FILE (- for stdin); enables the password method")
+      ->type_name("FILE");
+  s->add_option("--pin-file", o.pin_file, "Set the PIN from FILE (- for stdin); enables pin")
+      ->type_name("FILE");
+  s->add_option("--pin-digits", o.pin_digits, "PIN length, 4-12 (default 6)")->type_name("N");
+  s->add_option("--email-allow", o.email_allow,
+                "Allow one-time codes to ADDRESS or @DOMAIN (repeatable); enables email")
+      ->type_name("ADDR");
+  s->add_flag("--clear-email-allow", o.clear_email_allow, "Empty the email allow list first");
+  s->add_flag("--share-links", o.share_links, "Enable share links");
+  s->add_flag("--basic", o.basic, "Enable HTTP Basic (users and API keys)");
+  s->add_flag("--mtls", o.mtls, "Enable client certificates (needs --client-ca)");
+  s->add_flag("--users", o.users, "Enable Warren user logins");
+  s->add_option("--role", o.roles, "Let users with ROLE in (repeatable); enables users")
+      ->type_name("ROLE");
+  s->add_flag("--clear-roles", o.clear_roles, "Empty the role list first");
+  s->add_option("--session-ttl", o.session_ttl, "Session lifetime (default 30d)")->type_name("DUR");
+  s->add_option("--rate", o.rate, "Requests per second per client IP (0: no limit)")
+      ->type_name("N/s");
+  s->add_option("--burst", o.burst, "Burst above --rate")->type_name("N");
+}
+
+// Applies the options to `a`, reading secrets and hashing them.
+core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
+  WARREN_CHECK(
+      control::one_stdin({{"--password-file", o.password_file}, {"--pin-file", o.pin_file}}));
+  if (o.is_public && !o.methods.empty())
+    return core::err(core::Errc::usage, "--public and --auth exclude each other");
+  if (o.is_public) {
+    control::Auth fresh;
+    fresh.configured = a.configured;
+    a = fresh;
+    a.is_public = true;
+    return {};
+  }
+  a.is_public = false;
+  if (!o.methods.empty()) {
+    for (const char* m : {"users", "password", "pin", "email", "share-links", "basic", "mtls"})
+      control::set_auth_method(a, m, false);
+    for (const auto& m : core::split(o.methods, ','))
+      if (!control::set_auth_method(a, core::trim(m), true))
+        return core::err(core::Errc::data,
+                         "--auth: '" + m +
+                             "': not a method (users, password, pin, email, share-links, "
+                             "basic, mtls)");
+  }
+  if (o.share_links) a.share_links = true;
+  if (o.basic) a.basic = true;
+  if (o.mtls) a.mtls = true;
+  if (o.users) a.users = true;
+  if (o.pin_digits) a.pin_digits = o.pin_digits;
+  if (o.clear_email_allow) a.email_allow.clear();
+  for (const auto& e : o.email_allow) {
+    WARREN_TRY(entry, control::check_email_allow("--email-allow", e));
+    a.email_allow.push_back(entry);
+    a.email = true;
+  }
+  if (o.clear_roles) a.roles.clear();
+  for (const auto& r : o.roles) {
+    WARREN_TRY(role, control::check_name("--role", r));
+    if (std::find(a.roles.begin(), a.roles.end(), role) == a.roles.end()) a.roles.push_back(role);
+    a.users = true;
+  }
+  if (!o.session_ttl.empty()) {
+    WARREN_TRY(ttl, control::check_duration("--session-ttl", o.session_ttl));
+    a.session_ttl = ttl;
+  }
+  if (!o.rate.empty()) {
+    std::string_view r = o.rate;
+    if (core::starts_with(std::string_view(r).substr(r.size() > 2 ? r.size() - 2 : 0), "/s"))
+      r.remove_suffix(2);
+    auto n = core::parse_uint(r);
+    if (!n || *n > 1000000)
+      return core::err(core::Errc::data, "--rate: '" + o.rate + "': not a rate (e.g. 10/s)");
+    a.rate_per_sec = int64_t(*n);
+    if (o.burst < 0 && a.rate_burst < a.rate_per_sec) a.rate_burst = a.rate_per_sec;
+  }
+  if (o.burst >= 0) a.rate_burst = o.burst;
+  // Secrets: from a file or stdin, else a prompt on a terminal when the method needs one.
+  if (!o.password_file.empty()) a.password = true;
+  if (!o.pin_file.empty()) a.pin = true;
+  if (a.password && (!o.password_file.empty() || a.password_hash.empty())) {
+    WARREN_TRY(pw, control::read_secret("--password-file", o.password_file, "Resource password: "));
+    auto h = crypto::hash_password(pw);
+    crypto::wipe(pw.data(), pw.size());
+    if (!h) return h.error();
+    a.password_hash = *h;
+  }
+  if (a.pin && (!o.pin_file.empty() || a.pin_hash.empty())) {
+    WARREN_TRY(pin, control::read_secret("--pin-file", o.pin_file, "PIN: "));
+    bool digits = pin.size() == size_t(a.pin_digits) &&
+                  pin.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) {
+      crypto::wipe(pin.data(), pin.size());
+      return core::err(core::Errc::data,
+                       "--pin-file: the PIN must be " + std::to_string(a.pin_digits) + " digits");
+    }
+    auto h = crypto::hash_password(pin);
+    crypto::wipe(pin.data(), pin.size());
+    if (!h) return h.error();
+    a.pin_hash = *h;
+  }
+  return {};
+}
+
+std::string auth_summary(const control::Auth& a) {
+  if (a.is_public) return "public";
+  return control::join(control::auth_methods(a));
+}
+
+bj::object auth_json(const control::Auth& a) {
+  bj::array m, e, r;
+  for (const auto& x : control::auth_methods(a)) m.push_back(bj::value(x));
+  for (const auto& x : a.email_allow) e.push_back(bj::value(x));
+  for (const auto& x : a.roles) r.push_back(bj::value(x));
+  return bj::object{{"public", a.is_public},
+                    {"methods", std::move(m)},
+                    {"password_set", !a.password_hash.empty()},
+                    {"pin_set", !a.pin_hash.empty()},
+                    {"pin_digits", a.pin_digits},
+                    {"email_allow", std::move(e)},
+                    {"roles", std::move(r)},
+                    {"session_ttl", a.session_ttl},
+                    {"rate_per_sec", a.rate_per_sec},
+                    {"rate_burst", a.rate_burst}};
+}
+
+std::string auth_text(const control::Auth& a) {
+  std::string out = control::kv_line("auth", auth_summary(a));
+  if (a.is_public) return out;
+  if (a.password) out += control::kv_line("password", a.password_hash.empty() ? "unset" : "set");
+  if (a.pin)
+    out += control::kv_line("pin", (a.pin_hash.empty() ? std::string("unset, ") : "set, ") +
+                                       std::to_string(a.pin_digits) + " digits");
+  if (!a.email_allow.empty())
+    out += control::kv_line("email allow", control::join(a.email_allow, " "));
+  if (!a.roles.empty()) out += control::kv_line("roles", control::join(a.roles, " "));
+  out += control::kv_line("session ttl", control::format_duration(a.session_ttl));
+  if (a.rate_per_sec)
+    out += control::kv_line(
+        "rate", std::to_string(a.rate_per_sec) + "/s burst " + std::to_string(a.rate_burst));
+  return out;
+}
+
+bj::object target_json(const control::Target& t) {
+  return bj::object{{"id", t.id},
+                    {"resource", t.resource},
+                    {"target", control::target_address(t)},
+                    {"site", t.site.empty() ? bj::value(nullptr) : bj::value(t.site)},
+                    {"host", t.host},
+                    {"port", t.port},
+                    {"scheme", t.scheme},
+                    {"weight", t.weight},
+                    {"tls_verify", t.tls_verify},
+                    {"sni", t.sni},
+                    {"enabled", t.enabled}};
+}
+
+struct Full {
+  control::Resource r;
+  std::vector<control::Target> targets;
+  control::Auth auth;
+};
+
+core::Result<Full> load_full(store::Db& db, const control::Resource& r) {
+  Full f{r, {}, {}};
+  if (r.kind == "http") {
+    WARREN_TRY(t, control::list_targets(db, r.name));
+    f.targets = std::move(t);
+    WARREN_TRY(a, control::load_auth(db, r.id));
+    f.auth = std::move(a);
+  }
+  return f;
+}
+
+bj::object resource_json(const Full& f) {
+  const auto& r = f.r;
+  bj::object o{{"name", r.name}, {"kind", r.kind}, {"enabled", r.enabled}};
+  if (r.kind == "http") {
+    o["host"] = r.host;
+    o["path"] = r.path;
+    o["tls"] = r.tls;
+    o["redirect_https"] = r.redirect_https;
+    bj::array h;
+    for (const auto& x : r.headers) h.push_back(bj::value(x));
+    o["headers"] = std::move(h);
+    o["mtls"] = r.mtls;
+    o["client_ca"] = r.client_ca;
+    o["health_path"] = r.health_path;
+    o["health_interval_ms"] = r.health_interval_ms;
+    bj::array t;
+    for (const auto& x : f.targets) t.push_back(target_json(x));
+    o["targets"] = std::move(t);
+    o["auth"] = auth_json(f.auth);
+  } else {
+    o["port"] = r.port;
+    o["site"] = r.site;
+    o["to"] = r.to;
+  }
+  o["created_at"] = control::time_or(r.created_at, "");
+  return o;
+}
+
+std::string front(const control::Resource& r) {
+  if (r.kind != "http") return ":" + std::to_string(r.port);
+  return std::string(r.tls ? "https://" : "http://") + r.host + r.path;
+}
+
+std::string backend(const Full& f) {
+  if (f.r.kind != "http") return f.r.site + ":" + f.r.to;
+  std::vector<std::string> t;
+  for (const auto& x : f.targets) t.push_back(control::target_address(x));
+  return t.empty() ? "-" : control::join(t);
+}
+
+int done(core::Result<void> r) {
+  return r ? 0 : cli::fail(r.error());
+}
+
+int print(const std::string& out) {
+  auto w = core::write_stdout(out);
+  return w ? 0 : cli::fail(w.error());
+}
+
+// Options of add and set that describe the resource itself.
+struct ShapeOpts {
+  std::string host, path;
+  std::vector<std::string> targets;
+  bool tls = false, no_tls = false, redirect = false, no_redirect = false;
+  std::vector<std::string> headers;
+  bool clear_headers = false;
+  std::string client_ca, client_crl, mtls_mode;
+  std::string tcp, udp, port, site, to;
+  std::string health_path, health_interval;
+};
+
+void add_shape_options(CLI::App* s, ShapeOpts& o, bool set) {
+  s->add_option("--host", o.host, "Hostname served: app.example.com, *.example.com or *")
+      ->type_name("HOST");
+  s->add_option("--path", o.path, "Path prefix (default /)")->type_name("PATH");
+  s->add_flag("--tls", o.tls, "Served over HTTPS (share-link URLs use https://)");
+  s->add_flag("--redirect-https", o.redirect, "Redirect plain HTTP requests to HTTPS");
+  s->add_option("--header", o.headers, "Add 'Name: value' to requests to the targets (repeatable)")
+      ->type_name("'K: V'");
+  s->add_option("--client-ca", o.client_ca, "PEM bundle of CAs for client certificates (mTLS)")
+      ->type_name("FILE");
+  s->add_option("--client-crl", o.client_crl, "PEM CRL for client certificates")->type_name("FILE");
+  s->add_option("--mtls-mode", o.mtls_mode,
+                "Ask for client certificates: off, optional, required (default optional with "
+                "--client-ca)")
+      ->type_name("MODE");
+  s->add_option("--site", o.site, "Site that reaches a forward's target")->type_name("SITE");
+  s->add_option("--to", o.to, "A forward's target as the site reaches it")->type_name("HOST:PORT");
+  if (set) {
+    s->add_flag("--no-tls", o.no_tls, "Served over plain HTTP");
+    s->add_flag("--no-redirect-https", o.no_redirect, "Stop redirecting to HTTPS");
+    s->add_flag("--clear-headers", o.clear_headers, "Remove the added headers first");
+    s->add_option("--port", o.port, "A forward's public port on the edge")->type_name("PORT");
+  } else {
+    s->add_option("--target", o.targets,
+                  "Where requests go: HOST:PORT or SITE:HOST:PORT (repeatable)")
+        ->type_name("TARGET");
+    s->add_option("--tcp", o.tcp, "A raw TCP forward of this public port (with --site, --to)")
+        ->type_name("PORT");
+    s->add_option("--udp", o.udp, "A raw UDP forward of this public port (with --site, --to)")
+        ->type_name("PORT");
+  }
+}
+
+core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
+  if (o.tls && o.no_tls)
+    return core::err(core::Errc::usage, "--tls and --no-tls exclude each other");
+  bool http_opts = !o.host.empty() || !o.path.empty() || o.tls || o.no_tls || o.redirect ||
+                   o.no_redirect || !o.headers.empty() || o.clear_headers || !o.client_ca.empty() ||
+                   !o.client_crl.empty() || !o.mtls_mode.empty() || !o.targets.empty();
+  bool fwd_opts = !o.site.empty() || !o.to.empty() || !o.port.empty();
+  if (r.kind == "http" && fwd_opts)
+    return core::err(core::Errc::usage, "--site, --to and --port are for tcp/udp forwards");
+  if (r.kind != "http" && http_opts)
+    return core::err(core::Errc::usage, "resource " + r.name + " is a " + r.kind +
+                                            " forward: --host, --path, --tls, … do not apply");
+  if (!o.host.empty()) {
+    WARREN_TRY(h, control::check_hostname("--host", o.host));
+    r.host = h;
+  }
+  if (!o.path.empty()) r.path = o.path;
+  if (o.tls) r.tls = true;
+  if (o.no_tls) r.tls = false;
+  if (o.redirect) r.redirect_https = true;
+  if (o.no_redirect) r.redirect_https = false;
+  if (o.clear_headers) r.headers.clear();
+  for (const auto& h : o.headers) {
+    WARREN_TRY(v, control::check_header("--header", h));
+    r.headers.push_back(v);
+  }
+  if (!o.client_ca.empty()) {
+    if (!core::file_exists(o.client_ca))
+      return core::err(core::Errc::noinput, "--client-ca: " + o.client_ca + ": no such file");
+    r.client_ca = o.client_ca;
+    if (r.mtls == "off") r.mtls = "optional";
+  }
+  if (!o.client_crl.empty()) {
+    if (!core::file_exists(o.client_crl))
+      return core::err(core::Errc::noinput, "--client-crl: " + o.client_crl + ": no such file");
+    r.client_crl = o.client_crl;
+  }
+  if (!o.mtls_mode.empty()) r.mtls = o.mtls_mode;
+  if (!o.port.empty()) {
+    WARREN_TRY(p, control::check_port("--port", o.port));
+    r.port = p;
+  }
+  if (!o.site.empty()) r.site = o.site;
+  if (!o.to.empty()) r.to = o.to;
+  return {};
+}
+
+void register_add(Ctx& c, CLI::App& noun) {
+  struct Opts {
+    std::string name;
+    ShapeOpts shape;
+    AuthOpts auth;
+    bool disabled = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* s = c.prog.verb(
+      noun, "add", "Add an HTTP resource (host, path, targets, auth) or a raw TCP/UDP forward",
+      "peerctl resource add NAME --host HOST [--path PATH] [--target TARGET]... [--tls] "
+      "[--redirect-https] [--header 'K: V']... [--client-ca FILE] [--public | --auth "
+      "METHOD,...] [AUTH OPTIONS] [--disabled]\n"
+      "peerctl resource add NAME (--tcp PORT | --udp PORT) --site SITE --to HOST:PORT "
+      "[--disabled]");
+  s->add_option("name", o->name, "Resource name: 1-64 of [A-Za-z0-9._-]")->required();
+  add_shape_options(s, o->shape, false);
+  add_auth_options(s, o->auth);
+  s->add_flag("--disabled", o->disabled, "Add it disabled");
+  c.prog.on(s, [&c, o]() -> int {
+    control::Resource r;
+    r.name = o->name;
+    r.enabled = !o->disabled;
+    const auto& sh = o->shape;
+    if (!sh.tcp.empty() && !sh.udp.empty())
+      return cli::fail({core::Errc::usage, "--tcp and --udp exclude each other"});
+    if (!sh.tcp.empty() || !sh.udp.empty()) {
+      r.kind = sh.tcp.empty() ? "udp" : "tcp";
+      auto p = control::check_port("--" + r.kind, sh.tcp.empty() ? sh.udp : sh.tcp);
+      if (!p) return cli::fail(p.error());
+      r.port = *p;
+      r.path.clear();
+      if (sh.site.empty() || sh.to.empty())
+        return cli::fail({core::Errc::usage, "--" + r.kind + " needs --site and --to"});
+      if (o->auth.any()) return cli::fail({core::Errc::usage, "raw forwards have no auth options"});
+    } else if (sh.host.empty()) {
+      return cli::fail({core::Errc::usage, "--host (or --tcp/--udp) is required"});
+    }
+    if (auto a = apply_shape(sh, r); !a) return cli::fail(a.error());
+    if (auto v = control::check_resource(r); !v) return cli::fail(v.error());
+    std::vector<control::Target> targets;
+    auto db = open_store(c, true);
+    if (!db) return cli::fail(db.error());
+    for (const auto& spec : sh.targets) {
+      control::Target t;
+      t.resource = r.name;
+      if (auto p = control::parse_target(*db, "--target", spec, t); !p) return cli::fail(p.error());
+      targets.push_back(t);
+    }
+    control::Auth auth;
+    if (o->auth.any())
+      if (auto a = apply_auth(o->auth, auth); !a) return cli::fail(a.error());
+    auto tx = store::Tx::begin(*db);
+    if (!tx) return cli::fail(tx.error());
+    std::string who = actor();
+    if (auto a = control::add_resource(*db, r, who, now()); !a) return cli::fail(a.error());
+    for (const auto& t : targets)
+      if (auto a = control::add_target(*db, t, who, now()); !a) return cli::fail(a.error());
+    if (o->auth.any())
+      if (auto a = control::save_auth(*db, r.name, auth, who, now()); !a)
+        return cli::fail(a.error());
+    return done(tx->commit());
+  });
+}
+
+void register_set(Ctx& c, CLI::App& noun) {
+  struct Opts {
+    std::string name, rename;
+    ShapeOpts shape;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* s = c.prog.verb(noun, "set", "Change a resource (auth settings: resource auth)",
+                        "peerctl resource set NAME [--rename NEW] [--host HOST] [--path PATH] "
+                        "[--tls | --no-tls] [--redirect-https | --no-redirect-https] "
+                        "[--clear-headers] [--header 'K: V']... [--client-ca FILE] "
+                        "[--client-crl FILE] [--mtls-mode MODE] [--port PORT] [--site SITE] "
+                        "[--to HOST:PORT]");
+  s->add_option("name", o->name, "Resource name")->required();
+  s->add_option("--rename", o->rename, "New name")->type_name("NEW");
+  add_shape_options(s, o->shape, true);
+  c.prog.on(s, [&c, o]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto r = control::find_resource(*db, o->name);
+    if (!r) return cli::fail(r.error());
+    if (auto a = apply_shape(o->shape, *r); !a) return cli::fail(a.error());
+    if (!o->rename.empty()) r->name = o->rename;
+    return done(control::update_resource(*db, o->name, *r, actor(), now()));
+  });
+}
+
+void register_list(Ctx& c, CLI::App& noun) {
+  auto* s =
+      c.prog.verb(noun, "list", "List resources and forwards", "peerctl resource list [--json]");
+  c.prog.on(s, [&c]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto all = control::list_resources(*db);
+    if (!all) return cli::fail(all.error());
+    std::string out;
+    control::Table t({"NAME", "TYPE", "ENABLED", "SERVES", "TARGETS", "AUTH"});
+    for (const auto& r : *all) {
+      auto f = load_full(*db, r);
+      if (!f) return cli::fail(f.error());
+      if (c.prog.common().json)
+        out += json_line(resource_json(*f));
+      else
+        t.add({r.name, r.kind, r.enabled ? "yes" : "no", front(r), backend(*f),
+               r.kind == "http" ? auth_summary(f->auth) : "-"});
+    }
+    return print(c.prog.common().json ? out : t.str());
+  });
+}
+
+void register_show(Ctx& c, CLI::App& noun) {
+  auto name = std::make_shared<std::string>();
+  auto* s = c.prog.verb(noun, "show", "Show a resource, its targets and its auth settings",
+                        "peerctl resource show NAME [--json]");
+  s->add_option("name", *name, "Resource name")->required();
+  c.prog.on(s, [&c, name]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto r = control::find_resource(*db, *name);
+    if (!r) return cli::fail(r.error());
+    auto f = load_full(*db, *r);
+    if (!f) return cli::fail(f.error());
+    if (c.prog.common().json) return print(json_line(resource_json(*f)));
+    using control::kv_line;
+    std::string out = kv_line("name", r->name) + kv_line("type", r->kind) +
+                      kv_line("enabled", r->enabled ? "yes" : "no") + kv_line("serves", front(*r));
+    if (r->kind == "http") {
+      out += kv_line("redirect https", r->redirect_https ? "yes" : "no");
+      for (const auto& h : r->headers) out += kv_line("header", h);
+      if (r->mtls != "off") out += kv_line("mtls", r->mtls + " (" + r->client_ca + ")");
+      if (r->health_interval_ms)
+        out += kv_line("health", (r->health_path.empty() ? std::string("tcp") : r->health_path) +
+                                     " every " + std::to_string(r->health_interval_ms) + " ms");
+      for (const auto& t : f->targets)
+        out += kv_line("target " + std::to_string(t.id),
+                       t.scheme + "://" + control::target_address(t) + " weight " +
+                           std::to_string(t.weight) + (t.enabled ? "" : " (disabled)"));
+      out += auth_text(f->auth);
+    } else {
+      out += kv_line("site", r->site) + kv_line("to", r->to);
+    }
+    out += kv_line("created", control::time_or(r->created_at));
+    return print(out);
+  });
+}
+
+void register_rm(Ctx& c, CLI::App& noun) {
+  auto name = std::make_shared<std::string>();
+  auto* s = c.prog.verb(noun, "rm", "Remove a resource with its targets, auth, links and rules",
+                        "peerctl resource rm NAME");
+  s->alias("remove");
+  s->add_option("name", *name, "Resource name")->required();
+  c.prog.on(s, [&c, name]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    return done(control::remove_resource(*db, *name, actor()));
+  });
+}
+
+void register_enable(Ctx& c, CLI::App& noun, bool enable) {
+  auto name = std::make_shared<std::string>();
+  auto* s =
+      c.prog.verb(noun, enable ? "enable" : "disable",
+                  enable ? "Serve a resource again" : "Stop serving a resource (kept)",
+                  std::string("peerctl resource ") + (enable ? "enable" : "disable") + " NAME");
+  s->add_option("name", *name, "Resource name")->required();
+  c.prog.on(s, [&c, name, enable]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    return done(control::set_resource_enabled(*db, *name, enable, actor(), now()));
+  });
+}
+
+void register_auth(Ctx& c, CLI::App& noun) {
+  struct Opts {
+    std::string name;
+    AuthOpts auth;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* s = c.prog.verb(noun, "auth",
+                        "Show or change who may reach an HTTP resource (secrets from files or "
+                        "stdin, or prompted on a terminal)",
+                        "peerctl resource auth NAME [--json]\n"
+                        "peerctl resource auth NAME [--public | --auth METHOD,...] "
+                        "[--password-file FILE] [--pin-file FILE] [--pin-digits N] "
+                        "[--clear-email-allow] [--email-allow ADDR]... [--share-links] [--basic] "
+                        "[--mtls] [--users] [--clear-roles] [--role ROLE]... "
+                        "[--session-ttl DUR] [--rate N/s] [--burst N]");
+  s->add_option("name", o->name, "Resource name")->required();
+  add_auth_options(s, o->auth);
+  c.prog.on(s, [&c, o]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto id = control::http_resource_id(*db, o->name);
+    if (!id) return cli::fail(id.error());
+    auto a = control::load_auth(*db, *id);
+    if (!a) return cli::fail(a.error());
+    if (!o->auth.any()) {
+      if (c.prog.common().json) return print(json_line(auth_json(*a)));
+      return print(auth_text(*a));
+    }
+    if (auto r = apply_auth(o->auth, *a); !r) return cli::fail(r.error());
+    return done(control::save_auth(*db, o->name, *a, actor(), now()));
+  });
+}
+
+}  // namespace
+
+void register_resource(Ctx& c, CLI::App& noun) {
+  register_add(c, noun);
+  register_list(c, noun);
+  register_show(c, noun);
+  register_set(c, noun);
+  register_rm(c, noun);
+  register_enable(c, noun, true);
+  register_enable(c, noun, false);
+  register_auth(c, noun);
+}
+
+}  // namespace peerctl
