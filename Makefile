@@ -104,7 +104,7 @@ $(UNIT_BIN): $(UNIT_OBJ) $(LIBWARREN)
 $(BUILD)/bin/fuzz-%: tests/fuzz/%_fuzz.cpp tests/fuzz/driver.cpp $(LIBWARREN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ tests/fuzz/$*_fuzz.cpp tests/fuzz/driver.cpp $(LIBWARREN) $(LDLIBS)
+	$(Q)$(CXX) $(CPPFLAGS) $(filter-out -MMD -MP,$(CXXFLAGS)) -o $@ tests/fuzz/$*_fuzz.cpp tests/fuzz/driver.cpp $(LIBWARREN) $(LDLIBS)
 
 completions: $(BINS)
 	$(Q)scripts/gen-completions $(BUILD)/bin completions
@@ -148,4 +148,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj $(BUILD)/bin -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

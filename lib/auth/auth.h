@@ -61,6 +61,8 @@ struct Policy {
   std::vector<std::string> allowed_roles;  // for users; empty: any enabled user
   std::vector<Rule> rules;
   int64_t session_ttl = 30 * 86400;  // seconds; a session slides when less than half is left
+  int64_t rate_per_sec = 0;          // per-client token bucket (0: no limit) and its burst
+  int64_t rate_burst = 0;
   std::string portal_path = "/.warren/auth";   // reserved prefix served by edged itself
   std::string cookie_base = "warren_session";  // cookie_name(cookie_base, tls)
   std::string share_param = "warren_token";    // query parameter "<id>.<secret>"

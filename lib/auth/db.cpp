@@ -46,7 +46,7 @@ core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string
   p.resource_id = resource_id;
   p.resource = name;
   WARREN_TRY(st, db.prepare("SELECT public, m_users, m_password, m_pin, m_email, m_share_links, "
-                            "m_basic, m_mtls, pin_digits, session_ttl "
+                            "m_basic, m_mtls, pin_digits, session_ttl, rate_per_sec, rate_burst "
                             "FROM resource_auth WHERE resource_id = ?1"));
   st.bind(1, resource_id);
   WARREN_TRY(row, st.step());
@@ -61,6 +61,8 @@ core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string
   p.methods.mtls = st.col_int(7) != 0;
   p.pin_digits = static_cast<int>(st.col_int(8));
   p.session_ttl = st.col_int(9);
+  p.rate_per_sec = st.col_int(10);
+  p.rate_burst = st.col_int(11);
   WARREN_TRY(allow, texts(db,
                           "SELECT entry FROM resource_email_allow WHERE resource_id = ?1 "
                           "ORDER BY entry",

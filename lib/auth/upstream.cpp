@@ -31,10 +31,9 @@ std::string clean(std::string_view v) {
 }
 }  // namespace
 
-void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision& d,
-                              const Policy& policy, bool tls, const HeaderNames& names,
-                              std::string_view assertion) {
-  const std::string cname = cookie_name(policy.cookie_base, tls);
+Inbound inbound_header(std::string_view name, std::string_view value, const Decision& d,
+                       const Policy& policy, std::string_view session_cookie,
+                       const HeaderNames& names, std::string& replaced) {
   const std::string_view drop[] = {names.user,
                                    names.email,
                                    names.name,
@@ -42,20 +41,24 @@ void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision&
                                    names.assertion,
                                    policy.share_id_header,
                                    policy.share_secret_header};
-  std::erase_if(headers, [&](OwnedHeader& h) {
-    for (auto n : drop)
-      if (!n.empty() && same_name(h.first, n)) return true;
-    if (d.method == "basic" && same_name(h.first, "Authorization")) return true;
-    if (same_name(h.first, "Cookie")) {
-      h.second = strip_cookie(h.second, cname);
-      return h.second.empty();
-    }
-    return false;
-  });
-  if (d.outcome != Outcome::allow) return;
+  for (auto n : drop)
+    if (!n.empty() && same_name(name, n)) return Inbound::drop;
+  if (d.method == "basic" && same_name(name, "Authorization")) return Inbound::drop;
+  if (same_name(name, "Cookie")) {
+    if (cookie_values(value, session_cookie).empty()) return Inbound::keep;
+    replaced = strip_cookie(value, session_cookie);
+    return replaced.empty() ? Inbound::drop : Inbound::replace;
+  }
+  return Inbound::keep;
+}
+
+std::vector<OwnedHeader> identity_headers(const Decision& d, const HeaderNames& names,
+                                          std::string_view assertion) {
+  std::vector<OwnedHeader> out;
+  if (d.outcome != Outcome::allow) return out;
   auto add = [&](const std::string& name, std::string_view value) {
     auto v = clean(value);
-    if (!name.empty() && !v.empty()) headers.emplace_back(name, std::move(v));
+    if (!name.empty() && !v.empty()) out.emplace_back(name, std::move(v));
   };
   const Identity& id = d.identity;
   add(names.user, id.user);
@@ -65,6 +68,29 @@ void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision&
   for (const auto& r : id.roles) roles += (roles.empty() ? "" : ",") + clean(r);
   add(names.role, roles);
   if (!assertion.empty()) add(names.assertion, assertion);
+  return out;
+}
+
+void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision& d,
+                              const Policy& policy, bool tls, const HeaderNames& names,
+                              std::string_view assertion) {
+  const std::string cname = cookie_name(policy.cookie_base, tls);
+  std::string replaced;
+  std::erase_if(headers, [&](OwnedHeader& h) {
+    switch (inbound_header(h.first, h.second, d, policy, cname, names, replaced)) {
+      case Inbound::drop:
+        return true;
+      case Inbound::replace:
+        h.second = std::move(replaced);
+        return false;
+      case Inbound::keep:
+        return false;
+    }
+    return false;
+  });
+  auto add = identity_headers(d, names, assertion);
+  headers.insert(headers.end(), std::make_move_iterator(add.begin()),
+                 std::make_move_iterator(add.end()));
 }
 
 boost::json::object assertion_claims(const Decision& d, std::string_view issuer,

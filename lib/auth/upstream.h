@@ -39,6 +39,17 @@ void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision&
                               const Policy& policy, bool tls, const HeaderNames& names = {},
                               std::string_view assertion = {});
 
+// The rule of rewrite_upstream_headers for one inbound header (for callers that keep headers
+// as views): drop it, keep it, or replace its value with `replaced` (a Cookie header without
+// `session_cookie`, the name cookie_name() gives).
+enum class Inbound : uint8_t { keep, drop, replace };
+Inbound inbound_header(std::string_view name, std::string_view value, const Decision& d,
+                       const Policy& policy, std::string_view session_cookie,
+                       const HeaderNames& names, std::string& replaced);
+// The identity headers an allowed decision adds (none for other outcomes).
+std::vector<OwnedHeader> identity_headers(const Decision& d, const HeaderNames& names,
+                                          std::string_view assertion = {});
+
 // Claims of the identity assertion: iss, sub, aud, iat, nbf, exp (= now + ttl), jti, email,
 // name, roles, amr (the method), and uid for Warren users.
 boost::json::object assertion_claims(const Decision& d, std::string_view issuer,

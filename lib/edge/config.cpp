@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "config/config.h"
@@ -156,6 +157,31 @@ static core::Result<Config> read(config::Reader& r, const std::string& file,
   up.get("pool_size", c.pool_size, size_t(0), size_t(100000));
   up.get_duration("pool_idle", c.pool_idle, Millis(100), hi);
   up.get("retries", c.retries, 0, 10);
+
+  auto au = r.table("auth");
+  path_key(au, "audit_log", c.audit_log, "");
+  au.get("audit_store", c.audit_store);
+  au.get("mail_command", c.mail_command);
+  au.get("mail_from", c.mail_from);
+  path_key(au, "assertion_key", c.assertion_key, "");
+  au.get("assertion_issuer", c.assertion_issuer);
+  au.get("assertion_audience", c.assertion_audience);
+  au.get_duration("assertion_ttl", c.assertion_ttl, Millis(1000), Millis(86400000));
+  au.get("threads", c.auth_threads, 1u, 64u);
+  auto hn = au.table("headers");
+  auto header_name = [&hn](std::string_view key, std::string& out) {
+    if (!hn.get(key, out)) return;
+    for (char ch : out)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_')) {
+        hn.fail(key, "not a header name: letters, digits, '-' and '_' only");
+        return;
+      }
+  };
+  header_name("user", c.header_user);
+  header_name("email", c.header_email);
+  header_name("name", c.header_name);
+  header_name("role", c.header_role);
+  header_name("assertion", c.header_assertion);
 
   auto rl = r.table("reload");
   rl.get_duration("store_poll", c.store_poll, Millis(0), hi);

@@ -73,6 +73,22 @@ struct Config {
   Millis pool_idle{60000};
   int retries = 1;  // extra targets tried for an idempotent request on connect failure
 
+  // access control ([auth])
+  std::string audit_log;    // "" off, "-" stdout, else a file: one JSON line per decision
+  bool audit_store = true;  // every decision also goes to the store's audit table
+  std::string mail_command = "/usr/sbin/sendmail -t -i";  // run by sh -c, message on stdin
+  std::string mail_from = "warren@localhost";
+  std::string assertion_key;  // PEM private key (Ed25519 or P-256) signing identity JWTs
+  std::string assertion_issuer = "warren-edged";
+  std::string assertion_audience;  // "" -> the request's host
+  Millis assertion_ttl{60000};
+  std::string header_user = "Remote-User";
+  std::string header_email = "Remote-Email";
+  std::string header_name = "Remote-Name";
+  std::string header_role = "Remote-Role";
+  std::string header_assertion = "Warren-Jwt-Assertion";
+  unsigned auth_threads = 2;  // threads for password hashing and store lookups
+
   // reloading
   Millis store_poll{1000};
   Millis file_poll{2000};  // routes file, certificates, CA/CRL

@@ -414,6 +414,13 @@ core::Result<void> Control::reload(bool config_too, const std::string& why) {
       }
       snap->tls_client = *cc;
     }
+    if (d_.access) {
+      if (auto a = d_.access->configure(cfg); !a) {
+        d_.last_reload_error = a.error().message;
+        logger()->error("event=reload_failed why={} error=\"{}\"", why, a.error().message);
+        return a.error();
+      }
+    }
     snap->req_limits = req_limits(cfg);
     snap->resp_limits = resp_limits(cfg);
     snap->https_port = cfg.redirect_port ? cfg.redirect_port : 443;
@@ -647,6 +654,7 @@ boost::json::object Control::status() {
   o["requests"] = requests;
   o["reloads"] = d_.reloads;
   o["draining"] = d_.draining.load();
+  if (d_.access) o["access"] = d_.access->stats();
   o["config"] = snap->cfg->file;
   o["store"] = snap->cfg->store;
   o["routes_file"] = snap->cfg->routes_file;
@@ -867,6 +875,10 @@ core::Result<Config> check_config(const std::string& path, const std::string& wa
   WARREN_TRY(routes, detail::build_routes(cfg, nullptr, nullptr, notes));
   (void)routes;
   if (!cfg.https_listen.empty()) WARREN_CHECK(detail::make_server_tls(cfg));
+  {
+    detail::Access access(cfg);
+    WARREN_CHECK(access.configure(cfg));
+  }
   if (!cfg.upstream_ca.empty()) {
     tls::ClientOptions co;
     co.ca_file = cfg.upstream_ca;
@@ -885,6 +897,8 @@ core::Result<int> run(const RunOptions& o) {
   d.started_at = mono_ms();
   unsigned threads = o.threads ? o.threads : cfg.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  d.access = std::make_unique<Access>(cfg);
+  WARREN_CHECK(d.access->configure(cfg));
   Control ctl(d, cfg);
   WARREN_CHECK(ctl.initial(cfg));
 

@@ -5,7 +5,12 @@
 
 #include <cstdio>
 #include <ctime>
+#include <deque>
 
+#include "auth/db.h"
+#include "auth/page.h"
+#include "auth/portal.h"
+#include "auth/session.h"
 #include "edge/detail/daemon.h"
 #include "http/proxy.h"
 #include "log/log.h"
@@ -83,6 +88,16 @@ class Session {
   asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,
                               std::string_view extra = {});
   asio::awaitable<bool> forward(const Route& route, size_t head_len, bool keep);
+  // Access control of a protected route: nullopt when the request may go on to forward();
+  // else it was answered here (the value: keep the connection).
+  asio::awaitable<std::optional<bool>> access(const Route& route, size_t head_len, bool keep);
+  asio::awaitable<bool> portal(const auth::Policy& p, const auth::Request& ar,
+                               std::string_view path, size_t head_len, bool keep);
+  asio::awaitable<bool> answer(int status, std::string_view content_type, std::string_view body,
+                               bool keep, std::string_view extra);
+  asio::awaitable<bool> answer_decision(const auth::Decision& d, bool keep);
+  void allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
+                      int64_t now);
   asio::awaitable<error_code> send_body(Upstream& u, http::Body body, int64_t length,
                                         std::string_view head, bool& body_error);
   asio::awaitable<void> tunnel(Upstream& u);
@@ -111,6 +126,12 @@ class Session {
   http::Method method_ = http::Method::other;
   int minor_ = 1;
   std::string log_method_, log_host_, log_path_;
+  // Access control, per request.
+  std::vector<auth::Header> auth_headers_;
+  std::string auth_extra_;            // identity header lines for the upstream
+  std::string upstream_path_;         // the target without the share token
+  std::deque<std::string> replaced_;  // rewritten Cookie values (req_.headers point here)
+  std::string subject_;
 };
 
 asio::awaitable<void> Session::run() {
@@ -280,6 +301,7 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
   const Config& cfg = *s.cfg;
   method_ = req_.method;
   minor_ = req_.version_minor;
+  auth_extra_.clear();
   bool keep = req_.keep_alive && !w_.draining;
   http::Body body = http::request_body(req_);
   if (!cfg.access_log.empty()) {
@@ -327,7 +349,451 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     in_.consume(head_len);
     co_return co_await reply(413, "the request body is larger than the limit", false);
   }
+  if (route->spec.policy || !route->spec.policy_error.empty()) {
+    if (auto answered = co_await access(*route, head_len, keep)) co_return *answered;
+  }
   co_return co_await forward(*route, head_len, keep);
+}
+
+// ---- access control ---------------------------------------------------------------------------
+
+asio::awaitable<bool> Session::answer(int status, std::string_view content_type,
+                                      std::string_view body, bool keep, std::string_view extra) {
+  out_.clear();
+  std::string hdrs(extra);
+  if (hdrs.find("Cache-Control:") == std::string::npos) hdrs.append("Cache-Control: no-store\r\n");
+  http::write_response(status, content_type, body, keep, out_, hdrs, method_ == http::Method::head);
+  c_.alarm.after(snap_->cfg->send);
+  auto ec = co_await c_.client.write(out_);
+  sent_ += out_.size();
+  m_.bytes_out.inc(out_.size());
+  finish(status, nullptr, nullptr);
+  if (!keep) linger_ = true;
+  co_return keep && !ec;
+}
+
+// The answer for a decision that does not go upstream.
+asio::awaitable<bool> Session::answer_decision(const auth::Decision& d, bool keep) {
+  std::string extra;  // (every generated page carries Cache-Control: no-store)
+  switch (d.outcome) {
+    case auth::Outcome::redirect:
+    case auth::Outcome::issue_session: {
+      if (d.issue) extra.append("Set-Cookie: ").append(d.issue->set_cookie).append("\r\n");
+      out_.clear();
+      http::write_redirect(d.location, keep, out_, method_ == http::Method::head, 302, extra);
+      c_.alarm.after(snap_->cfg->send);
+      auto ec = co_await c_.client.write(out_);
+      sent_ += out_.size();
+      m_.bytes_out.inc(out_.size());
+      finish(302, nullptr, nullptr);
+      co_return keep && !ec;
+    }
+    case auth::Outcome::unauthorized:
+      if (!d.www_authenticate.empty())
+        extra.append("WWW-Authenticate: ").append(d.www_authenticate).append("\r\n");
+      co_return co_await reply(401, "authentication required", keep, extra);
+    case auth::Outcome::rate_limited:
+      extra.append("Retry-After: ").append(std::to_string(std::max<int64_t>(1, d.retry_after)));
+      extra.append("\r\n");
+      co_return co_await reply(429,
+                               d.reason == "locked_out" ? "too many failed attempts: wait and retry"
+                                                        : "too many requests: slow down",
+                               keep, extra);
+    case auth::Outcome::bad_request: {
+      std::string why = "malformed request (" + d.reason + ")";
+      co_return co_await reply(400, why, false);
+    }
+    case auth::Outcome::unavailable:
+      co_return co_await reply(503, "access check unavailable: the store did not answer", keep,
+                               "Retry-After: 5\r\n");
+    case auth::Outcome::deny:
+    default: {
+      std::string why = "access denied (" + d.reason + ")";
+      co_return co_await reply(403, why, keep, extra);
+    }
+  }
+}
+
+// An allowed request: identity headers (inbound copies removed), the session cookie and share
+// token kept from the upstream, the sliding expiry written back.
+void Session::allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
+                             int64_t now) {
+  Access& ax = *w_.d.access;
+  auto set = ax.settings();
+  const std::string cname = auth::cookie_name(p.cookie_base, c_.tls);
+  replaced_.clear();
+  std::string rep;
+  std::erase_if(req_.headers, [&](http::Header& h) {
+    switch (auth::inbound_header(h.name, h.value, d, p, cname, set->names, rep)) {
+      case auth::Inbound::drop:
+        return true;
+      case auth::Inbound::replace:
+        replaced_.push_back(std::move(rep));
+        h.value = replaced_.back();
+        return false;
+      case auth::Inbound::keep:
+        return false;
+    }
+    return false;
+  });
+  std::string jwt;
+  if (set->key && d.outcome == auth::Outcome::allow && !d.identity.user.empty()) {
+    auto a = auth::assertion(d, *set->key, set->issuer,
+                             set->audience.empty() ? host : set->audience, now, set->assertion_ttl);
+    if (a) jwt = std::move(*a);
+  }
+  for (auto& [n, v] : auth::identity_headers(d, set->names, jwt))
+    auth_extra_.append(n).append(": ").append(v).append("\r\n");
+  if (!d.upstream_target.empty()) {
+    upstream_path_ = d.upstream_target;
+    req_.path = upstream_path_;
+  }
+  if (d.touch) {
+    if (auto it = w_.sessions.map.find(d.touch->token_hash);
+        it != w_.sessions.map.end() && it->second.session) {
+      it->second.session->last_seen = d.touch->last_seen;
+      it->second.session->expires_at = d.touch->expires_at;
+    }
+    ax.write([t = *d.touch](store::Db& db) { return auth::touch_session(db, t); });
+  }
+}
+
+asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t head_len,
+                                                     bool keep) {
+  const Config& cfg = *snap_->cfg;
+  Access& ax = *w_.d.access;
+  const bool keep_local = keep && http::request_body(req_) == http::Body::none;
+  if (!route.spec.policy_error.empty()) {
+    in_.consume(head_len);
+    wlog::get("edge")->error("event=policy_unavailable route={} error=\"{}\"", route.spec.name,
+                             route.spec.policy_error);
+    co_return co_await reply(503, "access policy unavailable", keep_local, "Retry-After: 5\r\n");
+  }
+  const auth::Policy& pol = *route.spec.policy;
+  auth_headers_.clear();
+  for (const auto& h : req_.headers) auth_headers_.emplace_back(h.name, h.value);
+  auth::Request ar;
+  ar.method = req_.method_text;
+  ar.host = req_.host;
+  ar.target = req_.path.empty() ? std::string_view("/") : req_.path;
+  const bool via_proxy = !cfg.trusted_proxies.empty() && trusted(cfg, c_.peer_bin);
+  if (auto ip = auth::parse_ip(via_proxy ? real_ip(cfg, req_, c_.peer_ip) : c_.peer_ip))
+    ar.client = *ip;
+  ar.tls = c_.tls;
+  ar.client_cert_verified =
+      verified_ && !route.spec.client_ca.empty() && client_ca_ == route.spec.client_ca;
+  if (ar.client_cert_verified) {
+    subject_ = c_.client.tls.client_subject();
+    ar.client_cert_subject = subject_;
+  }
+  ar.headers = auth_headers_;
+  const int64_t now = std::time(nullptr);
+  SessionCache& cache = w_.sessions;
+  if (cache.gen != w_.gen) {
+    cache.map.clear();
+    cache.gen = w_.gen;
+  }
+
+  // First on this thread, with what the session cache knows; a lookup it cannot answer (an
+  // unknown cookie, a share token, Basic credentials) sends the decision to the pool, where
+  // it is made again against the store. Rate and lockout are counted once.
+  std::optional<int64_t> rate_memo, locked_memo;
+  bool missed = false, on_pool = false;
+  auth::Lookups lk;
+  lk.rate = [&](const auth::IpAddr& ip, int64_t, int64_t) {
+    if (!rate_memo) rate_memo = ax.rate(pol, ip, mono_ms());
+    return *rate_memo;
+  };
+  lk.locked = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
+    if (!locked_memo) locked_memo = ax.locked(ip, rid, mono_ms());
+    return *locked_memo;
+  };
+  lk.failed = [&](const auth::IpAddr& ip, int64_t rid, int64_t) -> int64_t {
+    if (missed && !on_pool) return 0;
+    return ax.failed(ip, rid, mono_ms());
+  };
+  const int64_t now_ms = mono_ms();
+  lk.session = [&](std::string_view h) -> core::Result<std::optional<auth::Session>> {
+    if (auto* e = cache.find(std::string(h), now_ms)) return e->session;
+    missed = true;
+    return std::optional<auth::Session>();
+  };
+  lk.share_link = [&](std::string_view) -> core::Result<std::optional<auth::ShareLink>> {
+    missed = true;
+    return std::optional<auth::ShareLink>();
+  };
+  lk.basic = [&](std::string_view,
+                 std::string_view) -> core::Result<std::optional<auth::Identity>> {
+    missed = true;
+    return std::optional<auth::Identity>();
+  };
+  auth::Decision d = auth::decide(ar, pol, lk, now);
+  if (missed) {
+    struct Pass {
+      auth::Decision d;
+      std::vector<std::pair<std::string, std::optional<auth::Session>>> seen;
+    };
+    on_pool = true;
+    std::function<Pass(store::Db*)> job_pass = [&](store::Db* db) {
+      Pass out;
+      auto down = [] { return core::err(core::Errc::unavailable, "store unavailable"); };
+      auth::Lookups l2 = lk;
+      l2.session = [&](std::string_view h) -> core::Result<std::optional<auth::Session>> {
+        if (!db) return down();
+        auto r = auth::find_session(*db, h);
+        if (r) out.seen.emplace_back(std::string(h), *r);
+        return r;
+      };
+      l2.share_link = [&](std::string_view id) -> core::Result<std::optional<auth::ShareLink>> {
+        if (!db) return down();
+        return auth::find_share_link(*db, id);
+      };
+      l2.basic = [&](std::string_view u,
+                     std::string_view pw) -> core::Result<std::optional<auth::Identity>> {
+        if (!db) return down();
+        return auth::check_basic(*db, pol.resource_id, u, pw, now);
+      };
+      out.d = auth::decide(ar, pol, l2, now);
+      if (out.d.issue && db) {
+        if (auto r = auth::insert_session(*db, out.d.issue->row); !r) {
+          out.d.outcome = auth::Outcome::unavailable;
+          out.d.status = 503;
+          out.d.reason = "store_unavailable";
+          out.d.issue.reset();
+        }
+      }
+      return out;
+    };
+    Pass pass = co_await ax.offload(job_pass);
+    for (auto& [h, s] : pass.seen) cache.put(h, std::move(s), mono_ms());
+    d = std::move(pass.d);
+  }
+  ax.audit(d, ar, pol, now);
+  if ((d.method == "basic" || d.method == "share_link") &&
+      (d.outcome == auth::Outcome::allow || d.outcome == auth::Outcome::issue_session))
+    ax.succeeded(ar.client, pol.resource_id);
+
+  if (d.outcome == auth::Outcome::allow) {
+    allow_upstream(pol, d, req_.host, now);
+    co_return std::nullopt;
+  }
+  if (d.outcome == auth::Outcome::portal)
+    co_return co_await portal(pol, ar, d.path, head_len, keep);
+  in_.consume(head_len);
+  co_return co_await answer_decision(d, keep_local);
+}
+
+asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request& ar,
+                                      std::string_view path, size_t head_len, bool keep) {
+  Access& ax = *w_.d.access;
+  auto set = ax.settings();
+  const Config& cfg = *snap_->cfg;
+  const int64_t now = std::time(nullptr);
+  std::string_view sub = path.substr(std::min(path.size(), p.portal_path.size()));
+  std::string sec;
+  for (auto& [n, v] : auth::security_headers(c_.tls))
+    if (n != "Cache-Control") sec.append(n).append(": ").append(v).append("\r\n");
+  const bool is_get = req_.method == http::Method::get || req_.method == http::Method::head;
+  const bool is_post = req_.method == http::Method::post;
+  const bool bodiless = http::request_body(req_) == http::Body::none;
+  auto rd_of = [&](std::string_view v) {
+    auto r = auth::safe_return_url(v, ar.host);
+    return r ? *r : std::string("/");
+  };
+
+  if (is_get && sub == "/jwks.json") {
+    in_.consume(head_len);
+    co_return co_await answer(200, "application/jwk-set+json", set->jwks, keep && bodiless,
+                              "Cache-Control: max-age=300\r\n");
+  }
+  if (is_get && (sub == "/login" || sub == "" || sub == "/")) {
+    in_.consume(head_len);
+    auto q = auth::query_param(ar.target, "rd");
+    std::string rd = rd_of(q ? std::string_view(*q) : std::string_view("/"));
+    auth::PageState st;
+    st.return_url = rd;
+    std::string page = auth::login_page(p, st);
+    co_return co_await answer(200, "text/html; charset=utf-8", page, keep && bodiless, sec);
+  }
+  if ((is_get || is_post) && sub == "/logout") {
+    // Ends this browser's session for the resource (GET too: a plain link works without JS).
+    in_.consume(head_len);
+    const std::string cname = auth::cookie_name(p.cookie_base, c_.tls);
+    std::vector<std::string> hashes;
+    for (const auto& h : req_.headers)
+      if (h.id == http::Hdr::cookie)
+        for (auto v : auth::cookie_values(h.value, cname))
+          if (auth::token_syntax_ok(v)) hashes.push_back(auth::hash_token(v));
+    if (!hashes.empty()) {
+      std::function<bool(store::Db*)> job_ok = [&](store::Db* db) {
+        if (!db) return false;
+        for (auto& h : hashes)
+          if (!auth::revoke_session(*db, h)) return false;
+        return true;
+      };
+      bool ok = co_await ax.offload(job_ok);
+      for (auto& h : hashes) w_.sessions.map.erase(h);
+      if (!ok) co_return co_await reply(503, "the store did not answer", false);
+    }
+    auth::Decision ad;
+    ad.outcome = auth::Outcome::redirect;
+    ad.status = 302;
+    ad.reason = "logout";
+    ad.path = std::string(path);
+    ax.audit(ad, ar, p, now);
+    std::string extra = sec;
+    extra.append("Set-Cookie: ").append(auth::clear_cookie(cname, c_.tls)).append("\r\n");
+    out_.clear();
+    http::write_redirect(p.portal_path + "/login", keep && bodiless, out_,
+                         method_ == http::Method::head, 303, extra);
+    c_.alarm.after(cfg.send);
+    auto ec = co_await c_.client.write(out_);
+    sent_ += out_.size();
+    finish(303, nullptr, nullptr);
+    co_return keep&& bodiless && !ec;
+  }
+  if (!is_post || (sub != "/login" && sub != "/email")) {
+    in_.consume(head_len);
+    co_return co_await reply(is_post || is_get ? 404 : 405, "no such portal page", keep && bodiless,
+                             is_post || is_get ? std::string_view() : "Allow: GET, POST\r\n");
+  }
+
+  // A form post: Content-Length and at most 8 KiB.
+  in_.consume(head_len);
+  constexpr int64_t kMaxForm = 8192;
+  if (req_.chunked) co_return co_await reply(411, "send the form with a Content-Length", false);
+  if (req_.content_length > kMaxForm) co_return co_await reply(413, "form too large", false);
+  std::string body;
+  const size_t need = req_.content_length > 0 ? static_cast<size_t>(req_.content_length) : 0;
+  while (body.size() < need) {
+    if (in_.empty()) {
+      w_.bufs.get(in_);
+      in_.begin = in_.end = 0;
+      c_.alarm.after(cfg.client_body);
+      auto [ec, n] = co_await c_.client.read_some(in_.data, in_.cap);
+      if (ec) co_return false;
+      in_.end = n;
+      m_.bytes_in.inc(n);
+    }
+    size_t take = std::min(need - body.size(), in_.size());
+    body.append(in_.view().substr(0, take));
+    in_.consume(take);
+  }
+  auto form = auth::parse_form(body);
+  if (!form) {
+    std::string why = "malformed form: " + form.error().message;
+    co_return co_await reply(400, why, keep);
+  }
+  if (!auth::origin_ok(ar)) co_return co_await reply(403, "cross-site form post refused", keep);
+  auto fv = [&](std::string_view k) {
+    auto v = auth::form_value(*form, k);
+    return v ? *v : std::string_view();
+  };
+  std::string rd = rd_of(fv("rd").empty() ? std::string_view("/") : fv("rd"));
+
+  if (sub == "/email") {
+    auto cr = auth::request_email_code(p, fv("email"), set->mail_from, ar.host, now);
+    if (cr.send) {
+      std::string addr = cr.row.address;
+      std::function<bool(store::Db*)> job_sent = [&](store::Db* db) {
+        if (!db || !auth::put_email_code(*db, p.resource_id, cr.row, now)) return false;
+        if (auto r = ax.send_mail(cr.message); !r) {
+          wlog::get("edge")->error("event=mail_failed resource={} error=\"{}\"", p.resource,
+                                   r.error().message);
+          return false;
+        }
+        return true;
+      };
+      bool sent = co_await ax.offload(job_sent);
+      if (!sent) cr.reason = "email_failed";
+    }
+    auth::Decision ad;
+    ad.outcome = auth::Outcome::portal;
+    ad.status = 200;
+    ad.reason = cr.reason;
+    ad.method = "email";
+    ad.path = std::string(path);
+    ax.audit(ad, ar, p, now);
+    auth::PageState st;
+    st.return_url = rd;
+    st.message =
+        "If the address may sign in here, a code is on its way. It is valid for 15 minutes.";
+    std::string email(fv("email"));
+    st.email = email;
+    std::string page = auth::login_page(p, st);
+    co_return co_await answer(200, "text/html; charset=utf-8", page, keep, sec);
+  }
+
+  // POST <portal>/login: one login step, on the pool (argon2id, store reads and writes).
+  std::function<auth::Login(store::Db*)> job_login = [&](store::Db* db) {
+    auth::Login l;
+    auto down = [&] {
+      auth::Login u;
+      u.outcome = auth::Outcome::unavailable;
+      u.status = 503;
+      u.reason = "store_unavailable";
+      u.message = "Sign-in is unavailable right now. Try again in a moment.";
+      return u;
+    };
+    if (!db) return down();
+    auto secrets = auth::load_secrets(*db, p.resource_id);
+    if (!secrets) return down();
+    auth::PortalLookups plk;
+    plk.user = [&](std::string_view email) { return auth::find_user(*db, email, p.resource_id); };
+    plk.email_code = [&](std::string_view a) {
+      return auth::find_email_code(*db, p.resource_id, a);
+    };
+    auth::Lookups lk;
+    lk.locked = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
+      return ax.locked(ip, rid, mono_ms());
+    };
+    lk.failed = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
+      return ax.failed(ip, rid, mono_ms());
+    };
+    l = auth::portal_login(ar, p, *form, *secrets, plk, lk, now);
+    if (l.issue && !auth::insert_session(*db, l.issue->row)) return down();
+    if (l.totp_step >= 0 && l.issue)
+      (void)auth::set_totp_step(*db, l.issue->row.identity.user_id, l.totp_step);
+    if (l.code_attempt_failed || l.code_used) {
+      if (auto addr = auth::normalize_email(fv("email")))
+        (void)auth::update_email_code(*db, p.resource_id, *addr, l.code_attempt_failed,
+                                      l.code_used);
+    }
+    return l;
+  };
+  auth::Login login = co_await ax.offload(job_login);
+  auth::Decision ad;
+  ad.outcome = login.outcome;
+  ad.status = login.status;
+  ad.reason = login.reason;
+  ad.method = login.method;
+  ad.path = std::string(path);
+  if (login.issue) ad.identity = login.issue->row.identity;
+  ax.audit(ad, ar, p, now);
+  if (login.outcome == auth::Outcome::issue_session && login.issue) {
+    ax.succeeded(ar.client, p.resource_id);
+    std::string extra = sec;
+    extra.append("Set-Cookie: ").append(login.issue->set_cookie).append("\r\n");
+    out_.clear();
+    http::write_redirect(login.location.empty() ? rd : login.location, keep, out_, false, 303,
+                         extra);
+    c_.alarm.after(cfg.send);
+    auto ec = co_await c_.client.write(out_);
+    sent_ += out_.size();
+    finish(303, nullptr, nullptr);
+    co_return keep && !ec;
+  }
+  std::string extra = sec;
+  if (login.outcome == auth::Outcome::rate_limited)
+    extra.append("Retry-After: ")
+        .append(std::to_string(std::max<int64_t>(1, login.retry_after)))
+        .append("\r\n");
+  auth::PageState st;
+  st.return_url = rd;
+  st.message = login.message.empty() ? std::string_view("Sign-in failed.") : login.message;
+  std::string page = auth::login_page(p, st);
+  co_return co_await answer(login.status ? login.status : 401, "text/html; charset=utf-8", page,
+                            keep, extra);
 }
 
 void Session::release(std::unique_ptr<Upstream> u, bool reusable) {
@@ -424,6 +890,7 @@ asio::awaitable<bool> Session::forward(const Route& route, size_t head_len, bool
       fo.host = route.spec.host_header;
     }
     fo.upgrade = req_.upgrade;
+    fo.extra = auth_extra_;
     http::write_request_head(req_, fo, out_);
 
     if (req_.expect_continue && body != http::Body::none && in_.size() == head_len &&

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <set>
 
+#include "auth/db.h"
 #include "config/config.h"
 #include "core/text.h"
 #include "net/endpoint.h"
@@ -288,6 +289,26 @@ boost::json::array RouteTable::to_json(int64_t now) const {
     o["redirect_https"] = s.redirect_https;
     o["mtls"] = s.mtls == Mtls::off ? "off" : s.mtls == Mtls::optional ? "optional" : "required";
     o["host_header"] = s.host_header;
+    if (s.resource_id) o["resource_id"] = s.resource_id;
+    if (!s.policy_error.empty())
+      o["access"] = "error: " + s.policy_error;
+    else if (!s.policy || s.policy->is_public)
+      o["access"] = s.policy ? "public+rules" : "public";
+    else {
+      const auth::Methods& m = s.policy->methods;
+      std::string a;
+      auto add = [&](bool on, const char* n) {
+        if (on) a += (a.empty() ? "" : ",") + std::string(n);
+      };
+      add(m.users, "users");
+      add(m.password, "password");
+      add(m.pin, "pin");
+      add(m.email, "email");
+      add(m.share_links, "share_links");
+      add(m.basic, "basic");
+      add(m.mtls, "mtls");
+      o["access"] = a.empty() ? "deny" : a;
+    }
     boost::json::array ts;
     for (auto& t : r->targets) {
       boost::json::object to;
@@ -441,6 +462,17 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
       ts.sni = t.col_text(5);
       out[i].targets.push_back(std::move(ts));
     }
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].resource_id = ids[i];
+    auto p = auth::load_policy(db, ids[i], out[i].name);
+    if (!p) {
+      // A policy that does not load is never taken as public: the route answers 503.
+      out[i].policy_error = p.error().message;
+      continue;
+    }
+    if (!p->is_public || !p->rules.empty() || p->rate_per_sec > 0)
+      out[i].policy = std::make_shared<const auth::Policy>(std::move(*p));
   }
   return out;
 }

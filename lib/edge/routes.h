@@ -22,6 +22,9 @@
 namespace store {
 class Db;
 }
+namespace auth {
+struct Policy;
+}
 
 namespace edge {
 
@@ -74,6 +77,11 @@ struct RouteSpec {
   int passive_fail = 3;     // consecutive failed attempts that mark a target down
   Millis passive_cooldown{10000};
   HealthSpec health;
+  // Access control (store routes): the resource's id and policy (null: public, no checks).
+  // policy_error set: the policy could not be loaded and every request is answered 503.
+  int64_t resource_id = 0;
+  std::shared_ptr<const auth::Policy> policy;
+  std::string policy_error;
 };
 
 // Health and load of one target of one route, shared across threads and reloads.

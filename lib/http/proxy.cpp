@@ -201,7 +201,8 @@ void write_error(int status, std::string_view detail, bool keep_alive, std::stri
   write_page(status, {}, body, keep_alive, out, extra, head_only);
 }
 
-void write_redirect(std::string_view location, bool keep_alive, std::string& out, bool head_only) {
+void write_redirect(std::string_view location, bool keep_alive, std::string& out, bool head_only,
+                    int status, std::string_view more) {
   std::string body = "<p>Moved to <a href=\"";
   html_escape(location, body);
   body.append("\">");
@@ -210,7 +211,25 @@ void write_redirect(std::string_view location, bool keep_alive, std::string& out
   std::string extra = "Location: ";
   extra.append(location);
   extra.append("\r\n");
-  write_page(308, {}, body, keep_alive, out, extra, head_only);
+  extra.append(more);
+  write_page(status, {}, body, keep_alive, out, extra, head_only);
+}
+
+void write_response(int status, std::string_view content_type, std::string_view body,
+                    bool keep_alive, std::string& out, std::string_view extra, bool head_only) {
+  out.append("HTTP/1.1 ");
+  append_num(out, status);
+  out.push_back(' ');
+  out.append(reason_phrase(status));
+  out.append("\r\nContent-Type: ");
+  out.append(content_type);
+  out.append("\r\nContent-Length: ");
+  append_num(out, static_cast<int64_t>(body.size()));
+  out.append("\r\n");
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append(extra);
+  out.append("\r\n");
+  if (!head_only) out.append(body);
 }
 
 std::string_view cookie_value(std::string_view h, std::string_view name) {

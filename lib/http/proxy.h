@@ -46,8 +46,14 @@ void write_response_head(const Head& resp, const ResponseOptions& o, std::string
 void write_error(int status, std::string_view detail, bool keep_alive, std::string& out,
                  std::string_view extra = {}, bool head_only = false);
 
-// 308 to `location` with a small page.
+// A redirect (308 unless `status` says otherwise) to `location` with a small page; `extra`
+// header lines end in CRLF.
 void write_redirect(std::string_view location, bool keep_alive, std::string& out,
+                    bool head_only = false, int status = 308, std::string_view extra = {});
+
+// A complete response with `body` as given (pages and documents edged serves itself).
+void write_response(int status, std::string_view content_type, std::string_view body,
+                    bool keep_alive, std::string& out, std::string_view extra = {},
                     bool head_only = false);
 
 // Appends `s` with &, <, >, " escaped.

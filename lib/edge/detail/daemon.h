@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "edge/config.h"
+#include "edge/detail/access.h"
 #include "edge/edged.h"
 #include "edge/routes.h"
 #include "http/parser.h"
@@ -209,6 +210,7 @@ struct Worker {
   bool draining = false;
   bool stopped = false;
   asio::steady_timer* tick_timer = nullptr;
+  SessionCache sessions;  // access control: sessions this worker looked up
 
   const Snapshot& current();  // refreshes from the daemon when a reload happened
   void link(Conn* c);
@@ -225,6 +227,8 @@ struct Daemon {
   RunOptions opt;
   asio::io_context ctl{1};
   std::vector<std::unique_ptr<Worker>> workers;
+  // After `workers`: destroyed first, its pool joined while the workers' contexts still exist.
+  std::unique_ptr<Access> access;
   std::atomic<std::shared_ptr<const Snapshot>> snap;
   std::atomic<uint64_t> gen{1};
   TargetRegistry registry;
