@@ -34,5 +34,8 @@ int main(int argc, char** argv) {
     noun->require_subcommand(1);
     n.add(c, *noun);
   }
+  for (auto* reg : {peerctl::register_status, peerctl::register_dump, peerctl::register_apply,
+                    peerctl::register_export, peerctl::register_complete})
+    reg(c, p.app());
   return p.run(argc, argv);
 }

@@ -49,4 +49,12 @@ void register_rule(Ctx& c, CLI::App& noun);
 void register_session(Ctx& c, CLI::App& noun);
 void register_audit(Ctx& c, CLI::App& noun);
 
+// Verbs without a noun (cmd/peerctl/status.cpp, dump.cpp, blueprint.cpp, enroll.cpp), registered
+// on the program itself: status, dump, apply, export and the hidden __complete.
+void register_status(Ctx& c, CLI::App& app);
+void register_dump(Ctx& c, CLI::App& app);
+void register_apply(Ctx& c, CLI::App& app);
+void register_export(Ctx& c, CLI::App& app);
+void register_complete(Ctx& c, CLI::App& app);
+
 }  // namespace peerctl

@@ -1,0 +1,239 @@
+// peerctl status: one screen of what runs — sites (online, last handshake, lanes, RTT, bytes)
+// live from tunneld's control socket, resources and their targets' health live from edged's;
+// from the store alone, with a note, when a daemon is not running.
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "blueprint/blueprint.h"
+#include "core/fs.h"
+#include "core/text.h"
+#include "ipc/client.h"
+#include "peerctl.h"
+
+namespace peerctl {
+
+namespace {
+
+namespace json = boost::json;
+
+int64_t num(const json::object* o, const char* k, int64_t def = 0) {
+  if (!o) return def;
+  auto* v = o->if_contains(k);
+  if (!v) return def;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->as_double());
+  return def;
+}
+
+bool flag(const json::object* o, const char* k) {
+  if (!o) return false;
+  auto* v = o->if_contains(k);
+  return v && v->is_bool() && v->as_bool();
+}
+
+std::string bytes(int64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = double(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char b[32];
+  if (u == 0)
+    std::snprintf(b, sizeof b, "%lld B", static_cast<long long>(n));
+  else
+    std::snprintf(b, sizeof b, "%.1f %s", v, units[u]);
+  return b;
+}
+
+// "12s ago", "5m ago", "3h ago", "2d ago"; "never".
+std::string ago(int64_t then_s, int64_t now_s) {
+  if (then_s <= 0) return "never";
+  int64_t d = now_s - then_s;
+  if (d < 0) d = 0;
+  char b[32];
+  if (d < 120)
+    std::snprintf(b, sizeof b, "%llds ago", static_cast<long long>(d));
+  else if (d < 7200)
+    std::snprintf(b, sizeof b, "%lldm ago", static_cast<long long>(d / 60));
+  else if (d < 172800)
+    std::snprintf(b, sizeof b, "%lldh ago", static_cast<long long>(d / 3600));
+  else
+    std::snprintf(b, sizeof b, "%lldd ago", static_cast<long long>(d / 86400));
+  return b;
+}
+
+std::optional<json::object> call(const Ctx& c, const char* daemon, const char* op) {
+  std::string path = c.prog.warren_dir() + "/run/" + daemon + ".sock";
+  if (!core::file_exists(path)) return std::nullopt;
+  auto r = ipc::call(path, {{"op", op}}, 1000);
+  if (!r) return std::nullopt;
+  if (!flag(&*r, "ok")) return std::nullopt;
+  return std::move(*r);
+}
+
+struct SiteRow {
+  std::string name;
+  bool enabled = true;
+  const json::object* live = nullptr;
+};
+
+}  // namespace
+
+void register_status(Ctx& c, CLI::App& app) {
+  auto* s = c.prog.verb(app, "status",
+                        "One screen of live state: sites, lanes, handshakes, RTT, bytes; "
+                        "resources and target health",
+                        "peerctl status [--json]");
+  c.prog.on(s, [&c]() -> int {
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto model = blueprint::read(*db);
+    if (!model) return cli::fail(model.error());
+    auto tun = call(c, "tunneld", "status");
+    auto edg = call(c, "edged", "routes");
+    int64_t now_s = now();
+
+    std::map<std::string, const json::object*> live_sites;
+    if (tun)
+      if (auto* a = tun->if_contains("sites"); a && a->is_array())
+        for (auto& v : a->as_array())
+          if (v.is_object())
+            if (auto* n = v.as_object().if_contains("name"); n && n->is_string())
+              live_sites[std::string(n->as_string())] = &v.as_object();
+    std::map<std::string, const json::object*> live_routes;
+    if (edg)
+      if (auto* a = edg->if_contains("routes"); a && a->is_array())
+        for (auto& v : a->as_array())
+          if (v.is_object())
+            if (auto* n = v.as_object().if_contains("name"); n && n->is_string())
+              live_routes[std::string(n->as_string())] = &v.as_object();
+    // A target's live entry within its route, by URL.
+    auto live_target = [&](const std::string& route,
+                           const std::string& url) -> const json::object* {
+      auto it = live_routes.find(route);
+      if (it == live_routes.end()) return nullptr;
+      auto* ts = it->second->if_contains("targets");
+      if (!ts || !ts->is_array()) return nullptr;
+      for (auto& t : ts->as_array())
+        if (t.is_object())
+          if (auto* u = t.as_object().if_contains("target");
+              u && u->is_string() && u->as_string() == url)
+            return &t.as_object();
+      return nullptr;
+    };
+
+    std::string out;
+    if (c.prog.common().json) {
+      json::object o;
+      o["time"] = core::rfc3339(now_s);
+      o["tunneld"] = json::object{{"running", bool(tun)}, {"source", tun ? "live" : "store"}};
+      o["edged"] = json::object{{"running", bool(edg)}, {"source", edg ? "live" : "store"}};
+      json::array sa;
+      for (auto& [n, site] : model->sites) {
+        auto it = live_sites.find(n);
+        const json::object* l = it == live_sites.end() ? nullptr : it->second;
+        json::object so{{"name", n}, {"enabled", site.enabled}};
+        if (l) {
+          so["online"] = flag(l, "online");
+          so["lanes"] = num(l, "lanes");
+          so["lanes_expected"] = num(l, "lanes_expected");
+          int64_t hs = num(l, "last_handshake_unix_ms");
+          so["last_handshake"] = hs > 0 ? json::value(core::rfc3339(hs / 1000)) : nullptr;
+          so["rtt_ms"] = l->if_contains("rtt_ms") ? l->at("rtt_ms") : nullptr;
+          so["bytes_rx"] = num(l, "bytes_in");
+          so["bytes_tx"] = num(l, "bytes_out");
+          so["streams"] = num(l, "streams");
+        } else {
+          so["online"] = tun ? json::value(false) : json::value(nullptr);
+        }
+        sa.push_back(std::move(so));
+      }
+      o["sites"] = std::move(sa);
+      json::array ra;
+      for (auto& [n, r] : model->resources) {
+        json::object ro{{"name", n},
+                        {"host", r.host},
+                        {"path", r.path},
+                        {"enabled", r.enabled},
+                        {"protected", r.auth && !r.auth->is_public}};
+        json::array ta;
+        for (auto& t : r.targets) {
+          std::string url = blueprint::target_url(t);
+          json::object to{{"target", url}, {"enabled", t.enabled}};
+          auto* lt = live_target(n, url);
+          to["up"] = lt ? json::value(flag(lt, "up")) : json::value(nullptr);
+          if (lt && lt->if_contains("last_error")) to["last_error"] = lt->at("last_error");
+          ta.push_back(std::move(to));
+        }
+        ro["targets"] = std::move(ta);
+        ra.push_back(std::move(ro));
+      }
+      o["resources"] = std::move(ra);
+      out = json_line(o);
+    } else {
+      out += tun ? "tunneld: running\n" : "tunneld: not running: sites from the store\n";
+      out += edg ? "edged: running\n" : "edged: not running: resources from the store\n";
+      size_t online = 0;
+      for (auto& [n, l] : live_sites) online += flag(l, "online");
+      out += "\nsites: " + std::to_string(model->sites.size()) + " (" +
+             (tun ? std::to_string(online) + " online" : std::string("online unknown")) + ")\n";
+      char buf[512];
+      if (!model->sites.empty()) {
+        std::snprintf(buf, sizeof buf, "  %-24s %-8s %-10s %-5s %-9s %-10s %s\n", "SITE", "STATE",
+                      "HANDSHAKE", "LANES", "RTT", "RX", "TX");
+        out += buf;
+      }
+      for (auto& [n, site] : model->sites) {
+        auto it = live_sites.find(n);
+        const json::object* l = it == live_sites.end() ? nullptr : it->second;
+        std::string state = !site.enabled       ? "disabled"
+                            : !tun              ? "-"
+                            : flag(l, "online") ? "online"
+                                                : "offline";
+        std::string hs = "-", lanes = "-", rtt = "-", rx = "-", tx = "-";
+        if (l) {
+          hs = ago(num(l, "last_handshake_unix_ms") / 1000, now_s);
+          lanes = std::to_string(num(l, "lanes")) + "/" + std::to_string(num(l, "lanes_expected"));
+          if (auto* r = l->if_contains("rtt_ms"); r && r->is_number()) {
+            std::snprintf(buf, sizeof buf, "%.2f ms", r->to_number<double>());
+            rtt = buf;
+          }
+          rx = bytes(num(l, "bytes_in"));
+          tx = bytes(num(l, "bytes_out"));
+        }
+        std::snprintf(buf, sizeof buf, "  %-24s %-8s %-10s %-5s %-9s %-10s %s\n", n.c_str(),
+                      state.c_str(), hs.c_str(), lanes.c_str(), rtt.c_str(), rx.c_str(),
+                      tx.c_str());
+        out += buf;
+      }
+      out += "\nresources: " + std::to_string(model->resources.size()) + "\n";
+      for (auto& [n, r] : model->resources) {
+        std::string access = !r.auth || r.auth->is_public ? "public" : "protected";
+        out += "  " + n + "  " + r.host + r.path + "  " + access + (r.enabled ? "" : "  disabled") +
+               "\n";
+        for (auto& t : r.targets) {
+          std::string url = blueprint::target_url(t);
+          std::string health;
+          if (!t.enabled)
+            health = "disabled";
+          else if (!edg)
+            health = "-";
+          else if (auto* lt = live_target(n, url))
+            health = flag(lt, "up") ? "up" : "down";
+          else
+            health = "not served";
+          out += "    -> " + url + "  " + health + "\n";
+        }
+      }
+    }
+    auto w = core::write_stdout(out);
+    return w ? 0 : cli::fail(w.error());
+  });
+}
+
+}  // namespace peerctl

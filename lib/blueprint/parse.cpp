@@ -1,0 +1,372 @@
+// blueprint::parse — TOML blueprint text into a Model, every value validated where it is
+// written so that errors name file:line:column and the dotted key.
+#include <algorithm>
+#include <set>
+
+#include "blueprint/blueprint.h"
+#include "config/config.h"
+#include "control/validate.h"
+#include "core/fs.h"
+#include "core/text.h"
+#include "crypto/crypto.h"
+#include "edge/routes.h"
+#include "tunnel/sites.h"
+
+namespace blueprint {
+
+namespace {
+
+using config::Reader;
+
+// Runs a control:: check; on failure records it at the key (without repeating the key).
+template <class T>
+bool check(Reader& r, std::string_view key, core::Result<T> res, T& out) {
+  if (!res) {
+    std::string m = res.error().message;
+    std::string pre = std::string(key) + ": ";
+    if (m.compare(0, pre.size(), pre) == 0) m.erase(0, pre.size());
+    r.fail(key, m);
+    return false;
+  }
+  out = std::move(*res);
+  return true;
+}
+
+bool valid_role(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = " ") {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// edged's own target syntax (edge::parse_target), so routes files and blueprints agree.
+core::Result<Target> parse_target_url(std::string_view s) {
+  WARREN_TRY(spec, edge::parse_target(s));
+  Target t;
+  t.tls = spec.tls;
+  t.site = spec.site;
+  t.host = spec.host;
+  t.port = spec.port;
+  return t;
+}
+
+// A secret: KEY_hash (argon2id text) or KEY_file (first line of the file, relative to base).
+void read_secret(Reader& r, const std::string& key, const std::string& base, Secret& out) {
+  std::string hash, file;
+  bool h = r.get(key + "_hash", hash);
+  bool f = r.get(key + "_file", file);
+  if (h && f) {
+    r.fail(key + "_file", "give " + key + "_hash or " + key + "_file, not both");
+    return;
+  }
+  if (h) {
+    if (!core::starts_with(hash, "$argon2id$"))
+      r.fail(key + "_hash", "expected an argon2id hash (\"$argon2id$v=19$...\")");
+    else
+      out.hash = hash;
+  }
+  if (f) {
+    std::string path =
+        (!file.empty() && file[0] != '/' && !base.empty()) ? base + "/" + file : file;
+    auto text = core::read_file(path, 4096);
+    if (!text) {
+      r.fail(key + "_file", text.error().message);
+      return;
+    }
+    std::string s = *text;
+    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    if (!s.empty() && s.back() == '\r') s.pop_back();
+    crypto::wipe(text->data(), text->size());
+    if (s.empty()) {
+      r.fail(key + "_file", path + ": empty");
+      return;
+    }
+    out.plain = std::move(s);
+  }
+}
+
+void parse_auth(Reader& a, const std::string& base, Auth& au) {
+  a.get("public", au.is_public);
+  std::vector<std::string> methods;
+  if (a.get("methods", methods)) {
+    static const std::set<std::string> known = {"users",       "password", "pin", "email",
+                                                "share_links", "basic",    "mtls"};
+    for (auto& m : methods)
+      if (!known.count(m)) {
+        a.fail("methods", "unknown method \"" + m +
+                              "\" (users, password, pin, email, share_links, basic, mtls)");
+        break;
+      }
+    au.methods = sorted_unique(methods);
+  }
+  a.get("pin_digits", au.pin_digits, 4, 12);
+  std::chrono::milliseconds ttl{au.session_ttl * 1000};
+  if (a.get_duration("session_ttl", ttl, std::chrono::milliseconds(1000),
+                     std::chrono::milliseconds(int64_t{10} * 365 * 86400 * 1000)))
+    au.session_ttl = ttl.count() / 1000;
+  a.get("rate_per_sec", au.rate_per_sec, 0, 1000000);
+  a.get("rate_burst", au.rate_burst, 0, 1000000);
+  std::vector<std::string> list;
+  if (a.get("email_allow", list)) {
+    for (auto& e : list) {
+      std::string v;
+      if (!e.empty() && e[0] == '@') {
+        if (!check(a, "email_allow", control::check_hostname("email_allow", e.substr(1)), v)) break;
+        v = "@" + v;
+      } else if (!check(a, "email_allow", control::check_email("email_allow", e), v)) {
+        break;
+      }
+      au.email_allow.push_back(v);
+    }
+    au.email_allow = sorted_unique(au.email_allow);
+  }
+  list.clear();
+  if (a.get("roles", list)) {
+    for (auto& x : list)
+      if (!valid_role(x)) {
+        a.fail("roles", "bad role name \"" + x + "\": expected 1-64 of [a-z0-9._-]");
+        break;
+      }
+    au.roles = sorted_unique(list);
+  }
+  list.clear();
+  if (a.get("users", list)) {
+    for (auto& e : list) {
+      std::string v;
+      if (!check(a, "users", control::check_email("users", e), v)) break;
+      au.users.push_back(v);
+    }
+    au.users = sorted_unique(au.users);
+  }
+  read_secret(a, "password", base, au.password);
+  read_secret(a, "pin", base, au.pin);
+  if (au.pin.plain) {
+    bool digits = std::all_of(au.pin.plain->begin(), au.pin.plain->end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || au.pin.plain->size() != size_t(au.pin_digits))
+      a.fail("pin_file", "the PIN must be " + std::to_string(au.pin_digits) + " digits");
+  }
+}
+
+void parse_rule(Reader& x, Rule& ru) {
+  x.get("priority", ru.priority, -1000000, 1000000);
+  std::string action;
+  if (x.need("action", action)) {
+    action = core::to_lower(action);
+    for (auto& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (action != "ACCEPT" && action != "DROP" && action != "PASS")
+      x.fail("action", "expected ACCEPT, DROP or PASS");
+    ru.action = action;
+  }
+  std::vector<std::string> list, out;
+  if (x.get("ips", list))
+    for (auto& ip : list) {
+      std::string v;
+      if (!check(x, "ips", control::check_cidr("ips", ip), v)) break;
+      out.push_back(v);
+    }
+  ru.ips = join(out);
+  x.get("path", ru.path);
+  if (!ru.path.empty() && ru.path[0] != '/') x.fail("path", "must start with /");
+  list.clear();
+  out.clear();
+  if (x.get("methods", list))
+    for (auto m : list) {
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (m.empty() || m.size() > 20 ||
+          !std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+        x.fail("methods", "bad method \"" + m + "\"");
+        break;
+      }
+      out.push_back(m);
+    }
+  ru.methods = join(out);
+  list.clear();
+  out.clear();
+  if (x.get("countries", list))
+    for (auto m : list) {
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (m.size() != 2 || !std::isalpha(static_cast<unsigned char>(m[0])) ||
+          !std::isalpha(static_cast<unsigned char>(m[1]))) {
+        x.fail("countries", "bad country \"" + m + "\": expected ISO 3166-1 alpha-2 (\"DE\")");
+        break;
+      }
+      out.push_back(m);
+    }
+  ru.countries = join(out);
+  x.get("enabled", ru.enabled);
+}
+
+void parse_resource(Reader& r, const std::string& name, const std::string& base, Resource& res) {
+  res.name = name;
+  std::string host;
+  if (r.need("host", host)) check(r, "host", control::check_hostname("host", host), res.host);
+  std::string path;
+  if (r.get("path", path)) check(r, "path", control::check_path_prefix("path", path), res.path);
+  r.get("enabled", res.enabled);
+  r.get_enum("lb", res.lb, {"round_robin", "least_conn"});
+  r.get("sticky", res.sticky);
+  r.get("redirect_https", res.redirect_https);
+  r.get_enum("mtls", res.mtls, {"off", "optional", "required"});
+  r.get("client_ca", res.client_ca);
+  r.get("client_crl", res.client_crl);
+  if (res.mtls != "off" && res.client_ca.empty())
+    r.fail("mtls", "needs client_ca (a PEM bundle, e.g. from cactl export chain)");
+  r.get("host_header", res.host_header);
+  bool verify = true;
+  std::string sni;
+  r.get("tls_verify", verify);
+  r.get("tls_sni", sni);
+  for (const char* key : {"targets", "disabled_targets"}) {
+    std::vector<std::string> urls;
+    r.get(key, urls);
+    for (auto& u : urls) {
+      auto t = parse_target_url(u);
+      if (!t) {
+        r.fail(key, t.error().message);
+        continue;
+      }
+      t->tls_verify = verify;
+      t->tls_sni = sni;
+      t->enabled = std::string_view(key) == "targets";
+      res.targets.push_back(std::move(*t));
+    }
+  }
+  auto h = r.table("health");
+  if (h.get("path", res.health_path) && !res.health_path.empty() && res.health_path[0] != '/')
+    h.fail("path", "must start with /");
+  std::chrono::milliseconds ms{};
+  if (h.get_duration("interval", ms, std::chrono::milliseconds(0),
+                     std::chrono::milliseconds(3600000)))
+    res.health_interval_ms = ms.count();
+  if (h.get_duration("timeout", ms, std::chrono::milliseconds(10),
+                     std::chrono::milliseconds(600000)))
+    res.health_timeout_ms = ms.count();
+  h.get("rise", res.health_rise, 1, 100);
+  h.get("fall", res.health_fall, 1, 100);
+  auto a = r.table("auth");
+  if (a.present()) {
+    Auth au;
+    parse_auth(a, base, au);
+    res.auth = std::move(au);
+  }
+  for (auto& x : r.tables("rules")) {
+    Rule ru;
+    parse_rule(x, ru);
+    res.rules.push_back(std::move(ru));
+  }
+  std::stable_sort(res.rules.begin(), res.rules.end(),
+                   [](const Rule& a, const Rule& b) { return a.priority < b.priority; });
+}
+
+core::Error as_data(core::Error e) {
+  e.code = core::Errc::data;
+  return e;
+}
+
+}  // namespace
+
+core::Result<Model> parse(std::string_view toml, const std::string& name,
+                          const std::string& base_dir) {
+  auto rr = config::parse_string(toml, name);
+  if (!rr) return as_data(rr.error());
+  Reader& r = *rr;
+  Model m;
+  int64_t version = 1;
+  r.get("version", version, 1, 1);
+
+  m.has_sites = r.has("sites");
+  for (auto& [n, s] : r.named_tables("sites")) {
+    Site site;
+    site.name = n;
+    if (auto ok = tunnel::check_site_name(n); !ok) s.fail("", ok.error().message);
+    std::string key;
+    if (s.get("public_key", key)) {
+      if (auto k = crypto::key_from_base64(key); !k)
+        s.fail("public_key", "expected a 44-character base64 X25519 key");
+      else
+        site.public_key = key;
+    }
+    s.get("enabled", site.enabled);
+    m.sites[n] = std::move(site);
+  }
+
+  m.has_forwards = r.has("forwards");
+  for (auto& f : r.tables("forwards")) {
+    Forward fw;
+    f.need("protocol", fw.protocol);
+    if (f.has("protocol") && fw.protocol != "tcp" && fw.protocol != "udp")
+      f.fail("protocol", "expected tcp or udp");
+    f.need("port", fw.port, 1, 65535);
+    f.need("site", fw.site);
+    if (f.has("site"))
+      if (auto ok = tunnel::check_site_name(fw.site); !ok) f.fail("site", ok.error().message);
+    std::string target;
+    if (f.need("target", target)) {
+      control::HostPort hp;
+      if (check(f, "target", control::check_host_port("target", target), hp)) fw.target = target;
+    }
+    f.get("enabled", fw.enabled);
+    auto key = std::make_pair(fw.protocol, fw.port);
+    if (!m.forwards.emplace(key, fw).second)
+      f.fail("port", fw.protocol + " port " + std::to_string(fw.port) + " is declared twice");
+  }
+
+  m.has_resources = r.has("resources");
+  std::map<std::pair<std::string, std::string>, std::string> where;
+  for (auto& [n, x] : r.named_tables("resources")) {
+    Resource res;
+    std::string checked;
+    if (auto ok = control::check_name("name", n); !ok) x.fail("", ok.error().message);
+    parse_resource(x, n, base_dir, res);
+    auto [it, fresh] = where.emplace(std::make_pair(res.host, res.path), n);
+    if (!fresh && !res.host.empty())
+      x.fail("host", "host " + res.host + " path " + res.path + " is also resource " + it->second);
+    m.resources[n] = std::move(res);
+  }
+
+  m.has_roles = r.has("roles");
+  for (auto& [n, x] : r.named_tables("roles")) {
+    if (!valid_role(n)) x.fail("", "bad role name \"" + n + "\": expected 1-64 of [a-z0-9._-]");
+    Role role{n, ""};
+    x.get("description", role.description);
+    m.roles[n] = std::move(role);
+  }
+
+  m.has_users = r.has("users");
+  for (auto& [n, x] : r.named_tables("users")) {
+    User u;
+    if (!check(x, "", control::check_email("", n), u.email)) continue;
+    x.get("name", u.name);
+    x.get("enabled", u.enabled);
+    std::vector<std::string> roles;
+    if (x.get("roles", roles))
+      for (auto& ro : roles)
+        if (!valid_role(ro)) {
+          x.fail("roles", "bad role name \"" + ro + "\"");
+          break;
+        }
+    u.roles = sorted_unique(roles);
+    read_secret(x, "password", base_dir, u.password);
+    if (m.users.count(u.email)) x.fail("", "user " + u.email + " is declared twice");
+    m.users[u.email] = std::move(u);
+  }
+
+  if (auto f = r.finish(); !f) return as_data(f.error());
+  return m;
+}
+
+}  // namespace blueprint
