@@ -374,9 +374,9 @@ std::vector<std::pair<std::string, Reader>> Reader::named_tables(std::string_vie
   std::vector<std::pair<std::string, Reader>> out;
   Reader parent = table(key);
   if (!parent.present()) return out;
-  auto& used = st_->tables[parent.slot_].used;
   for (auto&& [name, node] : *tbl(parent.table_)) {
-    used.emplace_back(name.str());
+    // Indexed each time: child() below appends to st_->tables, which may reallocate.
+    st_->tables[parent.slot_].used.emplace_back(name.str());
     std::string k = parent.prefix_ + "." + std::string(name.str());
     if (!node.is_table()) {
       type_error(*st_, node, k, "a table");
