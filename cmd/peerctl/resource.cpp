@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "control/input.h"
+#include "control/json.h"
 #include "control/resources.h"
 #include "control/table.h"
 #include "control/validate.h"
@@ -157,23 +158,6 @@ std::string auth_summary(const control::Auth& a) {
   return control::join(control::auth_methods(a));
 }
 
-bj::object auth_json(const control::Auth& a) {
-  bj::array m, e, r;
-  for (const auto& x : control::auth_methods(a)) m.push_back(bj::value(x));
-  for (const auto& x : a.email_allow) e.push_back(bj::value(x));
-  for (const auto& x : a.roles) r.push_back(bj::value(x));
-  return bj::object{{"public", a.is_public},
-                    {"methods", std::move(m)},
-                    {"password_set", !a.password_hash.empty()},
-                    {"pin_set", !a.pin_hash.empty()},
-                    {"pin_digits", a.pin_digits},
-                    {"email_allow", std::move(e)},
-                    {"roles", std::move(r)},
-                    {"session_ttl", a.session_ttl},
-                    {"rate_per_sec", a.rate_per_sec},
-                    {"rate_burst", a.rate_burst}};
-}
-
 std::string auth_text(const control::Auth& a) {
   std::string out = control::kv_line("auth", auth_summary(a));
   if (a.is_public) return out;
@@ -189,20 +173,6 @@ std::string auth_text(const control::Auth& a) {
     out += control::kv_line(
         "rate", std::to_string(a.rate_per_sec) + "/s burst " + std::to_string(a.rate_burst));
   return out;
-}
-
-bj::object target_json(const control::Target& t) {
-  return bj::object{{"id", t.id},
-                    {"resource", t.resource},
-                    {"target", control::target_address(t)},
-                    {"site", t.site.empty() ? bj::value(nullptr) : bj::value(t.site)},
-                    {"host", t.host},
-                    {"port", t.port},
-                    {"scheme", t.scheme},
-                    {"weight", t.weight},
-                    {"tls_verify", t.tls_verify},
-                    {"sni", t.sni},
-                    {"enabled", t.enabled}};
 }
 
 struct Full {
@@ -238,9 +208,9 @@ bj::object resource_json(const Full& f) {
     o["health_path"] = r.health_path;
     o["health_interval_ms"] = r.health_interval_ms;
     bj::array t;
-    for (const auto& x : f.targets) t.push_back(target_json(x));
+    for (const auto& x : f.targets) t.push_back(control::to_json(x));
     o["targets"] = std::move(t);
-    o["auth"] = auth_json(f.auth);
+    o["auth"] = control::to_json(f.auth);
   } else {
     o["port"] = r.port;
     o["site"] = r.site;
@@ -262,14 +232,7 @@ std::string backend(const Full& f) {
   return t.empty() ? "-" : control::join(t);
 }
 
-int done(core::Result<void> r) {
-  return r ? 0 : cli::fail(r.error());
-}
-
-int print(const std::string& out) {
-  auto w = core::write_stdout(out);
-  return w ? 0 : cli::fail(w.error());
-}
+using control::done;
 
 // Options of add and set that describe the resource itself.
 struct ShapeOpts {
@@ -473,7 +436,7 @@ void register_list(Ctx& c, CLI::App& noun) {
         t.add({r.name, r.kind, r.enabled ? "yes" : "no", front(r), backend(*f),
                r.kind == "http" ? auth_summary(f->auth) : "-"});
     }
-    return print(c.prog.common().json ? out : t.str());
+    return control::emit(c.prog.common().json ? out : t.str());
   });
 }
 
@@ -489,7 +452,7 @@ void register_show(Ctx& c, CLI::App& noun) {
     if (!r) return cli::fail(r.error());
     auto f = load_full(*db, *r);
     if (!f) return cli::fail(f.error());
-    if (c.prog.common().json) return print(json_line(resource_json(*f)));
+    if (c.prog.common().json) return control::emit(json_line(resource_json(*f)));
     using control::kv_line;
     std::string out = kv_line("name", r->name) + kv_line("type", r->kind) +
                       kv_line("enabled", r->enabled ? "yes" : "no") + kv_line("serves", front(*r));
@@ -509,7 +472,7 @@ void register_show(Ctx& c, CLI::App& noun) {
       out += kv_line("site", r->site) + kv_line("to", r->to);
     }
     out += kv_line("created", control::time_or(r->created_at));
-    return print(out);
+    return control::emit(out);
   });
 }
 
@@ -565,8 +528,8 @@ void register_auth(Ctx& c, CLI::App& noun) {
     auto a = control::load_auth(*db, *id);
     if (!a) return cli::fail(a.error());
     if (!o->auth.any()) {
-      if (c.prog.common().json) return print(json_line(auth_json(*a)));
-      return print(auth_text(*a));
+      if (c.prog.common().json) return control::emit(json_line(control::to_json(*a)));
+      return control::emit(auth_text(*a));
     }
     if (auto r = apply_auth(o->auth, *a); !r) return cli::fail(r.error());
     return done(control::save_auth(*db, o->name, *a, actor(), now()));

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "control/validate.h"
+#include "core/fs.h"
 #include "core/text.h"
 
 namespace control {
@@ -71,6 +72,14 @@ std::string format_duration(int64_t s) {
   if (s > 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
   if (s > 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
   return std::to_string(s) + "s";
+}
+
+int done(const core::Result<void>& r) {
+  return r ? 0 : cli::fail(r.error());
+}
+
+int emit(const std::string& out) {
+  return done(core::write_stdout(out));
 }
 
 }  // namespace control

@@ -30,4 +30,9 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ",");
 // "30d", "12h", "15m", "90s": the largest unit that divides exactly.
 std::string format_duration(int64_t seconds);
 
+// For peerctl's verbs: 0, or the error printed as "peerctl: …" and its exit code.
+int done(const core::Result<void>& r);
+// Writes `out` to stdout: 0, or the write error's exit code.
+int emit(const std::string& out);
+
 }  // namespace control

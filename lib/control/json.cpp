@@ -1,0 +1,126 @@
+// control json: see json.h.
+#include "control/json.h"
+
+#include <boost/json.hpp>
+
+#include "control/input.h"
+
+namespace control {
+
+namespace bj = boost::json;
+
+namespace {
+
+bj::array strings(const std::vector<std::string>& v) {
+  bj::array a;
+  for (const auto& s : v) a.push_back(bj::value(s));
+  return a;
+}
+
+bj::value time_or_null(int64_t t) {
+  return t ? bj::value(time_or(t)) : bj::value(nullptr);
+}
+
+}  // namespace
+
+bj::object to_json(const Target& t) {
+  return bj::object{{"id", t.id},
+                    {"resource", t.resource},
+                    {"target", target_address(t)},
+                    {"site", t.site.empty() ? bj::value(nullptr) : bj::value(t.site)},
+                    {"host", t.host},
+                    {"port", t.port},
+                    {"scheme", t.scheme},
+                    {"weight", t.weight},
+                    {"tls_verify", t.tls_verify},
+                    {"sni", t.sni},
+                    {"enabled", t.enabled}};
+}
+
+bj::object to_json(const Auth& a) {
+  return bj::object{{"public", a.is_public},
+                    {"methods", strings(auth_methods(a))},
+                    {"password_set", !a.password_hash.empty()},
+                    {"pin_set", !a.pin_hash.empty()},
+                    {"pin_digits", a.pin_digits},
+                    {"email_allow", strings(a.email_allow)},
+                    {"roles", strings(a.roles)},
+                    {"session_ttl", a.session_ttl},
+                    {"rate_per_sec", a.rate_per_sec},
+                    {"rate_burst", a.rate_burst}};
+}
+
+bj::object to_json(const User& u) {
+  return bj::object{{"email", u.email},
+                    {"name", u.name},
+                    {"password", u.has_password},
+                    {"totp", u.totp},
+                    {"enabled", u.enabled},
+                    {"roles", strings(u.roles)},
+                    {"created_at", time_or_null(u.created_at)}};
+}
+
+bj::object to_json(const Role& r) {
+  return bj::object{{"name", r.name},
+                    {"description", r.description},
+                    {"users", r.users},
+                    {"created_at", time_or_null(r.created_at)}};
+}
+
+bj::object to_json(const Grant& g) {
+  return bj::object{{"resource", g.resource}, {g.kind, g.subject}};
+}
+
+bj::object to_json(const Link& l, int64_t now) {
+  bool expired = l.expires_at && l.expires_at <= now;
+  return bj::object{{"id", l.id},
+                    {"resource", l.resource},
+                    {"title", l.title},
+                    {"path", l.path},
+                    {"created_at", time_or_null(l.created_at)},
+                    {"expires_at", time_or_null(l.expires_at)},
+                    {"session_ttl", l.session_ttl ? bj::value(l.session_ttl) : bj::value(nullptr)},
+                    {"state", l.revoked ? "revoked"
+                              : expired ? "expired"
+                                        : "active"},
+                    {"sessions", l.sessions}};
+}
+
+bj::object to_json(const ApiKey& k, int64_t now) {
+  bool expired = k.expires_at && k.expires_at <= now;
+  return bj::object{{"id", k.id},
+                    {"user", k.user.empty() ? bj::value(nullptr) : bj::value(k.user)},
+                    {"resource", k.resource.empty() ? bj::value(nullptr) : bj::value(k.resource)},
+                    {"scopes", strings(k.scopes)},
+                    {"created_at", time_or_null(k.created_at)},
+                    {"expires_at", time_or_null(k.expires_at)},
+                    {"last_used", time_or_null(k.last_used)},
+                    {"state", k.revoked ? "revoked"
+                              : expired ? "expired"
+                                        : "active"}};
+}
+
+bj::object to_json(const RuleRow& r) {
+  return bj::object{{"id", r.id},
+                    {"resource", r.resource},
+                    {"priority", r.priority},
+                    {"action", r.action},
+                    {"ips", strings(r.ips)},
+                    {"path", r.path_glob},
+                    {"methods", strings(r.methods)},
+                    {"countries", strings(r.countries)},
+                    {"enabled", r.enabled}};
+}
+
+bj::object to_json(const SessionRow& s) {
+  return bj::object{{"id", s.id},
+                    {"resource", s.resource},
+                    {"user", s.user.empty() ? bj::value(nullptr) : bj::value(s.user)},
+                    {"method", s.method},
+                    {"subject", s.subject},
+                    {"created_at", time_or_null(s.created_at)},
+                    {"last_seen", time_or_null(s.last_seen)},
+                    {"expires_at", time_or_null(s.expires_at)}};
+}
+
+}  // namespace control
