@@ -12,6 +12,7 @@
 #include "auth/portal.h"
 #include "auth/session.h"
 #include "edge/detail/daemon.h"
+#include "enroll/enroll.h"
 #include "http/proxy.h"
 #include "log/log.h"
 
@@ -96,6 +97,8 @@ class Session {
   asio::awaitable<bool> answer(int status, std::string_view content_type, std::string_view body,
                                bool keep, std::string_view extra);
   asio::awaitable<bool> answer_decision(const auth::Decision& d, bool keep);
+  asio::awaitable<int> read_small_body(size_t max, std::string& body);
+  asio::awaitable<bool> enroll_site(size_t head_len, bool keep);
   void allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
                       int64_t now);
   asio::awaitable<error_code> send_body(Upstream& u, http::Body body, int64_t length,
@@ -315,6 +318,8 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     in_.consume(head_len);
     co_return co_await reply(405, "CONNECT is not supported", false, "Allow: GET, HEAD, POST\r\n");
   }
+  if (req_.method == http::Method::post && req_.path == enroll::kPath)
+    co_return co_await enroll_site(head_len, keep);
   const Route* route = s.routes->match(req_.host, req_.path);
   if (!route) {
     std::string detail = "no route for host \"" + std::string(req_.host) + "\"";
@@ -356,6 +361,74 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
 }
 
 // ---- access control ---------------------------------------------------------------------------
+
+// Reads a request body of at most `max` bytes (after its head was consumed): 0 when read,
+// 411/413 when it is chunked or too large (nothing read), -1 when the client went away.
+asio::awaitable<int> Session::read_small_body(size_t max, std::string& body) {
+  if (req_.chunked) co_return 411;
+  if (req_.content_length > static_cast<int64_t>(max)) co_return 413;
+  const size_t need = req_.content_length > 0 ? static_cast<size_t>(req_.content_length) : 0;
+  while (body.size() < need) {
+    if (in_.empty()) {
+      w_.bufs.get(in_);
+      in_.begin = in_.end = 0;
+      c_.alarm.after(snap_->cfg->client_body);
+      auto [ec, n] = co_await c_.client.read_some(in_.data, in_.cap);
+      if (ec) co_return -1;
+      in_.end = n;
+      m_.bytes_in.inc(n);
+    }
+    size_t take = std::min(need - body.size(), in_.size());
+    body.append(in_.view().substr(0, take));
+    in_.consume(take);
+  }
+  co_return 0;
+}
+
+// POST /.warren/enroll on any host: a site exchanges its one-time token for its config
+// (lib/enroll). Failed attempts count against the client like failed logins.
+asio::awaitable<bool> Session::enroll_site(size_t head_len, bool keep) {
+  Access& ax = *w_.d.access;
+  in_.consume(head_len);
+  auth::IpAddr ip;
+  if (auto p = auth::parse_ip(c_.peer_ip)) ip = *p;
+  if (int64_t wait = ax.locked(ip, 0, mono_ms()); wait > 0) {
+    std::string extra = "Retry-After: " + std::to_string(wait) + "\r\n";
+    std::string body = "{\"ok\":false,\"error\":\"too many failed attempts\"}\n";
+    co_return co_await answer(429, "application/json", body, false, extra);
+  }
+  std::string body;
+  if (int st = co_await read_small_body(8192, body); st != 0) {
+    if (st < 0) co_return false;
+    co_return co_await reply(st, "send at most 8 KiB with a Content-Length", false);
+  }
+  const int64_t now = std::time(nullptr);
+  struct Reply {
+    int status = 200;
+    std::string body;
+  };
+  std::function<Reply(store::Db*)> job = [&](store::Db* db) {
+    Reply r;
+    if (!db) {
+      r.status = 503;
+      r.body = enroll::error_json(core::Error{core::Errc::unavailable, "store unavailable"});
+      return r;
+    }
+    auto res = enroll::enroll_site(*db, body, now);
+    if (res) {
+      r.body = std::move(*res);
+    } else {
+      r.status = enroll::http_status(res.error());
+      r.body = enroll::error_json(res.error());
+    }
+    return r;
+  };
+  Reply r = co_await ax.offload(job);
+  if (r.status == 403) ax.failed(ip, 0, mono_ms());
+  wlog::get("edge")->info("event=enroll client={} status={}", c_.peer_ip, r.status);
+  r.body.push_back('\n');
+  co_return co_await answer(r.status, "application/json", r.body, keep, {});
+}
 
 asio::awaitable<bool> Session::answer(int status, std::string_view content_type,
                                       std::string_view body, bool keep, std::string_view extra) {
@@ -660,24 +733,11 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
 
   // A form post: Content-Length and at most 8 KiB.
   in_.consume(head_len);
-  constexpr int64_t kMaxForm = 8192;
-  if (req_.chunked) co_return co_await reply(411, "send the form with a Content-Length", false);
-  if (req_.content_length > kMaxForm) co_return co_await reply(413, "form too large", false);
   std::string body;
-  const size_t need = req_.content_length > 0 ? static_cast<size_t>(req_.content_length) : 0;
-  while (body.size() < need) {
-    if (in_.empty()) {
-      w_.bufs.get(in_);
-      in_.begin = in_.end = 0;
-      c_.alarm.after(cfg.client_body);
-      auto [ec, n] = co_await c_.client.read_some(in_.data, in_.cap);
-      if (ec) co_return false;
-      in_.end = n;
-      m_.bytes_in.inc(n);
-    }
-    size_t take = std::min(need - body.size(), in_.size());
-    body.append(in_.view().substr(0, take));
-    in_.consume(take);
+  if (int st = co_await read_small_body(8192, body); st != 0) {
+    if (st < 0) co_return false;
+    co_return co_await reply(
+        st, st == 411 ? "send the form with a Content-Length" : "form too large", false);
   }
   auto form = auth::parse_form(body);
   if (!form) {
