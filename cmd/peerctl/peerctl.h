@@ -36,6 +36,10 @@ std::string json_line(const boost::json::object& o);
 std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string& daemon);
 
 void register_site(Ctx& c, CLI::App& noun);
+// `site enroll` (cmd/peerctl/enroll.cpp) and the lines `site add` prints about it.
+void register_site_enroll(Ctx& c, CLI::App& noun);
+std::string enroll_hint(const std::string& edge_endpoint, const std::string& token,
+                        int64_t expires_at);
 // Resources, targets and access (cmd/peerctl/resource.cpp, target.cpp, user.cpp, role.cpp,
 // grant.cpp, link.cpp, apikey.cpp, rule.cpp, session.cpp, audit.cpp).
 void register_resource(Ctx& c, CLI::App& noun);

@@ -8,6 +8,7 @@
 
 #include "core/fs.h"
 #include "core/text.h"
+#include "enroll/enroll.h"
 #include "net/endpoint.h"
 #include "peerctl.h"
 #include "tunnel/config.h"
@@ -108,9 +109,16 @@ core::Result<EdgeInfo> edge_info(const Ctx& c, store::Db& db, const ConfigOpts& 
   return e;
 }
 
-// Prints the site's configuration (and writes --key-out) for a fresh key pair.
+struct EnrollToken {
+  std::string token;
+  int64_t expires_at = 0;
+};
+
+// Prints the site's configuration (and writes --key-out) for a fresh key pair; with a token, the
+// lines (comments) that tell how to enroll instead.
 core::Result<void> emit_config(const Ctx& c, const std::string& name, const crypto::KeyPair& kp,
-                               const EdgeInfo& edge, const ConfigOpts& o) {
+                               const EdgeInfo& edge, const ConfigOpts& o,
+                               const EnrollToken* et = nullptr) {
   std::string priv = crypto::key_to_base64(kp.priv);
   std::string key_line;
   if (!o.key_out.empty()) {
@@ -123,6 +131,7 @@ core::Result<void> emit_config(const Ctx& c, const std::string& name, const cryp
   std::string toml = "# tunneld.toml for site " + toml_string(name) + ", written by peerctl on " +
                      core::rfc3339(now()) + ".\n";
   if (o.key_out.empty()) toml += "# It holds the site's private key: keep it private (0600).\n";
+  if (et) toml += enroll_hint(edge.endpoint, et->token, et->expires_at);
   toml += "[site]\nname = " + toml_string(name) + "\nedge = " + toml_string(edge.endpoint) +
           "\nedge_public_key = " + toml_string(crypto::key_to_base64(edge.public_key)) + "\n" +
           key_line + "lanes = " + std::to_string(o.lanes) + "\n";
@@ -146,6 +155,10 @@ core::Result<void> emit_config(const Ctx& c, const std::string& name, const cryp
                           {"edge", edge.endpoint},
                           {"edge_public_key", crypto::key_to_base64(edge.public_key)}};
     j[o.command ? "command" : "config"] = out;
+    if (et) {
+      j["enroll_token"] = et->token;
+      j["enroll_expires_at"] = core::rfc3339(std::time_t(et->expires_at));
+    }
     out = json_line(j);
   }
   auto w = core::write_stdout(out);
@@ -199,17 +212,25 @@ void register_add(Ctx& c, CLI::App& noun) {
     std::string name;
     ConfigOpts cfg;
     bool disabled = false;
+    std::string token_ttl = "24h";
   };
   auto o = std::make_shared<Opts>();
-  auto* s = c.prog.verb(noun, "add", "Add a site: generate its key pair and print its config",
-                        "peerctl site add NAME [--edge HOST:PORT] [--lanes N] [--allow RULE]... "
-                        "[--key-out FILE] [--command] [--disabled] [--json]");
+  auto* s =
+      c.prog.verb(noun, "add", "Add a site: generate its key pair and print its config",
+                  "peerctl site add NAME [--edge HOST:PORT] [--lanes N] [--allow RULE]... "
+                  "[--key-out FILE] [--command] [--disabled] [--token-ttl DURATION] [--json]");
   s->add_option("name", o->name, "Site name: 1-64 of [A-Za-z0-9._-]")->required();
   add_config_options(s, o->cfg);
   s->add_flag("--disabled", o->disabled, "Add it disabled (the edge refuses it until enabled)");
+  s->add_option("--token-ttl", o->token_ttl,
+                "How long the one-time enrollment token stays valid (default 24h)")
+      ->type_name("DURATION");
   c.prog.on(s, [&c, o]() -> int {
     if (auto r = tunnel::check_site_name(o->name); !r) return cli::fail(r.error());
     if (auto r = check_options(o->cfg); !r) return cli::fail(r.error());
+    auto ttl = core::parse_duration(o->token_ttl);
+    if (!ttl || *ttl <= 0)
+      return cli::fail({core::Errc::data, "--token-ttl: bad duration \"" + o->token_ttl + "\""});
     auto db = open_store(c, true);
     if (!db) return cli::fail(db.error());
     if (auto have = tunnel::find_site(*db, o->name); have)
@@ -222,8 +243,16 @@ void register_add(Ctx& c, CLI::App& noun) {
     rec.public_key = kp.pub;
     rec.enabled = !o->disabled;
     rec.created_at = now();
+    // The site, its enrollment token and the edge address it was given: one transaction.
+    auto tx = store::Tx::begin(*db);
+    if (!tx) return cli::fail(tx.error());
     if (auto r = tunnel::add_site(*db, rec, actor()); !r) return cli::fail(r.error());
-    auto r = emit_config(c, o->name, kp, *edge, o->cfg);
+    auto token = enroll::issue_token(*db, o->name, rec.created_at, *ttl);
+    if (!token) return cli::fail(token.error());
+    if (auto r = enroll::set_site_edge(*db, o->name, o->cfg.edge); !r) return cli::fail(r.error());
+    if (auto r = tx->commit(); !r) return cli::fail(r.error());
+    EnrollToken et{*token, rec.created_at + *ttl};
+    auto r = emit_config(c, o->name, kp, *edge, o->cfg, &et);
     crypto::wipe(kp.priv.data(), kp.priv.size());
     return r ? 0 : cli::fail(r.error());
   });
@@ -382,6 +411,7 @@ void register_site(Ctx& c, CLI::App& noun) {
   register_show(c, noun);
   register_remove(c, noun);
   register_rotate(c, noun);
+  register_site_enroll(c, noun);
 }
 
 }  // namespace peerctl
