@@ -6,19 +6,19 @@
 _peerctl_data() {
   case $1 in
   '')
-    subs='site'
+    subs='site resource target user role grant link apikey rule session audit status dump apply export'
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
   'site')
-    subs='add list show remove rotate-key'
+    subs='add list show remove rotate-key enroll'
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
   'site add')
     subs=''
-    opts='-h --help --edge --lanes --allow --key-out --command --disabled --version --dir --json -q --quiet -v --verbose --color'
-    vopts='--edge --lanes --allow --key-out --dir --color'
+    opts='-h --help --edge --lanes --allow --key-out --command --disabled --token-ttl --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--edge --lanes --allow --key-out --token-ttl --dir --color'
     pkind='none' ;;
   'site list')
     subs=''
@@ -29,16 +29,226 @@ _peerctl_data() {
     subs=''
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
-    pkind='none' ;;
+    pkind='live:sites' ;;
   'site remove')
     subs=''
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
-    pkind='none' ;;
+    pkind='live:sites' ;;
   'site rotate-key')
     subs=''
     opts='-h --help --edge --lanes --allow --key-out --command --version --dir --json -q --quiet -v --verbose --color'
     vopts='--edge --lanes --allow --key-out --dir --color'
+    pkind='live:sites' ;;
+  'site enroll')
+    subs=''
+    opts='-h --help -o --out --key-out --cacert --lanes --allow --version --dir --json -q --quiet -v --verbose --color'
+    vopts='-o --out --key-out --cacert --lanes --allow --dir --color'
+    pkind='file' ;;
+  'resource')
+    subs='add list show set rm enable disable auth'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'resource add')
+    subs=''
+    opts='-h --help --host --path --tls --redirect-https --header --client-ca --client-crl --mtls-mode --site --to --target --tcp --udp --public --auth --password-file --pin-file --pin-digits --email-allow --clear-email-allow --share-links --basic --mtls --users --role --clear-roles --session-ttl --rate --burst --disabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--host --path --header --client-ca --client-crl --mtls-mode --site --to --target --tcp --udp --auth --password-file --pin-file --pin-digits --email-allow --role --session-ttl --rate --burst --dir --color'
+    pkind='none' ;;
+  'resource list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'resource show')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'resource set')
+    subs=''
+    opts='-h --help --rename --host --path --tls --redirect-https --header --client-ca --client-crl --mtls-mode --site --to --no-tls --no-redirect-https --clear-headers --port --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--rename --host --path --header --client-ca --client-crl --mtls-mode --site --to --port --dir --color'
+    pkind='live:resources' ;;
+  'resource rm')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'resource enable')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'resource disable')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'resource auth')
+    subs=''
+    opts='-h --help --public --auth --password-file --pin-file --pin-digits --email-allow --clear-email-allow --share-links --basic --mtls --users --role --clear-roles --session-ttl --rate --burst --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--auth --password-file --pin-file --pin-digits --email-allow --role --session-ttl --rate --burst --dir --color'
+    pkind='live:resources' ;;
+  'target')
+    subs='add list show set rm'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'target add')
+    subs=''
+    opts='-h --help --scheme --weight --sni --no-verify --health-path --health-interval --disabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--scheme --weight --sni --health-path --health-interval --dir --color'
+    pkind='live:resources' ;;
+  'target list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'target show')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'target set')
+    subs=''
+    opts='-h --help --to --scheme --weight --sni --no-verify --health-path --health-interval --disabled --verify --enabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--to --scheme --weight --sni --health-path --health-interval --dir --color'
+    pkind='none' ;;
+  'target rm')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'user')
+    subs='add list show passwd rm enable disable roles'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'user add')
+    subs=''
+    opts='-h --help --name --password-file --role --totp --disabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--name --password-file --role --dir --color'
+    pkind='none' ;;
+  'user list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'user show')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:users' ;;
+  'user passwd')
+    subs=''
+    opts='-h --help --password-file --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--password-file --dir --color'
+    pkind='live:users' ;;
+  'user rm')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:users' ;;
+  'user enable')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:users' ;;
+  'user disable')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:users' ;;
+  'user roles')
+    subs=''
+    opts='-h --help --add --rm --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--add --rm --dir --color'
+    pkind='live:users' ;;
+  'role')
+    subs='add list rm'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'role add')
+    subs=''
+    opts='-h --help --description --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--description --dir --color'
+    pkind='none' ;;
+  'role list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'role rm')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:roles' ;;
+  'grant')
+    subs='add list rm'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'grant add')
+    subs=''
+    opts='-h --help --user --role --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--user --role --dir --color'
+    pkind='live:resources' ;;
+  'grant list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'grant rm')
+    subs=''
+    opts='-h --help --user --role --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--user --role --dir --color'
+    pkind='live:resources' ;;
+  'link')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'apikey')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'rule')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'session')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'audit')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'status')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'dump')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'apply')
+    subs=''
+    opts='-h --help -n --dry-run --no-prune --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='file' ;;
+  'export')
+    subs=''
+    opts='-h --help --secrets --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
     pkind='none' ;;
   *) subs='' opts='' vopts='' pkind=none ;;
   esac
@@ -48,11 +258,11 @@ _peerctl_data() {
 _peerctl_values() {
   vals=''
   case "$1|$2" in
-  '|--dir' | 'site|--dir' | 'site add|--dir' | 'site list|--dir' | 'site show|--dir' | 'site remove|--dir' | 'site rotate-key|--dir')
+  '|--dir' | 'site|--dir' | 'site add|--dir' | 'site list|--dir' | 'site show|--dir' | 'site remove|--dir' | 'site rotate-key|--dir' | 'site enroll|--dir' | 'resource|--dir' | 'resource add|--dir' | 'resource list|--dir' | 'resource show|--dir' | 'resource set|--dir' | 'resource rm|--dir' | 'resource enable|--dir' | 'resource disable|--dir' | 'resource auth|--dir' | 'target|--dir' | 'target add|--dir' | 'target list|--dir' | 'target show|--dir' | 'target set|--dir' | 'target rm|--dir' | 'user|--dir' | 'user add|--dir' | 'user list|--dir' | 'user show|--dir' | 'user passwd|--dir' | 'user rm|--dir' | 'user enable|--dir' | 'user disable|--dir' | 'user roles|--dir' | 'role|--dir' | 'role add|--dir' | 'role list|--dir' | 'role rm|--dir' | 'grant|--dir' | 'grant add|--dir' | 'grant list|--dir' | 'grant rm|--dir' | 'link|--dir' | 'apikey|--dir' | 'rule|--dir' | 'session|--dir' | 'audit|--dir' | 'status|--dir' | 'dump|--dir' | 'apply|--dir' | 'export|--dir')
     kind='dir' ;;
-  '|--color' | 'site|--color' | 'site add|--color' | 'site list|--color' | 'site show|--color' | 'site remove|--color' | 'site rotate-key|--color')
+  '|--color' | 'site|--color' | 'site add|--color' | 'site list|--color' | 'site show|--color' | 'site remove|--color' | 'site rotate-key|--color' | 'site enroll|--color' | 'resource|--color' | 'resource add|--color' | 'resource list|--color' | 'resource show|--color' | 'resource set|--color' | 'resource rm|--color' | 'resource enable|--color' | 'resource disable|--color' | 'resource auth|--color' | 'target|--color' | 'target add|--color' | 'target list|--color' | 'target show|--color' | 'target set|--color' | 'target rm|--color' | 'user|--color' | 'user add|--color' | 'user list|--color' | 'user show|--color' | 'user passwd|--color' | 'user rm|--color' | 'user enable|--color' | 'user disable|--color' | 'user roles|--color' | 'role|--color' | 'role add|--color' | 'role list|--color' | 'role rm|--color' | 'grant|--color' | 'grant add|--color' | 'grant list|--color' | 'grant rm|--color' | 'link|--color' | 'apikey|--color' | 'rule|--color' | 'session|--color' | 'audit|--color' | 'status|--color' | 'dump|--color' | 'apply|--color' | 'export|--color')
     kind='words' vals='auto always never' ;;
-  'site add|--key-out' | 'site rotate-key|--key-out')
+  'site add|--key-out' | 'site rotate-key|--key-out' | 'site enroll|-o' | 'site enroll|--out' | 'site enroll|--key-out' | 'site enroll|--cacert' | 'resource add|--path' | 'resource add|--client-ca' | 'resource add|--client-crl' | 'resource add|--password-file' | 'resource add|--pin-file' | 'resource set|--path' | 'resource set|--client-ca' | 'resource set|--client-crl' | 'resource auth|--password-file' | 'resource auth|--pin-file' | 'target add|--health-path' | 'target set|--health-path' | 'user add|--password-file' | 'user passwd|--password-file')
     kind='file' ;;
   *) kind=none ;;
   esac
@@ -114,6 +324,8 @@ _peerctl() {
     mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
   elif ((!ddash)) && [[ -n $subs ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
+  elif [[ $pkind == live:* ]]; then
+    mapfile -t COMPREPLY < <(compgen -W "$("${COMP_WORDS[0]}" __complete "${pkind#live:}" 2>/dev/null)" -- "$cur")
   elif [[ $pkind == file || $pkind == dir ]]; then
     compopt -o filenames 2>/dev/null
     if [[ $pkind == dir ]]; then

@@ -4,8 +4,8 @@
 # Prints the subcommand path typed so far ("" for peerctl itself), skipping the
 # values of options that take one.
 function __peerctl_path
-    set -l subs '/site' 'site/add' 'site/list' 'site/show' 'site/remove' 'site/rotate-key'
-    set -l vopts '/--dir' '/--color' 'site/--dir' 'site/--color' 'site add/--edge' 'site add/--lanes' 'site add/--allow' 'site add/--key-out' 'site add/--dir' 'site add/--color' 'site list/--dir' 'site list/--color' 'site show/--dir' 'site show/--color' 'site remove/--dir' 'site remove/--color' 'site rotate-key/--edge' 'site rotate-key/--lanes' 'site rotate-key/--allow' 'site rotate-key/--key-out' 'site rotate-key/--dir' 'site rotate-key/--color'
+    set -l subs '/site' '/resource' '/target' '/user' '/role' '/grant' '/link' '/apikey' '/rule' '/session' '/audit' '/status' '/dump' '/apply' '/export' 'site/add' 'site/list' 'site/show' 'site/remove' 'site/rotate-key' 'site/enroll' 'resource/add' 'resource/list' 'resource/show' 'resource/set' 'resource/rm' 'resource/enable' 'resource/disable' 'resource/auth' 'target/add' 'target/list' 'target/show' 'target/set' 'target/rm' 'user/add' 'user/list' 'user/show' 'user/passwd' 'user/rm' 'user/enable' 'user/disable' 'user/roles' 'role/add' 'role/list' 'role/rm' 'grant/add' 'grant/list' 'grant/rm'
+    set -l vopts '/--dir' '/--color' 'site/--dir' 'site/--color' 'site add/--edge' 'site add/--lanes' 'site add/--allow' 'site add/--key-out' 'site add/--token-ttl' 'site add/--dir' 'site add/--color' 'site list/--dir' 'site list/--color' 'site show/--dir' 'site show/--color' 'site remove/--dir' 'site remove/--color' 'site rotate-key/--edge' 'site rotate-key/--lanes' 'site rotate-key/--allow' 'site rotate-key/--key-out' 'site rotate-key/--dir' 'site rotate-key/--color' 'site enroll/-o' 'site enroll/--out' 'site enroll/--key-out' 'site enroll/--cacert' 'site enroll/--lanes' 'site enroll/--allow' 'site enroll/--dir' 'site enroll/--color' 'resource/--dir' 'resource/--color' 'resource add/--host' 'resource add/--path' 'resource add/--header' 'resource add/--client-ca' 'resource add/--client-crl' 'resource add/--mtls-mode' 'resource add/--site' 'resource add/--to' 'resource add/--target' 'resource add/--tcp' 'resource add/--udp' 'resource add/--auth' 'resource add/--password-file' 'resource add/--pin-file' 'resource add/--pin-digits' 'resource add/--email-allow' 'resource add/--role' 'resource add/--session-ttl' 'resource add/--rate' 'resource add/--burst' 'resource add/--dir' 'resource add/--color' 'resource list/--dir' 'resource list/--color' 'resource show/--dir' 'resource show/--color' 'resource set/--rename' 'resource set/--host' 'resource set/--path' 'resource set/--header' 'resource set/--client-ca' 'resource set/--client-crl' 'resource set/--mtls-mode' 'resource set/--site' 'resource set/--to' 'resource set/--port' 'resource set/--dir' 'resource set/--color' 'resource rm/--dir' 'resource rm/--color' 'resource enable/--dir' 'resource enable/--color' 'resource disable/--dir' 'resource disable/--color' 'resource auth/--auth' 'resource auth/--password-file' 'resource auth/--pin-file' 'resource auth/--pin-digits' 'resource auth/--email-allow' 'resource auth/--role' 'resource auth/--session-ttl' 'resource auth/--rate' 'resource auth/--burst' 'resource auth/--dir' 'resource auth/--color' 'target/--dir' 'target/--color' 'target add/--scheme' 'target add/--weight' 'target add/--sni' 'target add/--health-path' 'target add/--health-interval' 'target add/--dir' 'target add/--color' 'target list/--dir' 'target list/--color' 'target show/--dir' 'target show/--color' 'target set/--to' 'target set/--scheme' 'target set/--weight' 'target set/--sni' 'target set/--health-path' 'target set/--health-interval' 'target set/--dir' 'target set/--color' 'target rm/--dir' 'target rm/--color' 'user/--dir' 'user/--color' 'user add/--name' 'user add/--password-file' 'user add/--role' 'user add/--dir' 'user add/--color' 'user list/--dir' 'user list/--color' 'user show/--dir' 'user show/--color' 'user passwd/--password-file' 'user passwd/--dir' 'user passwd/--color' 'user rm/--dir' 'user rm/--color' 'user enable/--dir' 'user enable/--color' 'user disable/--dir' 'user disable/--color' 'user roles/--add' 'user roles/--rm' 'user roles/--dir' 'user roles/--color' 'role/--dir' 'role/--color' 'role add/--description' 'role add/--dir' 'role add/--color' 'role list/--dir' 'role list/--color' 'role rm/--dir' 'role rm/--color' 'grant/--dir' 'grant/--color' 'grant add/--user' 'grant add/--role' 'grant add/--dir' 'grant add/--color' 'grant list/--dir' 'grant list/--color' 'grant rm/--user' 'grant rm/--role' 'grant rm/--dir' 'grant rm/--color' 'link/--dir' 'link/--color' 'apikey/--dir' 'apikey/--color' 'rule/--dir' 'rule/--color' 'session/--dir' 'session/--color' 'audit/--dir' 'audit/--color' 'status/--dir' 'status/--color' 'dump/--dir' 'dump/--color' 'apply/--dir' 'apply/--color' 'export/--dir' 'export/--color'
     set -l path
     set -l skip 0
     set -l tokens (commandline -opc)
@@ -46,6 +46,20 @@ complete -c peerctl -f
 
 # peerctl
 complete -c peerctl -n '__peerctl_at' -a 'site' -d 'Sites: the tunnel endpoints behind NAT, their keys and configs'
+complete -c peerctl -n '__peerctl_at' -a 'resource' -d 'Resources: what edged serves (HTTP) and forwards (TCP/UDP), and who may reach it'
+complete -c peerctl -n '__peerctl_at' -a 'target' -d 'Targets: where a resource\'s requests go, directly or through a site'
+complete -c peerctl -n '__peerctl_at' -a 'user' -d 'Users: Warren accounts for the login portal and Basic auth'
+complete -c peerctl -n '__peerctl_at' -a 'role' -d 'Roles: named groups of users'
+complete -c peerctl -n '__peerctl_at' -a 'grant' -d 'Grants: users or roles allowed on a resource'
+complete -c peerctl -n '__peerctl_at' -a 'link' -d 'Share links: URLs that let their holder in'
+complete -c peerctl -n '__peerctl_at' -a 'apikey' -d 'API keys: HTTP Basic credentials for machines'
+complete -c peerctl -n '__peerctl_at' -a 'rule' -d 'Rules: ACCEPT, DROP or PASS by IP, path, method, country'
+complete -c peerctl -n '__peerctl_at' -a 'session' -d 'Sessions: who is logged in where; revoke them'
+complete -c peerctl -n '__peerctl_at' -a 'audit' -d 'The audit log: query with filters or follow'
+complete -c peerctl -n '__peerctl_at' -a 'status' -d 'One screen of live state: sites, lanes, handshakes, RTT, bytes; resources and target health'
+complete -c peerctl -n '__peerctl_at' -a 'dump' -d 'Print every object as tab-separated lines, type first (for scripts)'
+complete -c peerctl -n '__peerctl_at' -a 'apply' -d 'Converge the store to a TOML blueprint; print the plan of changes'
+complete -c peerctl -n '__peerctl_at' -a 'export' -d 'Print the store as a blueprint that `peerctl apply` takes back unchanged'
 complete -c peerctl -s h -l help -d 'Print this help message and exit'
 complete -c peerctl -l version -d 'Display program version information and exit'
 complete -c peerctl -l dir -x -a '(__fish_complete_directories)' -d 'Installation directory (default $WARREN_DIR)'
@@ -60,6 +74,7 @@ complete -c peerctl -n '__peerctl_at site' -a 'list' -d 'List sites (with their 
 complete -c peerctl -n '__peerctl_at site' -a 'show' -d 'Show a site, its forwards and its live state'
 complete -c peerctl -n '__peerctl_at site' -a 'remove' -d 'Remove a site and its forwards (the edge drops its connections)'
 complete -c peerctl -n '__peerctl_at site' -a 'rotate-key' -d 'Give a site a new key pair (its old key stops working) and print its config'
+complete -c peerctl -n '__peerctl_at site' -a 'enroll' -d 'On a site: trade a one-time enrollment token for this site\'s config'
 
 # peerctl site add
 complete -c peerctl -n '__peerctl_in site add' -l edge -x -d 'Address the site dials, HOST:PORT (default: the edge\'s public_endpoint)'
@@ -68,12 +83,15 @@ complete -c peerctl -n '__peerctl_in site add' -l allow -x -d 'Targets the site 
 complete -c peerctl -n '__peerctl_in site add' -l key-out -r -F -d 'Write the private key to FILE (0600, new) instead of into the config'
 complete -c peerctl -n '__peerctl_in site add' -l command -d 'Print a one-line shell command that writes tunneld.toml on the site'
 complete -c peerctl -n '__peerctl_in site add' -l disabled -d 'Add it disabled (the edge refuses it until enabled)'
+complete -c peerctl -n '__peerctl_in site add' -l token-ttl -x -d 'How long the one-time enrollment token stays valid (default 24h)'
 
 # peerctl site list
 
 # peerctl site show
+complete -c peerctl -n '__peerctl_at site show' -a '(peerctl __complete sites 2>/dev/null)'
 
 # peerctl site remove
+complete -c peerctl -n '__peerctl_at site remove' -a '(peerctl __complete sites 2>/dev/null)'
 
 # peerctl site rotate-key
 complete -c peerctl -n '__peerctl_in site rotate-key' -l edge -x -d 'Address the site dials, HOST:PORT (default: the edge\'s public_endpoint)'
@@ -81,3 +99,234 @@ complete -c peerctl -n '__peerctl_in site rotate-key' -l lanes -x -d 'TCP connec
 complete -c peerctl -n '__peerctl_in site rotate-key' -l allow -x -d 'Targets the site lets the edge reach: host, CIDR, with :ports (repeatable)'
 complete -c peerctl -n '__peerctl_in site rotate-key' -l key-out -r -F -d 'Write the private key to FILE (0600, new) instead of into the config'
 complete -c peerctl -n '__peerctl_in site rotate-key' -l command -d 'Print a one-line shell command that writes tunneld.toml on the site'
+complete -c peerctl -n '__peerctl_at site rotate-key' -a '(peerctl __complete sites 2>/dev/null)'
+
+# peerctl site enroll
+complete -c peerctl -n '__peerctl_in site enroll' -s o -l out -r -F -d 'Write tunneld.toml to FILE (0600) instead of stdout'
+complete -c peerctl -n '__peerctl_in site enroll' -l key-out -r -F -d 'Write the private key to FILE (0600, new) and point the config at it'
+complete -c peerctl -n '__peerctl_in site enroll' -l cacert -r -F -d 'Trust this CA bundle for the edge\'s certificate'
+complete -c peerctl -n '__peerctl_in site enroll' -l lanes -x -d 'TCP connections the site keeps to the edge (default 2)'
+complete -c peerctl -n '__peerctl_in site enroll' -l allow -x -d 'Targets the site lets the edge reach: host, CIDR, with :ports (repeatable)'
+complete -c peerctl -n '__peerctl_at site enroll' -F
+
+# peerctl resource
+complete -c peerctl -n '__peerctl_at resource' -a 'add' -d 'Add an HTTP resource (host, path, targets, auth) or a raw TCP/UDP forward'
+complete -c peerctl -n '__peerctl_at resource' -a 'list' -d 'List resources and forwards'
+complete -c peerctl -n '__peerctl_at resource' -a 'show' -d 'Show a resource, its targets and its auth settings'
+complete -c peerctl -n '__peerctl_at resource' -a 'set' -d 'Change a resource (auth settings: resource auth)'
+complete -c peerctl -n '__peerctl_at resource' -a 'rm' -d 'Remove a resource with its targets, auth, links and rules'
+complete -c peerctl -n '__peerctl_at resource' -a 'enable' -d 'Serve a resource again'
+complete -c peerctl -n '__peerctl_at resource' -a 'disable' -d 'Stop serving a resource (kept)'
+complete -c peerctl -n '__peerctl_at resource' -a 'auth' -d 'Show or change who may reach an HTTP resource (secrets from files or stdin, or prompted on a terminal)'
+
+# peerctl resource add
+complete -c peerctl -n '__peerctl_in resource add' -l host -x -d 'Hostname served: app.example.com, *.example.com or *'
+complete -c peerctl -n '__peerctl_in resource add' -l path -r -F -d 'Path prefix (default /)'
+complete -c peerctl -n '__peerctl_in resource add' -l tls -d 'Served over HTTPS (share-link URLs use https://)'
+complete -c peerctl -n '__peerctl_in resource add' -l redirect-https -d 'Redirect plain HTTP requests to HTTPS'
+complete -c peerctl -n '__peerctl_in resource add' -l header -x -d 'Add \'Name: value\' to requests to the targets (repeatable)'
+complete -c peerctl -n '__peerctl_in resource add' -l client-ca -r -F -d 'PEM bundle of CAs for client certificates (mTLS)'
+complete -c peerctl -n '__peerctl_in resource add' -l client-crl -r -F -d 'PEM CRL for client certificates'
+complete -c peerctl -n '__peerctl_in resource add' -l mtls-mode -x -d 'Ask for client certificates: off, optional, required (default optional with --client-ca)'
+complete -c peerctl -n '__peerctl_in resource add' -l site -x -d 'Site that reaches a forward\'s target'
+complete -c peerctl -n '__peerctl_in resource add' -l to -x -d 'A forward\'s target as the site reaches it'
+complete -c peerctl -n '__peerctl_in resource add' -l target -x -d 'Where requests go: HOST:PORT or SITE:HOST:PORT (repeatable)'
+complete -c peerctl -n '__peerctl_in resource add' -l tcp -x -d 'A raw TCP forward of this public port (with --site, --to)'
+complete -c peerctl -n '__peerctl_in resource add' -l udp -x -d 'A raw UDP forward of this public port (with --site, --to)'
+complete -c peerctl -n '__peerctl_in resource add' -l public -d 'Anyone may reach it (no authentication)'
+complete -c peerctl -n '__peerctl_in resource add' -l auth -x -d 'Exactly these methods, comma-separated: users, password, pin, email, share-links, basic, mtls'
+complete -c peerctl -n '__peerctl_in resource add' -l password-file -r -F -d 'Set the resource password from FILE (- for stdin); enables the password method'
+complete -c peerctl -n '__peerctl_in resource add' -l pin-file -r -F -d 'Set the PIN from FILE (- for stdin); enables pin'
+complete -c peerctl -n '__peerctl_in resource add' -l pin-digits -x -d 'PIN length, 4-12 (default 6)'
+complete -c peerctl -n '__peerctl_in resource add' -l email-allow -x -d 'Allow one-time codes to ADDRESS or @DOMAIN (repeatable); enables email'
+complete -c peerctl -n '__peerctl_in resource add' -l clear-email-allow -d 'Empty the email allow list first'
+complete -c peerctl -n '__peerctl_in resource add' -l share-links -d 'Enable share links'
+complete -c peerctl -n '__peerctl_in resource add' -l basic -d 'Enable HTTP Basic (users and API keys)'
+complete -c peerctl -n '__peerctl_in resource add' -l mtls -d 'Enable client certificates (needs --client-ca)'
+complete -c peerctl -n '__peerctl_in resource add' -l users -d 'Enable Warren user logins'
+complete -c peerctl -n '__peerctl_in resource add' -l role -x -d 'Let users with ROLE in (repeatable); enables users'
+complete -c peerctl -n '__peerctl_in resource add' -l clear-roles -d 'Empty the role list first'
+complete -c peerctl -n '__peerctl_in resource add' -l session-ttl -x -d 'Session lifetime (default 30d)'
+complete -c peerctl -n '__peerctl_in resource add' -l rate -x -d 'Requests per second per client IP (0: no limit)'
+complete -c peerctl -n '__peerctl_in resource add' -l burst -x -d 'Burst above --rate'
+complete -c peerctl -n '__peerctl_in resource add' -l disabled -d 'Add it disabled'
+
+# peerctl resource list
+
+# peerctl resource show
+complete -c peerctl -n '__peerctl_at resource show' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl resource set
+complete -c peerctl -n '__peerctl_in resource set' -l rename -x -d 'New name'
+complete -c peerctl -n '__peerctl_in resource set' -l host -x -d 'Hostname served: app.example.com, *.example.com or *'
+complete -c peerctl -n '__peerctl_in resource set' -l path -r -F -d 'Path prefix (default /)'
+complete -c peerctl -n '__peerctl_in resource set' -l tls -d 'Served over HTTPS (share-link URLs use https://)'
+complete -c peerctl -n '__peerctl_in resource set' -l redirect-https -d 'Redirect plain HTTP requests to HTTPS'
+complete -c peerctl -n '__peerctl_in resource set' -l header -x -d 'Add \'Name: value\' to requests to the targets (repeatable)'
+complete -c peerctl -n '__peerctl_in resource set' -l client-ca -r -F -d 'PEM bundle of CAs for client certificates (mTLS)'
+complete -c peerctl -n '__peerctl_in resource set' -l client-crl -r -F -d 'PEM CRL for client certificates'
+complete -c peerctl -n '__peerctl_in resource set' -l mtls-mode -x -d 'Ask for client certificates: off, optional, required (default optional with --client-ca)'
+complete -c peerctl -n '__peerctl_in resource set' -l site -x -d 'Site that reaches a forward\'s target'
+complete -c peerctl -n '__peerctl_in resource set' -l to -x -d 'A forward\'s target as the site reaches it'
+complete -c peerctl -n '__peerctl_in resource set' -l no-tls -d 'Served over plain HTTP'
+complete -c peerctl -n '__peerctl_in resource set' -l no-redirect-https -d 'Stop redirecting to HTTPS'
+complete -c peerctl -n '__peerctl_in resource set' -l clear-headers -d 'Remove the added headers first'
+complete -c peerctl -n '__peerctl_in resource set' -l port -x -d 'A forward\'s public port on the edge'
+complete -c peerctl -n '__peerctl_at resource set' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl resource rm
+complete -c peerctl -n '__peerctl_at resource rm' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl resource enable
+complete -c peerctl -n '__peerctl_at resource enable' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl resource disable
+complete -c peerctl -n '__peerctl_at resource disable' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl resource auth
+complete -c peerctl -n '__peerctl_in resource auth' -l public -d 'Anyone may reach it (no authentication)'
+complete -c peerctl -n '__peerctl_in resource auth' -l auth -x -d 'Exactly these methods, comma-separated: users, password, pin, email, share-links, basic, mtls'
+complete -c peerctl -n '__peerctl_in resource auth' -l password-file -r -F -d 'Set the resource password from FILE (- for stdin); enables the password method'
+complete -c peerctl -n '__peerctl_in resource auth' -l pin-file -r -F -d 'Set the PIN from FILE (- for stdin); enables pin'
+complete -c peerctl -n '__peerctl_in resource auth' -l pin-digits -x -d 'PIN length, 4-12 (default 6)'
+complete -c peerctl -n '__peerctl_in resource auth' -l email-allow -x -d 'Allow one-time codes to ADDRESS or @DOMAIN (repeatable); enables email'
+complete -c peerctl -n '__peerctl_in resource auth' -l clear-email-allow -d 'Empty the email allow list first'
+complete -c peerctl -n '__peerctl_in resource auth' -l share-links -d 'Enable share links'
+complete -c peerctl -n '__peerctl_in resource auth' -l basic -d 'Enable HTTP Basic (users and API keys)'
+complete -c peerctl -n '__peerctl_in resource auth' -l mtls -d 'Enable client certificates (needs --client-ca)'
+complete -c peerctl -n '__peerctl_in resource auth' -l users -d 'Enable Warren user logins'
+complete -c peerctl -n '__peerctl_in resource auth' -l role -x -d 'Let users with ROLE in (repeatable); enables users'
+complete -c peerctl -n '__peerctl_in resource auth' -l clear-roles -d 'Empty the role list first'
+complete -c peerctl -n '__peerctl_in resource auth' -l session-ttl -x -d 'Session lifetime (default 30d)'
+complete -c peerctl -n '__peerctl_in resource auth' -l rate -x -d 'Requests per second per client IP (0: no limit)'
+complete -c peerctl -n '__peerctl_in resource auth' -l burst -x -d 'Burst above --rate'
+complete -c peerctl -n '__peerctl_at resource auth' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl target
+complete -c peerctl -n '__peerctl_at target' -a 'add' -d 'Add a target to an HTTP resource'
+complete -c peerctl -n '__peerctl_at target' -a 'list' -d 'List a resource\'s targets (ids for set and rm)'
+complete -c peerctl -n '__peerctl_at target' -a 'show' -d 'Show one target'
+complete -c peerctl -n '__peerctl_at target' -a 'set' -d 'Change a target'
+complete -c peerctl -n '__peerctl_at target' -a 'rm' -d 'Remove a target'
+
+# peerctl target add
+complete -c peerctl -n '__peerctl_in target add' -l scheme -x -d 'http or https to the target (default http)'
+complete -c peerctl -n '__peerctl_in target add' -l weight -x -d 'Share of requests, 0-1000 (default 1; 0 drains it)'
+complete -c peerctl -n '__peerctl_in target add' -l sni -x -d 'TLS server name sent to an https target'
+complete -c peerctl -n '__peerctl_in target add' -l no-verify -d 'Do not verify an https target\'s certificate'
+complete -c peerctl -n '__peerctl_in target add' -l health-path -r -F -d 'Health check by HTTP GET of PATH (the resource\'s targets share one check)'
+complete -c peerctl -n '__peerctl_in target add' -l health-interval -x -d 'Health check every DUR (0 turns checks off)'
+complete -c peerctl -n '__peerctl_in target add' -l disabled -d 'Take the target out of rotation'
+complete -c peerctl -n '__peerctl_at target add' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl target list
+complete -c peerctl -n '__peerctl_at target list' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl target show
+
+# peerctl target set
+complete -c peerctl -n '__peerctl_in target set' -l to -x -d 'New address: HOST:PORT or SITE:HOST:PORT'
+complete -c peerctl -n '__peerctl_in target set' -l scheme -x -d 'http or https to the target (default http)'
+complete -c peerctl -n '__peerctl_in target set' -l weight -x -d 'Share of requests, 0-1000 (default 1; 0 drains it)'
+complete -c peerctl -n '__peerctl_in target set' -l sni -x -d 'TLS server name sent to an https target'
+complete -c peerctl -n '__peerctl_in target set' -l no-verify -d 'Do not verify an https target\'s certificate'
+complete -c peerctl -n '__peerctl_in target set' -l health-path -r -F -d 'Health check by HTTP GET of PATH (the resource\'s targets share one check)'
+complete -c peerctl -n '__peerctl_in target set' -l health-interval -x -d 'Health check every DUR (0 turns checks off)'
+complete -c peerctl -n '__peerctl_in target set' -l disabled -d 'Take the target out of rotation'
+complete -c peerctl -n '__peerctl_in target set' -l verify -d 'Verify an https target\'s certificate again'
+complete -c peerctl -n '__peerctl_in target set' -l enabled -d 'Put the target back into rotation'
+
+# peerctl target rm
+
+# peerctl user
+complete -c peerctl -n '__peerctl_at user' -a 'add' -d 'Add a user (the TOTP URI is printed once)'
+complete -c peerctl -n '__peerctl_at user' -a 'list' -d 'List users'
+complete -c peerctl -n '__peerctl_at user' -a 'show' -d 'Show a user'
+complete -c peerctl -n '__peerctl_at user' -a 'passwd' -d 'Set a user\'s password (from FILE, stdin, or prompted on a terminal)'
+complete -c peerctl -n '__peerctl_at user' -a 'rm' -d 'Remove a user (their sessions end)'
+complete -c peerctl -n '__peerctl_at user' -a 'enable' -d 'Let a user log in again'
+complete -c peerctl -n '__peerctl_at user' -a 'disable' -d 'Stop a user logging in (their sessions stop working)'
+complete -c peerctl -n '__peerctl_at user' -a 'roles' -d 'List, add or remove a user\'s roles'
+
+# peerctl user add
+complete -c peerctl -n '__peerctl_in user add' -l name -x -d 'Display name (Remote-Name)'
+complete -c peerctl -n '__peerctl_in user add' -l password-file -r -F -d 'Read the password from FILE (- for stdin); without it: no password login'
+complete -c peerctl -n '__peerctl_in user add' -l role -x -d 'Give the user ROLE (repeatable)'
+complete -c peerctl -n '__peerctl_in user add' -l totp -d 'Require a TOTP code; prints the otpauth:// URI once'
+complete -c peerctl -n '__peerctl_in user add' -l disabled -d 'Add the account disabled'
+
+# peerctl user list
+
+# peerctl user show
+complete -c peerctl -n '__peerctl_at user show' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl user passwd
+complete -c peerctl -n '__peerctl_in user passwd' -l password-file -r -F -d 'Read the password from FILE (- for stdin)'
+complete -c peerctl -n '__peerctl_at user passwd' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl user rm
+complete -c peerctl -n '__peerctl_at user rm' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl user enable
+complete -c peerctl -n '__peerctl_at user enable' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl user disable
+complete -c peerctl -n '__peerctl_at user disable' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl user roles
+complete -c peerctl -n '__peerctl_in user roles' -l add -x -d 'Give the user ROLE (repeatable)'
+complete -c peerctl -n '__peerctl_in user roles' -l rm -x -d 'Take ROLE away (repeatable)'
+complete -c peerctl -n '__peerctl_at user roles' -a '(peerctl __complete users 2>/dev/null)'
+
+# peerctl role
+complete -c peerctl -n '__peerctl_at role' -a 'add' -d 'Add a role'
+complete -c peerctl -n '__peerctl_at role' -a 'list' -d 'List roles with their member counts'
+complete -c peerctl -n '__peerctl_at role' -a 'rm' -d 'Remove a role (from its users and resources too)'
+
+# peerctl role add
+complete -c peerctl -n '__peerctl_in role add' -l description -x -d 'What the role is for'
+
+# peerctl role list
+
+# peerctl role rm
+complete -c peerctl -n '__peerctl_at role rm' -a '(peerctl __complete roles 2>/dev/null)'
+
+# peerctl grant
+complete -c peerctl -n '__peerctl_at grant' -a 'add' -d 'Let a user or role through a resource\'s users method'
+complete -c peerctl -n '__peerctl_at grant' -a 'list' -d 'List grants (of one resource, or all)'
+complete -c peerctl -n '__peerctl_at grant' -a 'rm' -d 'Remove a grant'
+
+# peerctl grant add
+complete -c peerctl -n '__peerctl_in grant add' -l user -x -d 'A user (email)'
+complete -c peerctl -n '__peerctl_in grant add' -l role -x -d 'A role'
+complete -c peerctl -n '__peerctl_at grant add' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl grant list
+complete -c peerctl -n '__peerctl_at grant list' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl grant rm
+complete -c peerctl -n '__peerctl_in grant rm' -l user -x -d 'A user (email)'
+complete -c peerctl -n '__peerctl_in grant rm' -l role -x -d 'A role'
+complete -c peerctl -n '__peerctl_at grant rm' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl link
+
+# peerctl apikey
+
+# peerctl rule
+
+# peerctl session
+
+# peerctl audit
+
+# peerctl status
+
+# peerctl dump
+
+# peerctl apply
+complete -c peerctl -n '__peerctl_in apply' -s n -l dry-run -d 'Print the plan and change nothing'
+complete -c peerctl -n '__peerctl_in apply' -l no-prune -d 'Only add and change: keep objects the blueprint does not list'
+complete -c peerctl -n '__peerctl_at apply' -F
+
+# peerctl export
+complete -c peerctl -n '__peerctl_in export' -l secrets -d 'Include password and PIN hashes (argon2id) so another store gets them too'

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "blueprint/blueprint.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
 #include "ipc/client.h"
@@ -24,15 +25,6 @@ namespace {
 
 std::string edge_meta_key(std::string_view site) {
   return "enroll.edge." + std::string(site);
-}
-
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -112,10 +104,11 @@ core::Result<std::string> enroll_site(store::Db& db, std::string_view request_js
   WARREN_CHECK(store::audit(db, "edged", "site.enroll", site, boost::json::serialize(detail)));
   WARREN_CHECK(tx.commit());
 
-  std::string config = "# tunneld.toml for site " + toml_string(site) + ", enrolled on " +
-                       core::rfc3339(now) + ".\n[site]\nname = " + toml_string(site) +
-                       "\nedge = " + toml_string(*edge) +
-                       "\nedge_public_key = " + toml_string(*ek) + "\n";
+  std::string config = "# tunneld.toml for site " + blueprint::toml_string(site) +
+                       ", enrolled on " + core::rfc3339(now) +
+                       ".\n[site]\nname = " + blueprint::toml_string(site) +
+                       "\nedge = " + blueprint::toml_string(*edge) +
+                       "\nedge_public_key = " + blueprint::toml_string(*ek) + "\n";
   boost::json::object reply{
       {"ok", true}, {"site", site}, {"edge", *edge}, {"edge_public_key", *ek}, {"config", config}};
   return boost::json::serialize(reply);
