@@ -207,7 +207,7 @@ core::Result<std::shared_ptr<const RouteTable>> build_routes(const Config& cfg, 
       if (!r) return core::err(core::Errc::unavailable, "store: " + r.error().message);
       stored = std::move(*r);
       if (src) {
-        auto v = db->data_version();
+        auto v = db->change_gen();
         if (v) src->data_version = *v;
       }
     }
@@ -547,7 +547,7 @@ asio::awaitable<void> Control::poll_loop() {
         !cfg.store.empty()) {
       last_store = now;
       if (src_.db_open) {
-        auto v = src_.db.data_version();
+        auto v = src_.db.change_gen();
         if (v && *v != src_.data_version) {
           changed = true;
           why = "store";

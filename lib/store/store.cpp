@@ -203,6 +203,15 @@ Result<int64_t> Db::data_version() {
   return st->col_int(0);
 }
 
+Result<int64_t> Db::change_gen() {
+  auto st = prepare("SELECT gen FROM change_gen WHERE id = 1");
+  if (!st) return st.error();
+  auto r = st->step();
+  if (!r) return r.error();
+  if (!*r) return int64_t{0};
+  return st->col_int(0);
+}
+
 int Db::schema_version() {
   auto st = prepare("PRAGMA user_version");
   if (!st) return -1;

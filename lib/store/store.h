@@ -80,6 +80,10 @@ class Db {
   int changes() const;
   // Changes when another connection commits (PRAGMA data_version): daemons poll it to reload.
   core::Result<int64_t> data_version();
+  // Moves when what the daemons serve changes (resources, targets, auth settings, rules, sites,
+  // forwards, users, links, keys, session revocations; migration 0060's triggers), and not
+  // with audit rows, session touches or failure counts: daemons poll this to reload.
+  core::Result<int64_t> change_gen();
   int schema_version();
   const std::string& path() const { return path_; }
   sqlite3* raw() { return db_; }

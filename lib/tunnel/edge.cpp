@@ -474,7 +474,7 @@ core::Result<void> Edge::request_store_reload() {
 
 void Edge::store_loop() {
   int64_t last_dv = -1;
-  if (auto dv = db_->data_version()) last_dv = *dv;
+  if (auto dv = db_->change_gen()) last_dv = *dv;
   std::string last_err;
   std::unique_lock lk(store_mu_);
   while (!store_stop_) {
@@ -485,7 +485,7 @@ void Edge::store_loop() {
     bool forced = req != store_done_;
     lk.unlock();
     std::string err;
-    auto dv = db_->data_version();
+    auto dv = db_->change_gen();
     if (!dv) {
       err = dv.error().message;
     } else if (forced || *dv != last_dv) {
@@ -494,7 +494,7 @@ void Edge::store_loop() {
         (void)set_meta(*db_, kMetaEdgeEndpoint, cfg->edge.public_endpoint);
       if (auto r = load_store(*db_); !r)
         err = r.error().message;
-      else if (auto d2 = db_->data_version())
+      else if (auto d2 = db_->change_gen())
         last_dv = *d2;
     }
     if (!err.empty() && err != last_err)
