@@ -885,6 +885,7 @@ asio::awaitable<bool> Session::forward(const Route& route, size_t head_len, bool
       if (sp.get() == p) return sp;
     return std::shared_ptr<TargetState>();
   };
+  auth_extra_.append(route.spec.request_headers);  // the resource's added headers
   const bool can_retry = http::idempotent(req_.method);
   int attempts = 0;
   bool fresh_only = false;  // after a stale pooled connection

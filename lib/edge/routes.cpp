@@ -138,12 +138,50 @@ TargetState* Route::pick(int64_t now, std::string_view sticky_cookie,
     return best;
   }
   uint32_t start = rr.fetch_add(1, std::memory_order_relaxed);
+  if (!wheel.empty()) {
+    if (wheel[0] == UINT32_MAX) return nullptr;  // every target drained (weight 0)
+    const size_t w = wheel.size();
+    for (size_t i = 0; i < w; ++i) {
+      TargetState* t = targets[wheel[(start + i) % w]].get();
+      if (t != skip && t->up(now)) return t;
+    }
+    return nullptr;
+  }
   for (size_t i = 0; i < n; ++i) {
     TargetState* t = targets[(start + i) % n].get();
     if (t != skip && t->up(now)) return t;
   }
   return nullptr;
 }
+
+namespace {
+// Smooth weighted round robin (as nginx): each round every target gains its weight, the
+// richest is picked and pays the total. Weights 2,1 give 0,1,0; zero weights never appear.
+std::vector<uint32_t> make_wheel(const std::vector<TargetSpec>& ts) {
+  bool plain = true;
+  int64_t total = 0;
+  for (auto& t : ts) {
+    plain = plain && t.weight == 1;
+    total += t.weight;
+  }
+  std::vector<uint32_t> out;
+  if (plain || total == 0) {
+    if (!plain) out.push_back(UINT32_MAX);  // all drained: nothing to pick
+    return out;
+  }
+  std::vector<int64_t> cur(ts.size(), 0);
+  for (int64_t k = 0; k < total; ++k) {
+    size_t best = 0;
+    for (size_t i = 0; i < ts.size(); ++i) {
+      cur[i] += ts[i].weight;
+      if (cur[i] > cur[best]) best = i;
+    }
+    cur[best] -= total;
+    out.push_back(static_cast<uint32_t>(best));
+  }
+  return out;
+}
+}  // namespace
 
 bool Route::any_up(int64_t now) const {
   for (auto& t : targets)
@@ -201,6 +239,7 @@ std::vector<std::string> RouteTable::build(std::vector<RouteSpec> specs, TargetR
       }
       r->targets.push_back(std::move(st));
     }
+    r->wheel = make_wheel(s.targets);
     r->spec = std::move(s);
     const Route* rp = r.get();
     const std::string& h = rp->spec.host;
@@ -411,10 +450,12 @@ core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const s
 
 core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
   WARREN_TRY(
-      q, db.prepare("SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
-                    "client_ca, client_crl, host_header, health_path, health_interval_ms, "
-                    "health_timeout_ms, health_rise, health_fall FROM resources WHERE enabled = 1 "
-                    "ORDER BY id"));
+      q,
+      db.prepare(
+          "SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
+          "client_ca, client_crl, host_header, health_path, health_interval_ms, "
+          "health_timeout_ms, health_rise, health_fall, headers FROM resources WHERE enabled = 1 "
+          "ORDER BY id"));
   std::vector<RouteSpec> out;
   std::vector<int64_t> ids;
   for (;;) {
@@ -439,12 +480,20 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
     s.health.timeout = Millis(std::max<int64_t>(10, q.col_int(13)));
     s.health.rise = static_cast<int>(std::max<int64_t>(1, q.col_int(14)));
     s.health.fall = static_cast<int>(std::max<int64_t>(1, q.col_int(15)));
+    // "Name: value" lines (peerctl checked them); CR/LF never reach the upstream head.
+    for (auto line : core::split(q.col_text(16), '\n')) {
+      std::string l(core::trim(line));
+      if (l.empty() || l.find('\r') != std::string::npos || l.find(':') == std::string::npos)
+        continue;
+      s.request_headers.append(l).append("\r\n");
+    }
     if (!valid_route_host(s.host) || s.path.empty() || s.path[0] != '/') continue;
     if (s.mtls != Mtls::off && s.client_ca.empty()) s.mtls = Mtls::required;  // fail closed
     out.push_back(std::move(s));
   }
-  WARREN_TRY(t, db.prepare("SELECT scheme, site, host, port, tls_verify, tls_sni FROM targets "
-                           "WHERE resource_id = ?1 AND enabled = 1 ORDER BY id"));
+  WARREN_TRY(t,
+             db.prepare("SELECT scheme, site, host, port, tls_verify, tls_sni, weight FROM targets "
+                        "WHERE resource_id = ?1 AND enabled = 1 ORDER BY id"));
   for (size_t i = 0; i < out.size(); ++i) {
     t.reset();
     t.bind(1, ids[i]);
@@ -460,6 +509,7 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
       ts.port = static_cast<uint16_t>(port);
       ts.tls_verify = t.col_int(4) != 0;
       ts.sni = t.col_text(5);
+      ts.weight = static_cast<unsigned>(std::clamp<int64_t>(t.col_int(6), 0, 1000));
       out[i].targets.push_back(std::move(ts));
     }
   }

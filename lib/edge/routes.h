@@ -38,6 +38,7 @@ struct TargetSpec {
   uint16_t port = 0;
   bool tls_verify = true;  // verify the upstream certificate (and its name)
   std::string sni;         // name to send and verify; default host
+  unsigned weight = 1;     // share of round-robin picks (0: drained, never picked)
 
   // "http://10.0.0.5:8080", "https://h:8443", "site://homelab/192.168.1.10:8080",
   // "site+https://homelab/h:8443". Canonical and stable: used as the target's identity.
@@ -80,6 +81,7 @@ struct RouteSpec {
   // Access control (store routes): the resource's id and policy (null: public, no checks).
   // policy_error set: the policy could not be loaded and every request is answered 503.
   int64_t resource_id = 0;
+  std::string request_headers;  // "Name: value\r\n" lines added to every upstream request
   std::shared_ptr<const auth::Policy> policy;
   std::string policy_error;
 };
@@ -121,6 +123,9 @@ class TargetRegistry {
 struct Route {
   RouteSpec spec;
   std::vector<std::shared_ptr<TargetState>> targets;
+  // Round-robin order by weight (smooth weighted round robin: indices into targets, each
+  // `weight` times, interleaved); empty when every weight is 1.
+  std::vector<uint32_t> wheel;
   mutable std::atomic<uint32_t> rr{0};
 
   // Picks a target that is up: the sticky one if `sticky_cookie` names one that is up, else

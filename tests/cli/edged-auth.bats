@@ -384,3 +384,27 @@ EOF
   back() { [ "$(code_of "http://$HTTP/z" -H 'Host: app.test' -H "Cookie: $unknown")" = 302 ]; }
   wait_for back
 }
+
+@test "resources from peerctl: added request headers and target weights are honoured" {
+  auth_setup
+  peerctl --dir "$T" resource add hdr --host hdr.test --target "$ORIGIN" --header 'X-Env: prod' >/dev/null
+  origin a --reply A
+  A=$ADDR
+  origin b --reply B
+  B=$ADDR
+  peerctl --dir "$T" resource add weighted --host w.test >/dev/null
+  peerctl --dir "$T" target add weighted "$A" --weight 3 >/dev/null
+  peerctl --dir "$T" target add weighted "$B" --weight 1 >/dev/null
+  edged_start
+  run curl -s -H 'Host: hdr.test' "http://$HTTP/"
+  [[ "$output" == *"X-Env: prod"* ]]
+  got=""
+  for i in $(seq 1 8); do got="$got$(curl -s -H 'Host: w.test' "http://$HTTP/")"; done
+  [ "$(printf '%s' "$got" | tr -cd A | wc -c)" = 6 ]
+  [ "$(printf '%s' "$got" | tr -cd B | wc -c)" = 2 ]
+  # weight 0 drains a target
+  id=$(peerctl --dir "$T" target list weighted --json | $PY -c 'import json,sys; t=[json.loads(l) for l in sys.stdin if l.strip()]; print([x["id"] for x in t if str(x.get("port",""))==sys.argv[1] or str(x.get("target","")).endswith(":"+sys.argv[1])][0])' "${A##*:}")
+  peerctl --dir "$T" target set "$id" --weight 0 >/dev/null
+  drained() { [ "$(curl -s -H 'Host: w.test' "http://$HTTP/")$(curl -s -H 'Host: w.test' "http://$HTTP/")" = BB ]; }
+  wait_for drained
+}
