@@ -210,17 +210,14 @@ void Access::audit(const auth::Decision& d, const auth::Request& req, const auth
     }
   }
   if (s->audit_store) {
-    if (jobs_.size() >= kMaxQueue) {
+    if (audit_rows_.size() >= kMaxQueue) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      std::string action = std::string("access.") + auth::outcome_name(d.outcome);
-      jobs_.emplace_back(
-          [action = std::move(action), object = p.resource, line = std::move(line)](store::Db& db) {
-            return store::audit(db, "edged", action, object, line);
-          });
+      audit_rows_.push_back(AuditRow{now, std::string("access.") + auth::outcome_name(d.outcome),
+                                     p.resource, std::move(line)});
     }
   }
-  if (jobs_.size() == 1 || audit_lines_.size() > (1u << 20)) q_cv_.notify_one();
+  if (audit_rows_.size() == 1 || audit_lines_.size() > (1u << 20)) q_cv_.notify_one();
 }
 
 void Access::write(std::function<core::Result<void>(store::Db&)> job) {
@@ -263,17 +260,20 @@ void Access::writer_loop() {
   std::optional<store::Db> db;
   for (;;) {
     std::deque<std::function<core::Result<void>(store::Db&)>> batch;
+    std::vector<AuditRow> rows;
     std::string lines;
     {
       std::unique_lock lk(q_mu_);
-      q_cv_.wait_for(lk, std::chrono::milliseconds(100),
-                     [&] { return stop_ || !jobs_.empty() || !audit_lines_.empty(); });
-      if (stop_ && jobs_.empty() && audit_lines_.empty()) return;
+      q_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] {
+        return stop_ || !jobs_.empty() || !audit_lines_.empty() || !audit_rows_.empty();
+      });
+      if (stop_ && jobs_.empty() && audit_lines_.empty() && audit_rows_.empty()) return;
       batch.swap(jobs_);
+      rows.swap(audit_rows_);
       lines.swap(audit_lines_);
     }
     flush_audit_log(lines);
-    if (batch.empty()) continue;
+    if (batch.empty() && rows.empty()) continue;
     if (!db) {
       if (!store_path_.empty() && core::file_exists(store_path_)) {
         store::OpenOptions oo;
@@ -282,7 +282,7 @@ void Access::writer_loop() {
         if (auto o = store::Db::open(store_path_, oo)) db = std::move(*o);
       }
       if (!db) {
-        write_errors_.fetch_add(batch.size(), std::memory_order_relaxed);
+        write_errors_.fetch_add(batch.size() + rows.size(), std::memory_order_relaxed);
         continue;
       }
     }
@@ -291,6 +291,25 @@ void Access::writer_loop() {
       write_errors_.fetch_add(batch.size(), std::memory_order_relaxed);
       logger()->error("event=store_write_failed error=\"{}\"", tx.error().message);
       continue;
+    }
+    if (!rows.empty()) {
+      auto sp = store::Tx::begin(*db);
+      auto st = db->prepare(
+          "INSERT INTO audit(ts, actor, action, object, detail) VALUES(?1, 'edged', ?2, ?3, ?4)");
+      bool ok = sp && st;
+      for (size_t i = 0; ok && i < rows.size(); ++i) {
+        st->reset();
+        st->bind(1, rows[i].ts)
+            .bind(2, rows[i].action)
+            .bind(3, rows[i].object)
+            .bind(4, rows[i].detail);
+        ok = bool(st->run());
+      }
+      if (ok) ok = bool(sp->commit());
+      if (!ok) {
+        write_errors_.fetch_add(rows.size(), std::memory_order_relaxed);
+        logger()->warn("event=audit_write_failed rows={}", rows.size());
+      }
     }
     for (auto& job : batch) {
       auto sp = store::Tx::begin(*db);

@@ -111,6 +111,11 @@ class Access {
   std::mutex q_mu_;
   std::condition_variable q_cv_;
   std::deque<std::function<core::Result<void>(store::Db&)>> jobs_;
+  struct AuditRow {
+    int64_t ts;
+    std::string action, object, detail;
+  };
+  std::vector<AuditRow> audit_rows_;  // inserted by the writer with one prepared statement
   std::string audit_lines_;
   bool stop_ = false;
   std::atomic<uint64_t> audited_{0}, dropped_{0}, write_errors_{0};
