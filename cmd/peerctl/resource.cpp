@@ -192,34 +192,6 @@ core::Result<Full> load_full(store::Db& db, const control::Resource& r) {
   return f;
 }
 
-bj::object resource_json(const Full& f) {
-  const auto& r = f.r;
-  bj::object o{{"name", r.name}, {"kind", r.kind}, {"enabled", r.enabled}};
-  if (r.kind == "http") {
-    o["host"] = r.host;
-    o["path"] = r.path;
-    o["tls"] = r.tls;
-    o["redirect_https"] = r.redirect_https;
-    bj::array h;
-    for (const auto& x : r.headers) h.push_back(bj::value(x));
-    o["headers"] = std::move(h);
-    o["mtls"] = r.mtls;
-    o["client_ca"] = r.client_ca;
-    o["health_path"] = r.health_path;
-    o["health_interval_ms"] = r.health_interval_ms;
-    bj::array t;
-    for (const auto& x : f.targets) t.push_back(control::to_json(x));
-    o["targets"] = std::move(t);
-    o["auth"] = control::to_json(f.auth);
-  } else {
-    o["port"] = r.port;
-    o["site"] = r.site;
-    o["to"] = r.to;
-  }
-  o["created_at"] = control::time_or(r.created_at, "");
-  return o;
-}
-
 std::string front(const control::Resource& r) {
   if (r.kind != "http") return ":" + std::to_string(r.port);
   return std::string(r.tls ? "https://" : "http://") + r.host + r.path;
@@ -431,7 +403,7 @@ void register_list(Ctx& c, CLI::App& noun) {
       auto f = load_full(*db, r);
       if (!f) return cli::fail(f.error());
       if (c.prog.common().json)
-        out += json_line(resource_json(*f));
+        out += json_line(control::to_json(f->r, f->targets, f->auth));
       else
         t.add({r.name, r.kind, r.enabled ? "yes" : "no", front(r), backend(*f),
                r.kind == "http" ? auth_summary(f->auth) : "-"});
@@ -452,7 +424,8 @@ void register_show(Ctx& c, CLI::App& noun) {
     if (!r) return cli::fail(r.error());
     auto f = load_full(*db, *r);
     if (!f) return cli::fail(f.error());
-    if (c.prog.common().json) return control::emit(json_line(resource_json(*f)));
+    if (c.prog.common().json)
+      return control::emit(json_line(control::to_json(f->r, f->targets, f->auth)));
     using control::kv_line;
     std::string out = kv_line("name", r->name) + kv_line("type", r->kind) +
                       kv_line("enabled", r->enabled ? "yes" : "no") + kv_line("serves", front(*r));

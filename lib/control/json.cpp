@@ -123,4 +123,29 @@ bj::object to_json(const SessionRow& s) {
                     {"expires_at", time_or_null(s.expires_at)}};
 }
 
+bj::object to_json(const Resource& r, const std::vector<Target>& targets, const Auth& auth) {
+  bj::object o{{"name", r.name}, {"kind", r.kind}, {"enabled", r.enabled}};
+  if (r.kind == "http") {
+    o["host"] = r.host;
+    o["path"] = r.path;
+    o["tls"] = r.tls;
+    o["redirect_https"] = r.redirect_https;
+    o["headers"] = strings(r.headers);
+    o["mtls"] = r.mtls;
+    o["client_ca"] = r.client_ca;
+    o["health_path"] = r.health_path;
+    o["health_interval_ms"] = r.health_interval_ms;
+    bj::array t;
+    for (const auto& x : targets) t.push_back(to_json(x));
+    o["targets"] = std::move(t);
+    o["auth"] = to_json(auth);
+  } else {
+    o["port"] = r.port;
+    o["site"] = r.site;
+    o["to"] = r.to;
+  }
+  o["created_at"] = time_or(r.created_at, "");
+  return o;
+}
+
 }  // namespace control

@@ -9,6 +9,9 @@
 
 namespace control {
 
+// A resource with its targets and auth settings (a forward: targets and auth unused).
+boost::json::object to_json(const Resource& r, const std::vector<Target>& targets,
+                            const Auth& auth);
 boost::json::object to_json(const Target& t);
 boost::json::object to_json(const Auth& a);  // no hashes: password_set / pin_set
 boost::json::object to_json(const User& u);

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "control/detail.h"
+#include "control/input.h"
 #include "control/validate.h"
 #include "core/text.h"
 
@@ -22,15 +23,6 @@ core::Result<bool> exists_row(store::Db& db, std::string_view sql, std::string_v
 }  // namespace detail
 
 namespace {
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
 
 bool is_token_char(char ch) {
   return std::isalnum(static_cast<unsigned char>(ch)) ||
