@@ -161,7 +161,7 @@ awk -v p="$PUB" -v s="$(col "$T/res.session" 1)" -v n="$(col "$T/res.session-noa
   printf "without the audit row in the store per request: %.3f (%.1f%%)\n", n / p, (1 - n / p) * 100 }'
 
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-  perf record -q -g -p "$EDGED" -o "$T/perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
+  perf record -q -p "$EDGED" -o "$T/perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
   PERF=$!
   run_wrk session >/dev/null
   wait "$PERF" 2>/dev/null || true
@@ -169,9 +169,9 @@ if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
   echo "perf: edged during an authenticated run, top symbols (self):"
   perf report -i "$T/perf.data" --no-children --stdio --percent-limit 1.5 2>/dev/null |
     grep -E '^ +[0-9.]+%' | head -25
-  echo "perf: inclusive time of edged, auth, store, SQLite and syscall frames:"
-  perf report -i "$T/perf.data" --children --stdio --percent-limit 1 -g none 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | grep -E 'edge::|auth::|store::|sqlite3|crypto::|sodium|__x64_sys|fdatasync|pwrite|pread' | head -30
+  echo "perf: the same samples by thread (I/O worker, store writer, ...) and library:"
+  perf report -i "$T/perf.data" --no-children --stdio -g none --sort pid,dso --percent-limit 2 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -12
 fi
 
 # 2. one argon2id login check, sequentially; the login page (same round trip, no hash) beside it.
