@@ -206,29 +206,89 @@ _peerctl_data() {
     vopts='--user --role --dir --color'
     pkind='live:resources' ;;
   'link')
+    subs='create list revoke'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'link create')
+    subs=''
+    opts='-h --help --expires --path --title --session-ttl --host --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--expires --path --title --session-ttl --host --dir --color'
+    pkind='live:resources' ;;
+  'link list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'link revoke')
     subs=''
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
   'apikey')
+    subs='create list revoke'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'apikey create')
+    subs=''
+    opts='-h --help --user --resource --scope --expires --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--user --resource --scope --expires --dir --color'
+    pkind='none' ;;
+  'apikey list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'apikey revoke')
     subs=''
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
   'rule')
+    subs='add list rm'
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='none' ;;
+  'rule add')
+    subs=''
+    opts='-h --help --action --priority --ip --path --method --country --disabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--action --priority --ip --path --method --country --dir --color'
+    pkind='live:resources' ;;
+  'rule list')
+    subs=''
+    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--dir --color'
+    pkind='live:resources' ;;
+  'rule rm')
     subs=''
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
   'session')
-    subs=''
+    subs='list revoke'
     opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
     vopts='--dir --color'
     pkind='none' ;;
-  'audit')
+  'session list')
     subs=''
-    opts='-h --help --version --dir --json -q --quiet -v --verbose --color'
-    vopts='--dir --color'
+    opts='-h --help --resource --user --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--resource --user --dir --color'
+    pkind='none' ;;
+  'session revoke')
+    subs=''
+    opts='-h --help --id --resource --user --all --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--id --resource --user --dir --color'
+    pkind='none' ;;
+  'audit')
+    subs='list'
+    opts='-h --help --since --until --actor --action --object --limit -f --follow --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--since --until --actor --action --object --limit --dir --color'
+    pkind='none' ;;
+  'audit list')
+    subs=''
+    opts='-h --help --since --until --actor --action --object --limit -f --follow --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--since --until --actor --action --object --limit --dir --color'
     pkind='none' ;;
   'status')
     subs=''
@@ -258,11 +318,11 @@ _peerctl_data() {
 _peerctl_values() {
   vals=''
   case "$1|$2" in
-  '|--dir' | 'site|--dir' | 'site add|--dir' | 'site list|--dir' | 'site show|--dir' | 'site remove|--dir' | 'site rotate-key|--dir' | 'site enroll|--dir' | 'resource|--dir' | 'resource add|--dir' | 'resource list|--dir' | 'resource show|--dir' | 'resource set|--dir' | 'resource rm|--dir' | 'resource enable|--dir' | 'resource disable|--dir' | 'resource auth|--dir' | 'target|--dir' | 'target add|--dir' | 'target list|--dir' | 'target show|--dir' | 'target set|--dir' | 'target rm|--dir' | 'user|--dir' | 'user add|--dir' | 'user list|--dir' | 'user show|--dir' | 'user passwd|--dir' | 'user rm|--dir' | 'user enable|--dir' | 'user disable|--dir' | 'user roles|--dir' | 'role|--dir' | 'role add|--dir' | 'role list|--dir' | 'role rm|--dir' | 'grant|--dir' | 'grant add|--dir' | 'grant list|--dir' | 'grant rm|--dir' | 'link|--dir' | 'apikey|--dir' | 'rule|--dir' | 'session|--dir' | 'audit|--dir' | 'status|--dir' | 'dump|--dir' | 'apply|--dir' | 'export|--dir')
+  '|--dir' | 'site|--dir' | 'site add|--dir' | 'site list|--dir' | 'site show|--dir' | 'site remove|--dir' | 'site rotate-key|--dir' | 'site enroll|--dir' | 'resource|--dir' | 'resource add|--dir' | 'resource list|--dir' | 'resource show|--dir' | 'resource set|--dir' | 'resource rm|--dir' | 'resource enable|--dir' | 'resource disable|--dir' | 'resource auth|--dir' | 'target|--dir' | 'target add|--dir' | 'target list|--dir' | 'target show|--dir' | 'target set|--dir' | 'target rm|--dir' | 'user|--dir' | 'user add|--dir' | 'user list|--dir' | 'user show|--dir' | 'user passwd|--dir' | 'user rm|--dir' | 'user enable|--dir' | 'user disable|--dir' | 'user roles|--dir' | 'role|--dir' | 'role add|--dir' | 'role list|--dir' | 'role rm|--dir' | 'grant|--dir' | 'grant add|--dir' | 'grant list|--dir' | 'grant rm|--dir' | 'link|--dir' | 'link create|--dir' | 'link list|--dir' | 'link revoke|--dir' | 'apikey|--dir' | 'apikey create|--dir' | 'apikey list|--dir' | 'apikey revoke|--dir' | 'rule|--dir' | 'rule add|--dir' | 'rule list|--dir' | 'rule rm|--dir' | 'session|--dir' | 'session list|--dir' | 'session revoke|--dir' | 'audit|--dir' | 'audit list|--dir' | 'status|--dir' | 'dump|--dir' | 'apply|--dir' | 'export|--dir')
     kind='dir' ;;
-  '|--color' | 'site|--color' | 'site add|--color' | 'site list|--color' | 'site show|--color' | 'site remove|--color' | 'site rotate-key|--color' | 'site enroll|--color' | 'resource|--color' | 'resource add|--color' | 'resource list|--color' | 'resource show|--color' | 'resource set|--color' | 'resource rm|--color' | 'resource enable|--color' | 'resource disable|--color' | 'resource auth|--color' | 'target|--color' | 'target add|--color' | 'target list|--color' | 'target show|--color' | 'target set|--color' | 'target rm|--color' | 'user|--color' | 'user add|--color' | 'user list|--color' | 'user show|--color' | 'user passwd|--color' | 'user rm|--color' | 'user enable|--color' | 'user disable|--color' | 'user roles|--color' | 'role|--color' | 'role add|--color' | 'role list|--color' | 'role rm|--color' | 'grant|--color' | 'grant add|--color' | 'grant list|--color' | 'grant rm|--color' | 'link|--color' | 'apikey|--color' | 'rule|--color' | 'session|--color' | 'audit|--color' | 'status|--color' | 'dump|--color' | 'apply|--color' | 'export|--color')
+  '|--color' | 'site|--color' | 'site add|--color' | 'site list|--color' | 'site show|--color' | 'site remove|--color' | 'site rotate-key|--color' | 'site enroll|--color' | 'resource|--color' | 'resource add|--color' | 'resource list|--color' | 'resource show|--color' | 'resource set|--color' | 'resource rm|--color' | 'resource enable|--color' | 'resource disable|--color' | 'resource auth|--color' | 'target|--color' | 'target add|--color' | 'target list|--color' | 'target show|--color' | 'target set|--color' | 'target rm|--color' | 'user|--color' | 'user add|--color' | 'user list|--color' | 'user show|--color' | 'user passwd|--color' | 'user rm|--color' | 'user enable|--color' | 'user disable|--color' | 'user roles|--color' | 'role|--color' | 'role add|--color' | 'role list|--color' | 'role rm|--color' | 'grant|--color' | 'grant add|--color' | 'grant list|--color' | 'grant rm|--color' | 'link|--color' | 'link create|--color' | 'link list|--color' | 'link revoke|--color' | 'apikey|--color' | 'apikey create|--color' | 'apikey list|--color' | 'apikey revoke|--color' | 'rule|--color' | 'rule add|--color' | 'rule list|--color' | 'rule rm|--color' | 'session|--color' | 'session list|--color' | 'session revoke|--color' | 'audit|--color' | 'audit list|--color' | 'status|--color' | 'dump|--color' | 'apply|--color' | 'export|--color')
     kind='words' vals='auto always never' ;;
-  'site add|--key-out' | 'site rotate-key|--key-out' | 'site enroll|-o' | 'site enroll|--out' | 'site enroll|--key-out' | 'site enroll|--cacert' | 'resource add|--path' | 'resource add|--client-ca' | 'resource add|--client-crl' | 'resource add|--password-file' | 'resource add|--pin-file' | 'resource set|--path' | 'resource set|--client-ca' | 'resource set|--client-crl' | 'resource auth|--password-file' | 'resource auth|--pin-file' | 'target add|--health-path' | 'target set|--health-path' | 'user add|--password-file' | 'user passwd|--password-file')
+  'site add|--key-out' | 'site rotate-key|--key-out' | 'site enroll|-o' | 'site enroll|--out' | 'site enroll|--key-out' | 'site enroll|--cacert' | 'resource add|--path' | 'resource add|--client-ca' | 'resource add|--client-crl' | 'resource add|--password-file' | 'resource add|--pin-file' | 'resource set|--path' | 'resource set|--client-ca' | 'resource set|--client-crl' | 'resource auth|--password-file' | 'resource auth|--pin-file' | 'target add|--health-path' | 'target set|--health-path' | 'user add|--password-file' | 'user passwd|--password-file' | 'link create|--path')
     kind='file' ;;
   *) kind=none ;;
   esac

@@ -4,8 +4,8 @@
 # Prints the subcommand path typed so far ("" for peerctl itself), skipping the
 # values of options that take one.
 function __peerctl_path
-    set -l subs '/site' '/resource' '/target' '/user' '/role' '/grant' '/link' '/apikey' '/rule' '/session' '/audit' '/status' '/dump' '/apply' '/export' 'site/add' 'site/list' 'site/show' 'site/remove' 'site/rotate-key' 'site/enroll' 'resource/add' 'resource/list' 'resource/show' 'resource/set' 'resource/rm' 'resource/enable' 'resource/disable' 'resource/auth' 'target/add' 'target/list' 'target/show' 'target/set' 'target/rm' 'user/add' 'user/list' 'user/show' 'user/passwd' 'user/rm' 'user/enable' 'user/disable' 'user/roles' 'role/add' 'role/list' 'role/rm' 'grant/add' 'grant/list' 'grant/rm'
-    set -l vopts '/--dir' '/--color' 'site/--dir' 'site/--color' 'site add/--edge' 'site add/--lanes' 'site add/--allow' 'site add/--key-out' 'site add/--token-ttl' 'site add/--dir' 'site add/--color' 'site list/--dir' 'site list/--color' 'site show/--dir' 'site show/--color' 'site remove/--dir' 'site remove/--color' 'site rotate-key/--edge' 'site rotate-key/--lanes' 'site rotate-key/--allow' 'site rotate-key/--key-out' 'site rotate-key/--dir' 'site rotate-key/--color' 'site enroll/-o' 'site enroll/--out' 'site enroll/--key-out' 'site enroll/--cacert' 'site enroll/--lanes' 'site enroll/--allow' 'site enroll/--dir' 'site enroll/--color' 'resource/--dir' 'resource/--color' 'resource add/--host' 'resource add/--path' 'resource add/--header' 'resource add/--client-ca' 'resource add/--client-crl' 'resource add/--mtls-mode' 'resource add/--site' 'resource add/--to' 'resource add/--target' 'resource add/--tcp' 'resource add/--udp' 'resource add/--auth' 'resource add/--password-file' 'resource add/--pin-file' 'resource add/--pin-digits' 'resource add/--email-allow' 'resource add/--role' 'resource add/--session-ttl' 'resource add/--rate' 'resource add/--burst' 'resource add/--dir' 'resource add/--color' 'resource list/--dir' 'resource list/--color' 'resource show/--dir' 'resource show/--color' 'resource set/--rename' 'resource set/--host' 'resource set/--path' 'resource set/--header' 'resource set/--client-ca' 'resource set/--client-crl' 'resource set/--mtls-mode' 'resource set/--site' 'resource set/--to' 'resource set/--port' 'resource set/--dir' 'resource set/--color' 'resource rm/--dir' 'resource rm/--color' 'resource enable/--dir' 'resource enable/--color' 'resource disable/--dir' 'resource disable/--color' 'resource auth/--auth' 'resource auth/--password-file' 'resource auth/--pin-file' 'resource auth/--pin-digits' 'resource auth/--email-allow' 'resource auth/--role' 'resource auth/--session-ttl' 'resource auth/--rate' 'resource auth/--burst' 'resource auth/--dir' 'resource auth/--color' 'target/--dir' 'target/--color' 'target add/--scheme' 'target add/--weight' 'target add/--sni' 'target add/--health-path' 'target add/--health-interval' 'target add/--dir' 'target add/--color' 'target list/--dir' 'target list/--color' 'target show/--dir' 'target show/--color' 'target set/--to' 'target set/--scheme' 'target set/--weight' 'target set/--sni' 'target set/--health-path' 'target set/--health-interval' 'target set/--dir' 'target set/--color' 'target rm/--dir' 'target rm/--color' 'user/--dir' 'user/--color' 'user add/--name' 'user add/--password-file' 'user add/--role' 'user add/--dir' 'user add/--color' 'user list/--dir' 'user list/--color' 'user show/--dir' 'user show/--color' 'user passwd/--password-file' 'user passwd/--dir' 'user passwd/--color' 'user rm/--dir' 'user rm/--color' 'user enable/--dir' 'user enable/--color' 'user disable/--dir' 'user disable/--color' 'user roles/--add' 'user roles/--rm' 'user roles/--dir' 'user roles/--color' 'role/--dir' 'role/--color' 'role add/--description' 'role add/--dir' 'role add/--color' 'role list/--dir' 'role list/--color' 'role rm/--dir' 'role rm/--color' 'grant/--dir' 'grant/--color' 'grant add/--user' 'grant add/--role' 'grant add/--dir' 'grant add/--color' 'grant list/--dir' 'grant list/--color' 'grant rm/--user' 'grant rm/--role' 'grant rm/--dir' 'grant rm/--color' 'link/--dir' 'link/--color' 'apikey/--dir' 'apikey/--color' 'rule/--dir' 'rule/--color' 'session/--dir' 'session/--color' 'audit/--dir' 'audit/--color' 'status/--dir' 'status/--color' 'dump/--dir' 'dump/--color' 'apply/--dir' 'apply/--color' 'export/--dir' 'export/--color'
+    set -l subs '/site' '/resource' '/target' '/user' '/role' '/grant' '/link' '/apikey' '/rule' '/session' '/audit' '/status' '/dump' '/apply' '/export' 'site/add' 'site/list' 'site/show' 'site/remove' 'site/rotate-key' 'site/enroll' 'resource/add' 'resource/list' 'resource/show' 'resource/set' 'resource/rm' 'resource/enable' 'resource/disable' 'resource/auth' 'target/add' 'target/list' 'target/show' 'target/set' 'target/rm' 'user/add' 'user/list' 'user/show' 'user/passwd' 'user/rm' 'user/enable' 'user/disable' 'user/roles' 'role/add' 'role/list' 'role/rm' 'grant/add' 'grant/list' 'grant/rm' 'link/create' 'link/list' 'link/revoke' 'apikey/create' 'apikey/list' 'apikey/revoke' 'rule/add' 'rule/list' 'rule/rm' 'session/list' 'session/revoke' 'audit/list'
+    set -l vopts '/--dir' '/--color' 'site/--dir' 'site/--color' 'site add/--edge' 'site add/--lanes' 'site add/--allow' 'site add/--key-out' 'site add/--token-ttl' 'site add/--dir' 'site add/--color' 'site list/--dir' 'site list/--color' 'site show/--dir' 'site show/--color' 'site remove/--dir' 'site remove/--color' 'site rotate-key/--edge' 'site rotate-key/--lanes' 'site rotate-key/--allow' 'site rotate-key/--key-out' 'site rotate-key/--dir' 'site rotate-key/--color' 'site enroll/-o' 'site enroll/--out' 'site enroll/--key-out' 'site enroll/--cacert' 'site enroll/--lanes' 'site enroll/--allow' 'site enroll/--dir' 'site enroll/--color' 'resource/--dir' 'resource/--color' 'resource add/--host' 'resource add/--path' 'resource add/--header' 'resource add/--client-ca' 'resource add/--client-crl' 'resource add/--mtls-mode' 'resource add/--site' 'resource add/--to' 'resource add/--target' 'resource add/--tcp' 'resource add/--udp' 'resource add/--auth' 'resource add/--password-file' 'resource add/--pin-file' 'resource add/--pin-digits' 'resource add/--email-allow' 'resource add/--role' 'resource add/--session-ttl' 'resource add/--rate' 'resource add/--burst' 'resource add/--dir' 'resource add/--color' 'resource list/--dir' 'resource list/--color' 'resource show/--dir' 'resource show/--color' 'resource set/--rename' 'resource set/--host' 'resource set/--path' 'resource set/--header' 'resource set/--client-ca' 'resource set/--client-crl' 'resource set/--mtls-mode' 'resource set/--site' 'resource set/--to' 'resource set/--port' 'resource set/--dir' 'resource set/--color' 'resource rm/--dir' 'resource rm/--color' 'resource enable/--dir' 'resource enable/--color' 'resource disable/--dir' 'resource disable/--color' 'resource auth/--auth' 'resource auth/--password-file' 'resource auth/--pin-file' 'resource auth/--pin-digits' 'resource auth/--email-allow' 'resource auth/--role' 'resource auth/--session-ttl' 'resource auth/--rate' 'resource auth/--burst' 'resource auth/--dir' 'resource auth/--color' 'target/--dir' 'target/--color' 'target add/--scheme' 'target add/--weight' 'target add/--sni' 'target add/--health-path' 'target add/--health-interval' 'target add/--dir' 'target add/--color' 'target list/--dir' 'target list/--color' 'target show/--dir' 'target show/--color' 'target set/--to' 'target set/--scheme' 'target set/--weight' 'target set/--sni' 'target set/--health-path' 'target set/--health-interval' 'target set/--dir' 'target set/--color' 'target rm/--dir' 'target rm/--color' 'user/--dir' 'user/--color' 'user add/--name' 'user add/--password-file' 'user add/--role' 'user add/--dir' 'user add/--color' 'user list/--dir' 'user list/--color' 'user show/--dir' 'user show/--color' 'user passwd/--password-file' 'user passwd/--dir' 'user passwd/--color' 'user rm/--dir' 'user rm/--color' 'user enable/--dir' 'user enable/--color' 'user disable/--dir' 'user disable/--color' 'user roles/--add' 'user roles/--rm' 'user roles/--dir' 'user roles/--color' 'role/--dir' 'role/--color' 'role add/--description' 'role add/--dir' 'role add/--color' 'role list/--dir' 'role list/--color' 'role rm/--dir' 'role rm/--color' 'grant/--dir' 'grant/--color' 'grant add/--user' 'grant add/--role' 'grant add/--dir' 'grant add/--color' 'grant list/--dir' 'grant list/--color' 'grant rm/--user' 'grant rm/--role' 'grant rm/--dir' 'grant rm/--color' 'link/--dir' 'link/--color' 'link create/--expires' 'link create/--path' 'link create/--title' 'link create/--session-ttl' 'link create/--host' 'link create/--dir' 'link create/--color' 'link list/--dir' 'link list/--color' 'link revoke/--dir' 'link revoke/--color' 'apikey/--dir' 'apikey/--color' 'apikey create/--user' 'apikey create/--resource' 'apikey create/--scope' 'apikey create/--expires' 'apikey create/--dir' 'apikey create/--color' 'apikey list/--dir' 'apikey list/--color' 'apikey revoke/--dir' 'apikey revoke/--color' 'rule/--dir' 'rule/--color' 'rule add/--action' 'rule add/--priority' 'rule add/--ip' 'rule add/--path' 'rule add/--method' 'rule add/--country' 'rule add/--dir' 'rule add/--color' 'rule list/--dir' 'rule list/--color' 'rule rm/--dir' 'rule rm/--color' 'session/--dir' 'session/--color' 'session list/--resource' 'session list/--user' 'session list/--dir' 'session list/--color' 'session revoke/--id' 'session revoke/--resource' 'session revoke/--user' 'session revoke/--dir' 'session revoke/--color' 'audit/--since' 'audit/--until' 'audit/--actor' 'audit/--action' 'audit/--object' 'audit/--limit' 'audit/--dir' 'audit/--color' 'audit list/--since' 'audit list/--until' 'audit list/--actor' 'audit list/--action' 'audit list/--object' 'audit list/--limit' 'audit list/--dir' 'audit list/--color' 'status/--dir' 'status/--color' 'dump/--dir' 'dump/--color' 'apply/--dir' 'apply/--color' 'export/--dir' 'export/--color'
     set -l path
     set -l skip 0
     set -l tokens (commandline -opc)
@@ -310,14 +310,83 @@ complete -c peerctl -n '__peerctl_in grant rm' -l role -x -d 'A role'
 complete -c peerctl -n '__peerctl_at grant rm' -a '(peerctl __complete resources 2>/dev/null)'
 
 # peerctl link
+complete -c peerctl -n '__peerctl_at link' -a 'create' -d 'Create a share link and print its URL (once)'
+complete -c peerctl -n '__peerctl_at link' -a 'list' -d 'List share links (of one resource, or all)'
+complete -c peerctl -n '__peerctl_at link' -a 'revoke' -d 'Revoke a share link and end the sessions it created'
+
+# peerctl link create
+complete -c peerctl -n '__peerctl_in link create' -l expires -x -d 'The link stops working after DUR (default never)'
+complete -c peerctl -n '__peerctl_in link create' -l path -r -F -d 'Only below this path prefix (the URL opens it)'
+complete -c peerctl -n '__peerctl_in link create' -l title -x -d 'A note shown in link list'
+complete -c peerctl -n '__peerctl_in link create' -l session-ttl -x -d 'Sessions from this link last DUR and do not slide (default: the resource\'s)'
+complete -c peerctl -n '__peerctl_in link create' -l host -x -d 'Hostname for the URL when the resource has a wildcard host'
+complete -c peerctl -n '__peerctl_at link create' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl link list
+complete -c peerctl -n '__peerctl_at link list' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl link revoke
 
 # peerctl apikey
+complete -c peerctl -n '__peerctl_at apikey' -a 'create' -d 'Create an API key and print ID:SECRET (once)'
+complete -c peerctl -n '__peerctl_at apikey' -a 'list' -d 'List API keys (never their secrets)'
+complete -c peerctl -n '__peerctl_at apikey' -a 'revoke' -d 'Revoke an API key'
+
+# peerctl apikey create
+complete -c peerctl -n '__peerctl_in apikey create' -l user -x -d 'Tie the key to a user'
+complete -c peerctl -n '__peerctl_in apikey create' -l resource -x -d 'Only for this resource (default: any)'
+complete -c peerctl -n '__peerctl_in apikey create' -l scope -x -d 'A scope the key carries (repeatable)'
+complete -c peerctl -n '__peerctl_in apikey create' -l expires -x -d 'The key stops working after DUR (default never)'
+
+# peerctl apikey list
+
+# peerctl apikey revoke
 
 # peerctl rule
+complete -c peerctl -n '__peerctl_at rule' -a 'add' -d 'Add a rule to an HTTP resource'
+complete -c peerctl -n '__peerctl_at rule' -a 'list' -d 'List rules in evaluation order (of one resource, or all)'
+complete -c peerctl -n '__peerctl_at rule' -a 'rm' -d 'Remove a rule'
+
+# peerctl rule add
+complete -c peerctl -n '__peerctl_in rule add' -l action -x -d 'ACCEPT (skip auth), DROP (deny) or PASS (go on to auth)'
+complete -c peerctl -n '__peerctl_in rule add' -l priority -x -d 'Lower runs first (default 100)'
+complete -c peerctl -n '__peerctl_in rule add' -l ip -x -d 'Client address or CIDR, v4 or v6 (repeatable: any of)'
+complete -c peerctl -n '__peerctl_in rule add' -l path -x -d 'Path glob: \'*\' within a segment, \'**\' across'
+complete -c peerctl -n '__peerctl_in rule add' -l method -x -d 'HTTP method (repeatable: any of)'
+complete -c peerctl -n '__peerctl_in rule add' -l country -x -d 'ISO 3166 country code, needs edged\'s MaxMind database (repeatable)'
+complete -c peerctl -n '__peerctl_in rule add' -l disabled -d 'Add it switched off'
+complete -c peerctl -n '__peerctl_at rule add' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl rule list
+complete -c peerctl -n '__peerctl_at rule list' -a '(peerctl __complete resources 2>/dev/null)'
+
+# peerctl rule rm
 
 # peerctl session
+complete -c peerctl -n '__peerctl_at session' -a 'list' -d 'List live sessions'
+complete -c peerctl -n '__peerctl_at session' -a 'revoke' -d 'End sessions: one, a resource\'s, a user\'s, or all'
+
+# peerctl session list
+complete -c peerctl -n '__peerctl_in session list' -l resource -x -d 'Only this resource\'s'
+complete -c peerctl -n '__peerctl_in session list' -l user -x -d 'Only this user\'s'
+
+# peerctl session revoke
+complete -c peerctl -n '__peerctl_in session revoke' -l id -x -d 'One session (its id from session list)'
+complete -c peerctl -n '__peerctl_in session revoke' -l resource -x -d 'Every session of a resource'
+complete -c peerctl -n '__peerctl_in session revoke' -l user -x -d 'Every session of a user'
+complete -c peerctl -n '__peerctl_in session revoke' -l all -d 'Every session'
 
 # peerctl audit
+complete -c peerctl -n '__peerctl_at audit' -a 'list' -d 'Query the audit log (the default verb)'
+complete -c peerctl -n '__peerctl_in audit' -l since -x -d 'Rows from this time: a duration ago (15m), RFC 3339 or unix seconds'
+complete -c peerctl -n '__peerctl_in audit' -l until -x -d 'Rows before this time'
+complete -c peerctl -n '__peerctl_in audit' -l actor -x -d 'Only this actor (a trailing * matches a prefix)'
+complete -c peerctl -n '__peerctl_in audit' -l action -x -d 'Only this action, e.g. resource.add or access.*'
+complete -c peerctl -n '__peerctl_in audit' -l object -x -d 'Only this object (a resource, user, serial, ...)'
+complete -c peerctl -n '__peerctl_in audit' -l limit -x -d 'At most the newest N rows (default 100; 0: all)'
+complete -c peerctl -n '__peerctl_in audit' -s f -l follow -d 'Keep printing new rows until interrupted'
+
+# peerctl audit list
 
 # peerctl status
 
