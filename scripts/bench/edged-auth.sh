@@ -15,6 +15,7 @@
 # run, default 5), CONNS (wrk connections, default 64), LOGINS (sequential logins, default 10),
 # BURST (concurrent login clients, default 20), PROFILE=1 (perf record edged during one
 # authenticated wrk run and print the top symbols).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@" # `make bench` runs scripts with sh
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
