@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <optional>
+#include <tuple>
 
 #include "auth/otp.h"
 #include "control/access.h"
@@ -26,6 +28,16 @@ core::Result<std::string> password_hash(const std::string& file) {
   auto h = crypto::hash_password(pw);
   crypto::wipe(pw.data(), pw.size());
   return h;
+}
+
+// A new TOTP secret (160 bits, base32) and its otpauth:// URI for `email`.
+std::pair<std::string, std::string> new_totp(const std::string& email) {
+  std::array<uint8_t, 20> secret{};
+  crypto::random_bytes(secret);
+  std::pair<std::string, std::string> out{
+      auth::base32(secret), auth::otpauth_uri("Warren", core::to_lower(email), secret)};
+  crypto::wipe(secret.data(), secret.size());
+  return out;
 }
 
 void register_add(Ctx& c, CLI::App& noun) {
@@ -55,13 +67,7 @@ void register_add(Ctx& c, CLI::App& noun) {
       hash = *h;
     }
     std::string secret_b32, uri;
-    if (o->totp) {
-      std::array<uint8_t, 20> secret{};
-      crypto::random_bytes(secret);
-      secret_b32 = auth::base32(secret);
-      uri = auth::otpauth_uri("Warren", core::to_lower(o->u.email), secret);
-      crypto::wipe(secret.data(), secret.size());
-    }
+    if (o->totp) std::tie(secret_b32, uri) = new_totp(o->u.email);
     auto db = open_store(c, true);
     if (!db) return cli::fail(db.error());
     auto id = control::add_user(*db, o->u, hash, secret_b32, actor(), now());
@@ -98,6 +104,38 @@ void register_passwd(Ctx& c, CLI::App& noun) {
     auto h = password_hash(file);
     if (!h) return cli::fail(h.error());
     return done(control::set_user_password(*db, o->email, *h, actor(), now()));
+  });
+}
+
+void register_set(Ctx& c, CLI::App& noun) {
+  struct Opts {
+    std::string email, name;
+    bool totp = false, no_totp = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* s = c.prog.verb(noun, "set",
+                        "Change a user's name or TOTP (--totp prints the new otpauth:// URI once)",
+                        "peerctl user set EMAIL [--name NAME] [--totp | --no-totp] [--json]");
+  s->add_option("email", o->email, "User")->required();
+  auto* name = s->add_option("--name", o->name, "Display name (Remote-Name)")->type_name("NAME");
+  auto* on = s->add_flag("--totp", o->totp, "Enrol a new TOTP secret; prints its URI once");
+  auto* off = s->add_flag("--no-totp", o->no_totp, "Turn TOTP off");
+  on->excludes(off);
+  c.prog.on(s, [&c, o, name]() -> int {
+    std::optional<std::string> new_name, secret;
+    if (name->count()) new_name = o->name;
+    std::string uri;
+    if (o->totp) std::tie(secret, uri) = new_totp(o->email);
+    if (o->no_totp) secret = std::string();
+    auto db = open_store(c, false);
+    if (!db) return cli::fail(db.error());
+    auto r = control::update_user(*db, o->email, new_name, secret, actor(), now());
+    if (secret) crypto::wipe(secret->data(), secret->size());
+    if (!r) return cli::fail(r.error());
+    if (!o->totp) return 0;
+    if (c.prog.common().json)
+      return emit(json_line({{"email", core::to_lower(o->email)}, {"otpauth_uri", uri}}));
+    return emit(uri + "\n");
   });
 }
 
@@ -195,6 +233,7 @@ void register_user(Ctx& c, CLI::App& noun) {
   register_add(c, noun);
   register_list(c, noun);
   register_show(c, noun);
+  register_set(c, noun);
   register_passwd(c, noun);
   register_simple(
       c, noun, "rm", "Remove a user (their sessions end)",

@@ -130,6 +130,28 @@ core::Result<void> set_user_password(store::Db& db, std::string_view email,
   return tx.commit();
 }
 
+core::Result<void> update_user(store::Db& db, std::string_view email,
+                               const std::optional<std::string>& name,
+                               const std::optional<std::string>& totp_secret,
+                               std::string_view actor, int64_t now) {
+  if (name && (name->size() > 200 || name->find_first_of("\r\n") != std::string::npos))
+    return core::err(Errc::data, "--name: at most 200 characters on one line");
+  WARREN_TRY(tx, store::Tx::begin(db));
+  WARREN_TRY(id, user_id(db, email));
+  WARREN_TRY(st, db.prepare("UPDATE users SET name = coalesce(?2, name), "
+                            "totp_secret = CASE WHEN ?3 IS NULL THEN totp_secret "
+                            "WHEN ?3 = '' THEN NULL ELSE ?3 END, "
+                            "totp_last_step = CASE WHEN ?3 IS NULL THEN totp_last_step ELSE 0 END, "
+                            "updated_at = ?4 WHERE id = ?1"));
+  st.bind(1, id).bind(2, name).bind(3, totp_secret).bind(4, now);
+  WARREN_CHECK(st.run());
+  bj::object d;
+  if (name) d["name"] = *name;
+  if (totp_secret) d["totp"] = !totp_secret->empty();
+  WARREN_CHECK(store::audit(db, actor, "user.set", core::to_lower(email), detail::json(d)));
+  return tx.commit();
+}
+
 core::Result<void> set_user_enabled(store::Db& db, std::string_view email, bool enabled,
                                     std::string_view actor, int64_t now) {
   WARREN_TRY(tx, store::Tx::begin(db));

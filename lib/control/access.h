@@ -35,6 +35,11 @@ core::Result<int64_t> add_user(store::Db& db, const User& u, const std::string& 
 core::Result<void> set_user_password(store::Db& db, std::string_view email,
                                      const std::string& password_hash, std::string_view actor,
                                      int64_t now);
+// Changes the display name and/or the TOTP secret (base32; "" turns TOTP off); nullopt keeps.
+core::Result<void> update_user(store::Db& db, std::string_view email,
+                               const std::optional<std::string>& name,
+                               const std::optional<std::string>& totp_secret,
+                               std::string_view actor, int64_t now);
 core::Result<void> set_user_enabled(store::Db& db, std::string_view email, bool enabled,
                                     std::string_view actor, int64_t now);
 core::Result<void> remove_user(store::Db& db, std::string_view email, std::string_view actor);
