@@ -79,12 +79,14 @@ core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
   if (o.is_public) {
     control::Auth fresh;
     fresh.configured = a.configured;
+    fresh.rate_per_sec = a.rate_per_sec;  // a public resource keeps its rate limit
+    fresh.rate_burst = a.rate_burst;
     a = fresh;
     a.is_public = true;
-    return {};
+  } else {
+    a.is_public = false;
   }
-  a.is_public = false;
-  if (!o.methods.empty()) {
+  if (!a.is_public && !o.methods.empty()) {
     for (const char* m : {"users", "password", "pin", "email", "share-links", "basic", "mtls"})
       control::set_auth_method(a, m, false);
     for (const auto& m : core::split(o.methods, ','))

@@ -198,7 +198,10 @@ void Access::succeeded(const auth::IpAddr& ip, int64_t resource_id) {
 void Access::audit(const auth::Decision& d, const auth::Request& req, const auth::Policy& p,
                    int64_t now) {
   auto s = settings();
-  if (s->audit_log.empty() && !s->audit_store) return;
+  // Requests allowed by a session the store already knows go to the store once a minute per
+  // session (when decide() refreshes last_seen); the audit log and the access log get each.
+  const bool to_store = s->audit_store && !(d.reason == "session" && !d.touch);
+  if (s->audit_log.empty() && !to_store) return;
   std::string line = auth::audit_json(d, req, p, now);
   audited_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk(q_mu_);
@@ -209,7 +212,7 @@ void Access::audit(const auth::Decision& d, const auth::Request& req, const auth
       dropped_.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  if (s->audit_store) {
+  if (to_store) {
     if (audit_rows_.size() >= kMaxQueue) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
     } else {

@@ -129,6 +129,7 @@ class Session {
   http::Method method_ = http::Method::other;
   int minor_ = 1;
   std::string log_method_, log_host_, log_path_;
+  std::string log_user_;  // who access control said the request is
   // Access control, per request.
   std::vector<auth::Header> auth_headers_;
   std::string auth_extra_;            // identity header lines for the upstream
@@ -290,6 +291,11 @@ void Session::finish(int status, const Route* route, const TargetState* t) {
     http::json_escape(route->spec.name, b);
     b.push_back('"');
   }
+  if (!log_user_.empty()) {
+    b.append(",\"user\":\"");
+    http::json_escape(log_user_, b);
+    b.push_back('"');
+  }
   if (t) {
     b.append(",\"target\":\"");
     http::json_escape(t->spec.str(), b);
@@ -305,6 +311,7 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
   method_ = req_.method;
   minor_ = req_.version_minor;
   auth_extra_.clear();
+  log_user_.clear();
   bool keep = req_.keep_alive && !w_.draining;
   http::Body body = http::request_body(req_);
   if (!cfg.access_log.empty()) {
@@ -492,7 +499,7 @@ asio::awaitable<bool> Session::answer_decision(const auth::Decision& d, bool kee
 void Session::allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
                              int64_t now) {
   Access& ax = *w_.d.access;
-  auto set = ax.settings();
+  const AccessSettings* set = w_.access_settings.get();
   const std::string cname = auth::cookie_name(p.cookie_base, c_.tls);
   replaced_.clear();
   std::string rep;
@@ -562,9 +569,10 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
   ar.headers = auth_headers_;
   const int64_t now = std::time(nullptr);
   SessionCache& cache = w_.sessions;
-  if (cache.gen != w_.gen) {
+  if (cache.gen != w_.gen || !w_.access_settings) {
     cache.map.clear();
     cache.gen = w_.gen;
+    w_.access_settings = ax.settings();
   }
 
   // First on this thread, with what the session cache knows; a lookup it cannot answer (an
@@ -647,6 +655,7 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     ax.succeeded(ar.client, pol.resource_id);
 
   if (d.outcome == auth::Outcome::allow) {
+    if (!cfg.access_log.empty()) log_user_ = d.identity.user;
     allow_upstream(pol, d, req_.host, now);
     co_return std::nullopt;
   }

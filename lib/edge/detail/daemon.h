@@ -211,6 +211,7 @@ struct Worker {
   bool stopped = false;
   asio::steady_timer* tick_timer = nullptr;
   SessionCache sessions;  // access control: sessions this worker looked up
+  std::shared_ptr<const AccessSettings> access_settings;  // refreshed with `sessions`
 
   const Snapshot& current();  // refreshes from the daemon when a reload happened
   void link(Conn* c);
