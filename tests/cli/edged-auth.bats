@@ -245,8 +245,8 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
   [ "$LOGIN" = 429 ]
   grep -q '^Retry-After: [0-9]' "$T/login.hdr"
   sqlite3 "$T/warren.db" 'SELECT failures FROM auth_failures' | grep -q '^[4-9]$'
-  codes=""
-  for i in $(seq 1 12); do codes="$codes $(code_of "http://$HTTP/" -H 'Host: rate.test')"; done
+  # 20 requests on one connection, faster than 5/s refills
+  codes=" $(curl -s -o "$T/r#1" -w '%{http_code} ' -H 'Host: rate.test' "http://$HTTP/[1-20]")"
   [[ "$codes" == *" 200"* ]]
   [[ "$codes" == *" 429"* ]]
   for i in $(seq 1 20); do
