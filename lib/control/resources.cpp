@@ -185,6 +185,8 @@ core::Result<std::vector<Resource>> list_resources(store::Db& db) {
   WARREN_TRY(http, query_http(db, "", ""));
   WARREN_TRY(fwd, query_forwards(db));
   for (auto& f : fwd) http.push_back(std::move(f));
+  std::stable_sort(http.begin(), http.end(),
+                   [](const Resource& a, const Resource& b) { return a.name < b.name; });
   return http;
 }
 
@@ -312,7 +314,13 @@ core::Result<void> parse_target(store::Db& db, std::string_view field, std::stri
       addr = rest;
     }
   }
-  WARREN_TRY(hp, check_host_port(field, addr));
+  auto hp = check_host_port(field, addr);
+  if (!hp) {  // name the whole operand, not just its address part
+    const std::string& m = hp.error().message;
+    size_t why = m.find("': ");
+    return core::err(Errc::data, std::string(field) + ": '" + std::string(spec) + "'" +
+                                     (why == std::string::npos ? ": " + m : m.substr(why + 1)));
+  }
   t.site.clear();
   if (!site.empty()) {
     WARREN_TRY(s, check_name(field, site));
@@ -320,8 +328,8 @@ core::Result<void> parse_target(store::Db& db, std::string_view field, std::stri
     if (!found) return detail::missing("site", s).context(std::string(field));
     t.site = s;
   }
-  t.host = hp.host;
-  t.port = hp.port;
+  t.host = hp->host;
+  t.port = hp->port;
   return {};
 }
 
