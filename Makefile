@@ -24,7 +24,7 @@ DEFS    := -DBOOST_ASIO_SEPARATE_COMPILATION -DBOOST_BEAST_SEPARATE_COMPILATION 
 CPPFLAGS += -Ilib -I$(BUILD)/gen $(DEFS)
 CXXFLAGS ?= $(OPT)
 CXXFLAGS += $(CXXSTD) $(WARN) -pthread -MMD -MP
-LDLIBS  := -lssl -lcrypto -lsodium -lsqlite3 -lspdlog -lfmt -ltomlplusplus \
+LDLIBS  := -lssl -lcrypto -lsodium -lsqlite3 -lspdlog -lfmt -ltomlplusplus -lmaxminddb \
            -lboost_json -lboost_url -lboost_system -pthread
 
 ifeq ($(V),1)

@@ -61,6 +61,7 @@ struct Policy {
   std::vector<std::string> allowed_roles;  // for users; empty: any enabled user
   std::vector<Rule> rules;
   int64_t session_ttl = 30 * 86400;  // seconds; a session slides when less than half is left
+  bool needs_country = false;        // some rule matches countries (edged looks the client up)
   int64_t rate_per_sec = 0;          // per-client token bucket (0: no limit) and its burst
   int64_t rate_burst = 0;
   std::string portal_path = "/.warren/auth";   // reserved prefix served by edged itself

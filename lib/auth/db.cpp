@@ -83,6 +83,7 @@ core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string
     auto r = make_rule(rs.col_int(0), static_cast<int>(rs.col_int(1)), rs.col_text(2),
                        rs.col_text(3), rs.col_text(4), rs.col_text(5), rs.col_text(6));
     if (!r) return std::move(r.error()).context("rule " + std::to_string(rs.col_int(0)));
+    if (!r->countries.empty()) p.needs_country = true;
     p.rules.push_back(std::move(*r));
   }
   return p;

@@ -168,6 +168,7 @@ static core::Result<Config> read(config::Reader& r, const std::string& file,
   au.get("assertion_audience", c.assertion_audience);
   au.get_duration("assertion_ttl", c.assertion_ttl, Millis(1000), Millis(86400000));
   au.get("threads", c.auth_threads, 1u, 64u);
+  path_key(au, "geoip_db", c.geoip_db, "");
   auto hn = au.table("headers");
   auto header_name = [&hn](std::string_view key, std::string& out) {
     if (!hn.get(key, out)) return;

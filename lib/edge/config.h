@@ -88,6 +88,7 @@ struct Config {
   std::string header_role = "Remote-Role";
   std::string header_assertion = "Warren-Jwt-Assertion";
   unsigned auth_threads = 2;  // threads for password hashing and store lookups
+  std::string geoip_db;       // MaxMind DB (GeoLite2/GeoIP2 Country or City) for country rules
 
   // reloading
   Millis store_poll{1000};

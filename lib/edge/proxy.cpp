@@ -550,6 +550,7 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     co_return co_await reply(503, "access policy unavailable", keep_local, "Retry-After: 5\r\n");
   }
   const auth::Policy& pol = *route.spec.policy;
+  SessionCache& cache = w_.sessions;
   auth_headers_.clear();
   for (const auto& h : req_.headers) auth_headers_.emplace_back(h.name, h.value);
   auth::Request ar;
@@ -567,13 +568,17 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     ar.client_cert_subject = subject_;
   }
   ar.headers = auth_headers_;
-  const int64_t now = std::time(nullptr);
-  SessionCache& cache = w_.sessions;
   if (cache.gen != w_.gen || !w_.access_settings) {
     cache.map.clear();
     cache.gen = w_.gen;
     w_.access_settings = ax.settings();
   }
+  std::string country;
+  if (w_.access_settings->geo && pol.needs_country) {
+    country = w_.access_settings->geo->country(ar.client);
+    ar.country = country;
+  }
+  const int64_t now = std::time(nullptr);
 
   // First on this thread, with what the session cache knows; a lookup it cannot answer (an
   // unknown cookie, a share token, Basic credentials) sends the decision to the pool, where

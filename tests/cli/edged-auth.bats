@@ -412,3 +412,22 @@ EOF
   drained() { [ "$(curl -s -H 'Host: w.test' "http://$HTTP/")$(curl -s -H 'Host: w.test' "http://$HTTP/")" = BB ]; }
   wait_for drained
 }
+
+@test "country rules use the configured MaxMind database; unknown addresses match no country" {
+  auth_setup "" "geoip_db = \"geo.mmdb\""
+  $PY "$BATS_TEST_DIRNAME/mmdb.py" "$T/geo.mmdb" 127.0.0.0/8=NL 10.0.0.0/8=DE
+  resource nl nl.test --basic
+  peerctl --dir "$T" rule add nl --action DROP --country NL >/dev/null
+  resource de de.test --basic
+  peerctl --dir "$T" rule add de --action DROP --country DE >/dev/null
+  edged_start
+  [ "$(code_of "http://$HTTP/" -H 'Host: nl.test')" = 403 ]
+  [ "$(code_of "http://$HTTP/" -H 'Host: de.test')" = 401 ]
+  grep -q '"country":"NL"' "$T/audit.log"
+  # a database that is not one refuses the config
+  printf 'junk' >"$T/bad.mmdb"
+  sed -i 's/geo.mmdb/bad.mmdb/' "$T/edged.toml"
+  run edged --check-config --config "$T/edged.toml" --dir "$T"
+  [ "$status" -eq 78 ]
+  [[ "$output" == *"geoip_db"* ]]
+}

@@ -54,6 +54,16 @@ struct AccessSettings {
   std::string mail_command, mail_from;
   std::string audit_log;
   bool audit_store = true;
+  std::shared_ptr<struct GeoDb> geo;  // null: no GeoIP database (country rules never match)
+};
+
+// A MaxMind DB opened read-only (libmaxminddb; lookups are thread-safe).
+struct GeoDb {
+  static core::Result<std::shared_ptr<GeoDb>> open(const std::string& path);
+  ~GeoDb();
+  // ISO 3166-1 alpha-2 country of the address ("" when unknown).
+  std::string country(const auth::IpAddr& ip) const;
+  void* mmdb = nullptr;  // MMDB_s
 };
 
 class Access {
@@ -99,6 +109,7 @@ class Access {
   net::asio::thread_pool pool_;
   mutable std::mutex set_mu_;
   std::shared_ptr<const AccessSettings> set_;
+  std::string geo_path_;  // the GeoIP database set_ holds (reopened when it changes)
 
   std::mutex lim_mu_;
   auth::Backoff backoff_;
