@@ -2,6 +2,7 @@
 // file (errors with file:line:column), the store schema (migration 0020), merging with
 // conflicts, and target picking (round robin, least connections, sticky, passive failures).
 #include <boost/json.hpp>
+#include <map>
 #include <set>
 
 #include "../support.h"
@@ -202,4 +203,36 @@ TEST_CASE("store resources and targets load; merging reports conflicts") {
   auto j = t.to_json(0);
   CHECK(j.size() == 2);
   CHECK(j[1].as_object().at("targets").as_array().size() == 2);
+}
+
+TEST_CASE("weights: smooth weighted round robin, weight 0 drains, all drained picks none") {
+  RouteTable t;
+  auto s = spec("w", "*", "/", {"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"});
+  s.targets[0].weight = 3;
+  s.targets[1].weight = 1;
+  s.targets[2].weight = 0;
+  t.build({s}, nullptr);
+  const Route* r = t.match("h", "/");
+  REQUIRE(r);
+  std::map<TargetState*, int> n;
+  std::string order;
+  for (int i = 0; i < 40; ++i) {
+    TargetState* p = r->pick(1000, {}, nullptr);
+    REQUIRE(p);
+    n[p]++;
+    if (i < 4) order += std::to_string(p->spec.port);
+  }
+  CHECK(n[r->targets[0].get()] == 30);
+  CHECK(n[r->targets[1].get()] == 10);
+  CHECK(n[r->targets[2].get()] == 0);
+  // Interleaved, not 1,1,1,2: the heavy target never runs three times in a row.
+  CHECK(order.find("111") == std::string::npos);
+  // A down target is skipped by the weighted order too.
+  r->targets[0]->healthy = false;
+  for (int i = 0; i < 5; ++i) CHECK(r->pick(1000, {}, nullptr) == r->targets[1].get());
+  RouteTable t2;
+  auto z = spec("z", "*", "/", {"127.0.0.1:1"});
+  z.targets[0].weight = 0;
+  t2.build({z}, nullptr);
+  CHECK(t2.match("h", "/")->pick(1000, {}, nullptr) == nullptr);
 }
