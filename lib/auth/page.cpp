@@ -102,7 +102,7 @@ std::vector<std::pair<std::string, std::string>> security_headers(bool tls) {
        "frame-ancestors 'none'; base-uri 'none'"},
       {"X-Frame-Options", "DENY"},
       {"X-Content-Type-Options", "nosniff"},
-      {"Referrer-Policy", "no-referrer"},
+      {"Referrer-Policy", "same-origin"},
       {"Cache-Control", "no-store"},
   };
   if (tls) h.emplace_back("Strict-Transport-Security", "max-age=31536000");

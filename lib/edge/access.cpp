@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,13 @@ std::shared_ptr<const AccessSettings> Access::settings() const {
 }
 
 store::Db* Access::thread_db() {
+  // Pool threads run argon2id (~0.1 s of CPU per login): at nice 10 they yield to the I/O
+  // threads on a shared core, so a burst of logins slows logins, not proxying.
+  thread_local bool niced = [] {
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    return true;
+  }();
+  (void)niced;
   // One connection per pool thread, opened on first use and again after a failure.
   thread_local std::optional<store::Db> db;
   thread_local std::string path;
