@@ -81,23 +81,24 @@ core::Result<std::string> dump(store::Db& db) {
                        time_cell(q, 4), time_cell(q, 5)});
              }));
   WARREN_CHECK(
-      d.rows("SELECT protocol, listen_port, site, target, enabled FROM forwards ORDER BY "
+      d.rows("SELECT protocol, listen_port, site, target, enabled, name FROM forwards ORDER BY "
              "protocol, listen_port",
              [&](store::Stmt& q) {
                d.line({"forward", q.col_text(0), std::to_string(q.col_int(1)), q.col_text(2),
-                       q.col_text(3), bool_cell(q, 4)});
+                       q.col_text(3), bool_cell(q, 4), q.col_null(5) ? "" : q.col_text(5)});
              }));
   WARREN_CHECK(d.rows(
       "SELECT r.name, r.host, r.path_prefix, r.enabled, r.lb, CASE WHEN a.resource_id IS NULL "
       "OR a.public = 1 THEN 'public' ELSE 'protected' END, (SELECT count(*) FROM targets t "
-      "WHERE t.resource_id = r.id) FROM resources r LEFT JOIN resource_auth a ON a.resource_id "
+      "WHERE t.resource_id = r.id), r.tls FROM resources r LEFT JOIN resource_auth a ON "
+      "a.resource_id "
       "= r.id ORDER BY r.name",
       [&](store::Stmt& q) {
         d.line({"resource", q.col_text(0), q.col_text(1), q.col_text(2), bool_cell(q, 3),
-                q.col_text(4), q.col_text(5), std::to_string(q.col_int(6))});
+                q.col_text(4), q.col_text(5), std::to_string(q.col_int(6)), bool_cell(q, 7)});
       }));
   WARREN_CHECK(
-      d.rows("SELECT r.name, t.scheme, t.site, t.host, t.port, t.enabled, t.tls_verify "
+      d.rows("SELECT r.name, t.scheme, t.site, t.host, t.port, t.enabled, t.tls_verify, t.weight "
              "FROM targets t JOIN resources r ON r.id = t.resource_id ORDER BY r.name, "
              "t.id",
              [&](store::Stmt& q) {
@@ -107,13 +108,13 @@ core::Result<std::string> dump(store::Db& db) {
                t.host = q.col_text(3);
                t.port = static_cast<uint16_t>(q.col_int(4));
                d.line({"target", q.col_text(0), blueprint::target_url(t), bool_cell(q, 5),
-                       bool_cell(q, 6)});
+                       bool_cell(q, 6), std::to_string(q.col_int(7))});
              }));
   WARREN_CHECK(d.rows(
       "SELECT r.name, a.public, trim((CASE WHEN m_users THEN 'users ' ELSE '' END) || (CASE "
       "WHEN m_password THEN 'password ' ELSE '' END) || (CASE WHEN m_pin THEN 'pin ' ELSE '' "
       "END) || (CASE WHEN m_email THEN 'email ' ELSE '' END) || (CASE WHEN m_share_links THEN "
-      "'share_links ' ELSE '' END) || (CASE WHEN m_basic THEN 'basic ' ELSE '' END) || (CASE "
+      "'share-links ' ELSE '' END) || (CASE WHEN m_basic THEN 'basic ' ELSE '' END) || (CASE "
       "WHEN m_mtls THEN 'mtls' ELSE '' END)), a.session_ttl FROM resource_auth a JOIN "
       "resources r ON r.id = a.resource_id ORDER BY r.name",
       [&](store::Stmt& q) {

@@ -33,6 +33,7 @@ struct Target {
   bool tls_verify = true;
   std::string tls_sni;
   bool enabled = true;
+  int64_t weight = 1;  // 0..1000, 0 drains
   bool operator==(const Target&) const = default;
 };
 // edged's target syntax: http://H:P, https://H:P, site://SITE/H:P, site+https://SITE/H:P.
@@ -55,7 +56,7 @@ struct Rule {
 
 struct Auth {
   bool is_public = false;
-  std::vector<std::string> methods;  // sorted: users password pin email share_links basic mtls
+  std::vector<std::string> methods;  // sorted: users password pin email share-links basic mtls
   int64_t pin_digits = 6;
   int64_t session_ttl = 2592000;  // seconds
   int64_t rate_per_sec = 0;
@@ -72,6 +73,8 @@ struct Resource {
   std::string host;
   std::string path = "/";
   bool enabled = true;
+  bool tls = false;                  // served over HTTPS (share links and redirects)
+  std::vector<std::string> headers;  // "Name: value" added to requests to the targets
   std::string lb = "round_robin";
   bool sticky = false;
   bool redirect_https = false;
@@ -97,6 +100,7 @@ struct Site {
 };
 
 struct Forward {
+  std::string name;      // optional
   std::string protocol;  // tcp | udp
   uint16_t port = 0;
   std::string site;

@@ -1,6 +1,7 @@
 // blueprint::diff — the plan that turns the store's state into the blueprint's, one Change per
 // object (and per rule), plus the writes apply() performs. Secrets given as files are verified
 // against the stored hash and hashed only when they differ.
+#include <algorithm>
 #include <set>
 
 #include "blueprint/blueprint.h"
@@ -41,6 +42,7 @@ std::vector<std::string> target_list(const std::vector<Target>& ts) {
     if (!t.enabled) s += " (disabled)";
     if (!t.tls_verify) s += " (no verify)";
     if (!t.tls_sni.empty()) s += " (sni " + t.tls_sni + ")";
+    if (t.weight != 1) s += " (weight " + std::to_string(t.weight) + ")";
     out.push_back(s);
   }
   return out;
@@ -210,6 +212,7 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
         add('+', "forward", name(k), {"-> " + f.site + " " + f.target});
       } else if (!(it->second == f)) {
         std::vector<std::string> d;
+        field(d, "name", it->second.name, f.name);
         field(d, "site", it->second.site, f.site);
         field(d, "target", it->second.target, f.target);
         field(d, "enabled", it->second.enabled, f.enabled);
@@ -277,6 +280,8 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
       field(d, "host", h.host, r.host);
       field(d, "path", h.path, r.path);
       field(d, "enabled", h.enabled, r.enabled);
+      field(d, "tls", h.tls, r.tls);
+      field(d, "headers", h.headers, r.headers);
       field(d, "lb", h.lb, r.lb);
       field(d, "sticky", h.sticky, r.sticky);
       field(d, "redirect_https", h.redirect_https, r.redirect_https);
@@ -348,6 +353,24 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
           add('-', "resource", n);
         }
     for (auto& c : rule_changes) p.changes.push_back(std::move(c));
+  }
+  // What the resources' auth settings need once secrets are resolved (as peerctl resource auth).
+  for (auto& [n, r] : want.resources) {
+    if (!r.auth || r.auth->is_public) continue;
+    const Auth& a = *r.auth;
+    auto has = [&](const char* m) {
+      return std::find(a.methods.begin(), a.methods.end(), m) != a.methods.end();
+    };
+    std::string at = "resources." + n + ".auth: ";
+    if (a.methods.empty()) return ref_error(at + "a protected resource needs methods");
+    if (has("password") && !a.password.hash)
+      return ref_error(at + "the password method needs password_file or password_hash");
+    if (has("pin") && !a.pin.hash)
+      return ref_error(at + "the pin method needs pin_file or pin_hash");
+    if (has("email") && a.email_allow.empty())
+      return ref_error(at + "the email method needs email_allow");
+    if (has("mtls") && r.client_ca.empty())
+      return ref_error(at + "the mtls method needs the resource's client_ca");
   }
   return p;
 }

@@ -5,6 +5,8 @@
 
 #include "blueprint/blueprint.h"
 #include "config/config.h"
+#include "control/access.h"
+#include "control/resources.h"
 #include "control/validate.h"
 #include "core/fs.h"
 #include "core/text.h"
@@ -29,14 +31,6 @@ bool check(Reader& r, std::string_view key, core::Result<T> res, T& out) {
     return false;
   }
   out = std::move(*res);
-  return true;
-}
-
-bool valid_role(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
   return true;
 }
 
@@ -103,13 +97,15 @@ void parse_auth(Reader& a, const std::string& base, Auth& au) {
   std::vector<std::string> methods;
   if (a.get("methods", methods)) {
     static const std::set<std::string> known = {"users",       "password", "pin", "email",
-                                                "share_links", "basic",    "mtls"};
-    for (auto& m : methods)
+                                                "share-links", "basic",    "mtls"};
+    for (auto& m : methods) {
+      if (m == "share_links") m = "share-links";
       if (!known.count(m)) {
         a.fail("methods", "unknown method \"" + m +
-                              "\" (users, password, pin, email, share_links, basic, mtls)");
+                              "\" (users, password, pin, email, share-links, basic, mtls)");
         break;
       }
+    }
     au.methods = sorted_unique(methods);
   }
   a.get("pin_digits", au.pin_digits, 4, 12);
@@ -123,24 +119,19 @@ void parse_auth(Reader& a, const std::string& base, Auth& au) {
   if (a.get("email_allow", list)) {
     for (auto& e : list) {
       std::string v;
-      if (!e.empty() && e[0] == '@') {
-        if (!check(a, "email_allow", control::check_hostname("email_allow", e.substr(1)), v)) break;
-        v = "@" + v;
-      } else if (!check(a, "email_allow", control::check_email("email_allow", e), v)) {
-        break;
-      }
+      if (!check(a, "email_allow", control::check_email_allow("email_allow", e), v)) break;
       au.email_allow.push_back(v);
     }
     au.email_allow = sorted_unique(au.email_allow);
   }
   list.clear();
   if (a.get("roles", list)) {
-    for (auto& x : list)
-      if (!valid_role(x)) {
-        a.fail("roles", "bad role name \"" + x + "\": expected 1-64 of [a-z0-9._-]");
-        break;
-      }
-    au.roles = sorted_unique(list);
+    for (auto& x : list) {
+      std::string v;
+      if (!check(a, "roles", control::check_role("roles", x), v)) break;
+      au.roles.push_back(v);
+    }
+    au.roles = sorted_unique(au.roles);
   }
   list.clear();
   if (a.get("users", list)) {
@@ -161,53 +152,41 @@ void parse_auth(Reader& a, const std::string& base, Auth& au) {
   }
 }
 
+// Checked as `peerctl rule add` checks it (control::check_rule: the parse edged does).
 void parse_rule(Reader& x, Rule& ru) {
-  x.get("priority", ru.priority, -1000000, 1000000);
-  std::string action;
-  if (x.need("action", action)) {
-    action = core::to_lower(action);
-    for (auto& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (action != "ACCEPT" && action != "DROP" && action != "PASS")
-      x.fail("action", "expected ACCEPT, DROP or PASS");
-    ru.action = action;
-  }
-  std::vector<std::string> list, out;
-  if (x.get("ips", list))
-    for (auto& ip : list) {
-      std::string v;
-      if (!check(x, "ips", control::check_cidr("ips", ip), v)) break;
-      out.push_back(v);
-    }
-  ru.ips = join(out);
-  x.get("path", ru.path);
-  if (!ru.path.empty() && ru.path[0] != '/') x.fail("path", "must start with /");
-  list.clear();
-  out.clear();
-  if (x.get("methods", list))
-    for (auto m : list) {
-      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (m.empty() || m.size() > 20 ||
-          !std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-        x.fail("methods", "bad method \"" + m + "\"");
-        break;
-      }
-      out.push_back(m);
-    }
-  ru.methods = join(out);
-  list.clear();
-  out.clear();
-  if (x.get("countries", list))
-    for (auto m : list) {
-      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (m.size() != 2 || !std::isalpha(static_cast<unsigned char>(m[0])) ||
-          !std::isalpha(static_cast<unsigned char>(m[1]))) {
-        x.fail("countries", "bad country \"" + m + "\": expected ISO 3166-1 alpha-2 (\"DE\")");
-        break;
-      }
-      out.push_back(m);
-    }
-  ru.countries = join(out);
+  control::RuleRow row;
+  int64_t prio = 100;
+  x.get("priority", prio, 0, 1000000);
+  row.priority = static_cast<int>(prio);
+  x.need("action", row.action);
+  x.get("ips", row.ips);
+  x.get("path", row.path_glob);
+  x.get("methods", row.methods);
+  x.get("countries", row.countries);
   x.get("enabled", ru.enabled);
+  if (row.action.empty()) return;
+  auto ok = control::check_rule(row);
+  if (!ok) {
+    // "--ip: '…': why" -> at the blueprint's key.
+    static const std::pair<const char*, const char*> keys[] = {
+        {"--action", "action"},  {"--priority", "priority"}, {"--ip", "ips"},
+        {"--method", "methods"}, {"--country", "countries"}, {"--path", "path"}};
+    std::string m = ok.error().message;
+    const char* key = "action";
+    for (auto& [flag, k] : keys)
+      if (m.rfind(std::string(flag) + ": ", 0) == 0) {
+        key = k;
+        m.erase(0, std::string(flag).size() + 2);
+      }
+    x.fail(key, m);
+    return;
+  }
+  ru.priority = ok->priority;
+  ru.action = ok->action;
+  ru.ips = join(ok->ips);
+  ru.path = ok->path_glob;
+  ru.methods = join(ok->methods);
+  ru.countries = join(ok->countries);
 }
 
 void parse_resource(Reader& r, const std::string& name, const std::string& base, Resource& res) {
@@ -226,6 +205,14 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
   if (res.mtls != "off" && res.client_ca.empty())
     r.fail("mtls", "needs client_ca (a PEM bundle, e.g. from cactl export chain)");
   r.get("host_header", res.host_header);
+  r.get("tls", res.tls);
+  std::vector<std::string> headers;
+  if (r.get("headers", headers))
+    for (auto& h : headers) {
+      std::string v;
+      if (!check(r, "headers", control::check_header("headers", h), v)) break;
+      res.headers.push_back(v);
+    }
   bool verify = true;
   std::string sni;
   r.get("tls_verify", verify);
@@ -244,6 +231,21 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
       t->enabled = std::string_view(key) == "targets";
       res.targets.push_back(std::move(*t));
     }
+  }
+  // The long form, one table per target, for weights and per-target TLS settings.
+  for (auto& x : r.tables("target")) {
+    std::string url;
+    if (!x.need("url", url)) continue;
+    auto t = parse_target_url(url);
+    if (!t) {
+      x.fail("url", t.error().message);
+      continue;
+    }
+    x.get("weight", t->weight, 0, 1000);
+    x.get("tls_verify", t->tls_verify);
+    x.get("tls_sni", t->tls_sni);
+    x.get("enabled", t->enabled);
+    res.targets.push_back(std::move(*t));
   }
   auto h = r.table("health");
   if (h.get("path", res.health_path) && !res.health_path.empty() && res.health_path[0] != '/')
@@ -307,6 +309,8 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
   m.has_forwards = r.has("forwards");
   for (auto& f : r.tables("forwards")) {
     Forward fw;
+    if (f.get("name", fw.name))
+      if (auto ok = control::check_name("name", fw.name); !ok) f.fail("name", "bad name");
     f.need("protocol", fw.protocol);
     if (f.has("protocol") && fw.protocol != "tcp" && fw.protocol != "udp")
       f.fail("protocol", "expected tcp or udp");
@@ -340,7 +344,7 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
 
   m.has_roles = r.has("roles");
   for (auto& [n, x] : r.named_tables("roles")) {
-    if (!valid_role(n)) x.fail("", "bad role name \"" + n + "\": expected 1-64 of [a-z0-9._-]");
+    if (auto ok = control::check_role("role", n); !ok) x.fail("", ok.error().message);
     Role role{n, ""};
     x.get("description", role.description);
     m.roles[n] = std::move(role);
@@ -353,13 +357,14 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
     x.get("name", u.name);
     x.get("enabled", u.enabled);
     std::vector<std::string> roles;
+    std::vector<std::string> checked;
     if (x.get("roles", roles))
-      for (auto& ro : roles)
-        if (!valid_role(ro)) {
-          x.fail("roles", "bad role name \"" + ro + "\"");
-          break;
-        }
-    u.roles = sorted_unique(roles);
+      for (auto& ro : roles) {
+        std::string v;
+        if (!check(x, "roles", control::check_role("roles", ro), v)) break;
+        checked.push_back(v);
+      }
+    u.roles = sorted_unique(checked);
     read_secret(x, "password", base_dir, u.password);
     if (m.users.count(u.email)) x.fail("", "user " + u.email + " is declared twice");
     m.users[u.email] = std::move(u);

@@ -111,6 +111,7 @@ std::string render(const Model& m, bool secrets) {
   if (m.has_forwards) {
     for (auto& [k, f] : m.forwards) {
       o.s += "\n[[forwards]]\n";
+      if (!f.name.empty()) o.str("name", f.name);
       o.str("protocol", f.protocol);
       o.num("port", f.port);
       o.str("site", f.site);
@@ -144,16 +145,28 @@ std::string render(const Model& m, bool secrets) {
       o.s += "\n[resources." + toml_key(n) + "]\n";
       o.str("host", r.host);
       if (r.path != "/") o.str("path", r.path);
-      std::vector<std::string> on, off;
-      for (auto& t : r.targets) (t.enabled ? on : off).push_back(target_url(t));
-      o.kv("targets", array(on));
-      if (!off.empty()) o.kv("disabled_targets", array(off));
-      // One TLS setting per resource in the blueprint (the first target's).
-      if (!r.targets.empty()) {
-        if (!r.targets[0].tls_verify) o.boolean("tls_verify", false);
-        if (!r.targets[0].tls_sni.empty()) o.str("tls_sni", r.targets[0].tls_sni);
+      // The short form when the targets share their TLS settings and have weight 1 (and the
+      // disabled ones come last, as the short form reads them back); else one table each.
+      bool short_form = true;
+      for (size_t i = 0; i < r.targets.size(); ++i) {
+        const Target& t = r.targets[i];
+        if (t.weight != 1 || t.tls_verify != r.targets[0].tls_verify ||
+            t.tls_sni != r.targets[0].tls_sni || (i && t.enabled && !r.targets[i - 1].enabled))
+          short_form = false;
+      }
+      if (short_form) {
+        std::vector<std::string> on, off;
+        for (auto& t : r.targets) (t.enabled ? on : off).push_back(target_url(t));
+        o.kv("targets", array(on));
+        if (!off.empty()) o.kv("disabled_targets", array(off));
+        if (!r.targets.empty()) {
+          if (!r.targets[0].tls_verify) o.boolean("tls_verify", false);
+          if (!r.targets[0].tls_sni.empty()) o.str("tls_sni", r.targets[0].tls_sni);
+        }
       }
       if (!r.enabled) o.boolean("enabled", false);
+      if (r.tls) o.boolean("tls", true);
+      if (!r.headers.empty()) o.kv("headers", array(r.headers));
       if (r.lb != "round_robin") o.str("lb", r.lb);
       if (r.sticky) o.boolean("sticky", true);
       if (r.redirect_https) o.boolean("redirect_https", true);
@@ -162,6 +175,15 @@ std::string render(const Model& m, bool secrets) {
       if (!r.client_crl.empty()) o.str("client_crl", r.client_crl);
       if (!r.host_header.empty()) o.str("host_header", r.host_header);
       std::string base = "resources." + toml_key(n);
+      if (!short_form)
+        for (auto& t : r.targets) {
+          o.s += "[[" + base + ".target]]\n";
+          o.str("url", target_url(t));
+          if (t.weight != 1) o.num("weight", t.weight);
+          if (!t.tls_verify) o.boolean("tls_verify", false);
+          if (!t.tls_sni.empty()) o.str("tls_sni", t.tls_sni);
+          if (!t.enabled) o.boolean("enabled", false);
+        }
       if (!r.health_path.empty() || r.health_interval_ms != 0 || r.health_timeout_ms != 2000 ||
           r.health_rise != 2 || r.health_fall != 3) {
         o.s += "[" + base + ".health]\n";

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "blueprint/blueprint.h"
+#include "core/text.h"
 
 namespace blueprint {
 
@@ -35,10 +36,14 @@ core::Result<Model> read(store::Db& db) {
     Site s{q.col_text(0), q.col_text(1), q.col_int(2) != 0};
     m.sites[s.name] = std::move(s);
   }));
-  WARREN_CHECK(each(db, "SELECT protocol, listen_port, site, target, enabled FROM forwards",
+  WARREN_CHECK(each(db, "SELECT protocol, listen_port, site, target, enabled, name FROM forwards",
                     [&](store::Stmt& q) {
-                      Forward f{q.col_text(0), static_cast<uint16_t>(q.col_int(1)), q.col_text(2),
-                                q.col_text(3), q.col_int(4) != 0};
+                      Forward f{q.col_null(5) ? "" : q.col_text(5),
+                                q.col_text(0),
+                                static_cast<uint16_t>(q.col_int(1)),
+                                q.col_text(2),
+                                q.col_text(3),
+                                q.col_int(4) != 0};
                       m.forwards[{f.protocol, f.port}] = std::move(f);
                     }));
   WARREN_CHECK(each(db, "SELECT name, description FROM roles", [&](store::Stmt& q) {
@@ -65,7 +70,7 @@ core::Result<Model> read(store::Db& db) {
   WARREN_CHECK(each(db,
                     "SELECT id, name, host, path_prefix, enabled, lb, sticky, redirect_https, "
                     "mtls, client_ca, client_crl, host_header, health_path, health_interval_ms, "
-                    "health_timeout_ms, health_rise, health_fall FROM resources",
+                    "health_timeout_ms, health_rise, health_fall, tls, headers FROM resources",
                     [&](store::Stmt& q) {
                       Resource r;
                       r.id = q.col_int(0);
@@ -85,6 +90,8 @@ core::Result<Model> read(store::Db& db) {
                       r.health_timeout_ms = q.col_int(14);
                       r.health_rise = q.col_int(15);
                       r.health_fall = q.col_int(16);
+                      r.tls = q.col_int(17) != 0;
+                      for (auto& h : core::split(q.col_text(18), '\n')) r.headers.push_back(h);
                       auto& slot = m.resources[r.name];
                       slot = std::move(r);
                       by_id[slot.id] = &slot;
@@ -94,8 +101,8 @@ core::Result<Model> read(store::Db& db) {
     return it == by_id.end() ? nullptr : it->second;
   };
   WARREN_CHECK(each(db,
-                    "SELECT resource_id, scheme, site, host, port, tls_verify, tls_sni, enabled "
-                    "FROM targets ORDER BY resource_id, id",
+                    "SELECT resource_id, scheme, site, host, port, tls_verify, tls_sni, enabled, "
+                    "weight FROM targets ORDER BY resource_id, id",
                     [&](store::Stmt& q) {
                       Resource* r = res(q.col_int(0));
                       if (!r) return;
@@ -107,6 +114,7 @@ core::Result<Model> read(store::Db& db) {
                       t.tls_verify = q.col_int(5) != 0;
                       t.tls_sni = q.col_text(6);
                       t.enabled = q.col_int(7) != 0;
+                      t.weight = q.col_int(8);
                       r->targets.push_back(std::move(t));
                     }));
   WARREN_CHECK(each(db,
@@ -120,7 +128,7 @@ core::Result<Model> read(store::Db& db) {
                       a.is_public = q.col_int(1) != 0;
                       // Sorted, as parse() sorts them.
                       const char* names[] = {"users",       "password", "pin", "email",
-                                             "share_links", "basic",    "mtls"};
+                                             "share-links", "basic",    "mtls"};
                       for (int i = 0; i < 7; ++i)
                         if (q.col_int(2 + i)) a.methods.push_back(names[i]);
                       std::sort(a.methods.begin(), a.methods.end());
@@ -285,9 +293,9 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
   }
   {
     WARREN_TRY(ins, db.prepare("INSERT INTO forwards (protocol, listen_port, site, target, "
-                               "enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    WARREN_TRY(upd, db.prepare("UPDATE forwards SET site = ?3, target = ?4, enabled = ?5 WHERE "
-                               "protocol = ?1 AND listen_port = ?2"));
+                               "enabled, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    WARREN_TRY(upd, db.prepare("UPDATE forwards SET site = ?3, target = ?4, enabled = ?5, name = "
+                               "?6 WHERE protocol = ?1 AND listen_port = ?2"));
     for (int pass = 0; pass < 2; ++pass)
       for (auto& k : pass ? p.fwd_set : p.fwd_add) {
         const Forward& f = want.forwards.at(k);
@@ -295,7 +303,11 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         q.reset();
         q.bind(1, f.protocol).bind(2, int64_t(f.port)).bind(3, f.site).bind(4, f.target);
         q.bind(5, int64_t(f.enabled));
-        if (!pass) q.bind(6, now);
+        if (f.name.empty())
+          q.bind_null(6);
+        else
+          q.bind(6, f.name);
+        if (!pass) q.bind(7, now);
         WARREN_CHECK(q.run());
         WARREN_CHECK(w.audit(pass ? "forward.set" : "forward.add",
                              f.protocol + "/" + std::to_string(f.port)));
@@ -341,19 +353,20 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
              db.prepare("INSERT INTO resources (name, host, path_prefix, enabled, lb, sticky, "
                         "redirect_https, mtls, client_ca, client_crl, host_header, health_path, "
                         "health_interval_ms, health_timeout_ms, health_rise, health_fall, "
-                        "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                        "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)"));
-  WARREN_TRY(rupd,
-             db.prepare("UPDATE resources SET name = ?1, host = ?2, path_prefix = ?3, enabled = "
-                        "?4, lb = ?5, sticky = ?6, redirect_https = ?7, mtls = ?8, client_ca = ?9, "
-                        "client_crl = ?10, host_header = ?11, health_path = ?12, "
-                        "health_interval_ms = ?13, health_timeout_ms = ?14, health_rise = ?15, "
-                        "health_fall = ?16, updated_at = ?17 WHERE id = ?18"));
-  WARREN_TRY(tdel, db.prepare("DELETE FROM targets WHERE resource_id = ?1"));
+                        "created_at, updated_at, tls, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                        "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19, ?20)"));
   WARREN_TRY(
-      tins,
-      db.prepare("INSERT INTO targets (resource_id, scheme, site, host, port, tls_verify, "
-                 "tls_sni, enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+      rupd,
+      db.prepare("UPDATE resources SET name = ?1, host = ?2, path_prefix = ?3, enabled = "
+                 "?4, lb = ?5, sticky = ?6, redirect_https = ?7, mtls = ?8, client_ca = ?9, "
+                 "client_crl = ?10, host_header = ?11, health_path = ?12, "
+                 "health_interval_ms = ?13, health_timeout_ms = ?14, health_rise = ?15, "
+                 "health_fall = ?16, updated_at = ?17, tls = ?19, headers = ?20 WHERE id = ?18"));
+  WARREN_TRY(tdel, db.prepare("DELETE FROM targets WHERE resource_id = ?1"));
+  WARREN_TRY(tins,
+             db.prepare("INSERT INTO targets (resource_id, scheme, site, host, port, tls_verify, "
+                        "tls_sni, enabled, created_at, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                        "?8, ?9, ?10)"));
   WARREN_TRY(adel, db.prepare("DELETE FROM resource_auth WHERE resource_id = ?1"));
   WARREN_TRY(edel, db.prepare("DELETE FROM resource_email_allow WHERE resource_id = ?1"));
   WARREN_TRY(rodel, db.prepare("DELETE FROM resource_roles WHERE resource_id = ?1"));
@@ -387,6 +400,9 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         q.bind(12, r.health_path).bind(13, r.health_interval_ms).bind(14, r.health_timeout_ms);
         q.bind(15, r.health_rise).bind(16, r.health_fall).bind(17, now);
         if (pass) q.bind(18, id);
+        std::string headers;
+        for (auto& h : r.headers) headers += (headers.empty() ? "" : "\n") + h;
+        q.bind(19, int64_t(r.tls)).bind(20, headers);
         if (auto ok = q.run(); !ok) return constraint(ok.error()).context("resource " + r.name);
         if (!pass) id = db.last_insert_rowid();
       }
@@ -404,7 +420,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           else
             tins.bind(3, t.site);
           tins.bind(4, t.host).bind(5, int64_t(t.port)).bind(6, int64_t(t.tls_verify));
-          tins.bind(7, t.tls_sni).bind(8, int64_t(t.enabled)).bind(9, now);
+          tins.bind(7, t.tls_sni).bind(8, int64_t(t.enabled)).bind(9, now).bind(10, t.weight);
           WARREN_CHECK(tins.run());
         }
       }
@@ -423,7 +439,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           ains.reset();
           ains.bind(1, id).bind(2, int64_t(a.is_public)).bind(3, has("users"));
           ains.bind(4, has("password")).bind(5, has("pin")).bind(6, has("email"));
-          ains.bind(7, has("share_links")).bind(8, has("basic")).bind(9, has("mtls"));
+          ains.bind(7, has("share-links")).bind(8, has("basic")).bind(9, has("mtls"));
           ains.bind(10, a.pin_digits).bind(11, a.password.hash).bind(12, a.pin.hash);
           ains.bind(13, a.session_ttl).bind(14, a.rate_per_sec).bind(15, a.rate_burst);
           ains.bind(16, now);

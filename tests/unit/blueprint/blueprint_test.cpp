@@ -183,3 +183,67 @@ TEST_CASE("blueprint: password files are verified against the stored hash, not r
   auto p4 = blueprint::diff(*blueprint::parse(blueprint::render(*have), "x", ""), *have);
   CHECK(p4->empty());
 }
+
+TEST_CASE("blueprint: weights, per-target TLS, headers and forward names round-trip") {
+  testing::TempDir d;
+  auto db = open_db(d);
+  const char* bp = R"([sites.s]
+public_key = "cFAr3d+EBuaNjSF4ZHwTztKt+rRR/NBArwS5lQafRCM="
+[[forwards]]
+name = "ssh"
+protocol = "tcp"
+port = 2222
+site = "s"
+target = "10.0.0.1:22"
+[resources.a]
+host = "a.example"
+tls = true
+headers = ["X-Env: prod"]
+[[resources.a.target]]
+url = "https://10.0.0.1:443"
+weight = 3
+tls_sni = "a.internal"
+[[resources.a.target]]
+url = "site://s/10.0.0.2:80"
+enabled = false
+)";
+  auto p = plan_for(db, bp);
+  REQUIRE(blueprint::apply(db, p, "t", 1));
+  CHECK(plan_for(db, bp).empty());
+  auto have = blueprint::read(db);
+  const auto& a = have->resources.at("a");
+  CHECK(a.tls);
+  CHECK(a.headers == std::vector<std::string>{"X-Env: prod"});
+  REQUIRE(a.targets.size() == 2);
+  CHECK(a.targets[0].weight == 3);
+  CHECK(a.targets[0].tls_sni == "a.internal");
+  CHECK(!a.targets[1].enabled);
+  CHECK(have->forwards.begin()->second.name == "ssh");
+  std::string text = blueprint::render(*have);
+  CHECK(text.find("[[resources.a.target]]") != std::string::npos);
+  CHECK(plan_for(db, text).empty());
+}
+
+TEST_CASE("blueprint: auth settings must be usable (as peerctl resource auth checks them)") {
+  testing::TempDir d;
+  auto db = open_db(d);
+  auto check = [&](const std::string& auth) {
+    auto want = blueprint::parse("[resources.a]\nhost = \"a.example\"\n[resources.a.auth]\n" + auth,
+                                 "f", "");
+    REQUIRE(want);
+    auto p = blueprint::diff(*want, *blueprint::read(db));
+    return p ? std::string("ok") : p.error().message;
+  };
+  CHECK(check("methods = []\n") == "resources.a.auth: a protected resource needs methods");
+  CHECK(check("methods = [\"password\"]\n") ==
+        "resources.a.auth: the password method needs password_file or password_hash");
+  CHECK(check("methods = [\"email\"]\n") == "resources.a.auth: the email method needs email_allow");
+  CHECK(check("methods = [\"email\"]\nemail_allow = [\"@example.com\"]\n") == "ok");
+  CHECK(check("public = true\n") == "ok");
+  auto bad = blueprint::parse(
+      "[resources.a]\nhost = \"a.example\"\n[[resources.a.rules]]\n"
+      "action = \"ACCEPT\"\nips = [\"10.0.0.0/33\"]\n",
+      "f", "");
+  REQUIRE(!bad);
+  CHECK(bad.error().message.rfind("f:5:7: resources.a.rules[0].ips:", 0) == 0);
+}
