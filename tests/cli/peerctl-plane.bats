@@ -430,3 +430,50 @@ EOF
   peerctl apply half.toml >/dev/null
   converge_wait
 }
+
+@test "site enroll over HTTPS: the edge's certificate is verified; the token is good once" {
+  unset WARREN_FAKE_NOW
+  command -v cactl >/dev/null || skip "cactl is not built"
+  cactl --dir "$WARREN_DIR" init --no-passphrase >/dev/null 2>&1
+  cactl --dir "$WARREN_DIR" issue localhost --out-dir "$WARREN_DIR/certs" >/dev/null
+  cactl --dir "$WARREN_DIR" export chain --out "$T/chain.pem"
+  printf 'threads = 1\n[https]\nlisten = ["127.0.0.1:0"]\ncert = "%s"\nkey = "%s"\n' \
+    certs/localhost.fullchain.pem certs/localhost.key >"$WARREN_DIR/edged.toml"
+  edged --dir "$WARREN_DIR" -c "$WARREN_DIR/edged.toml" >"$T/edged.out" 2>"$T/edged.err" &
+  PIDS="$PIDS $!"
+  for _ in $(seq 1 100); do grep -q '^https ' "$T/edged.out" && break; sleep 0.05; done
+  port=$(sed -n 's/^https 127.0.0.1://p' "$T/edged.out")
+  [ -n "$port" ]
+  peerctl site add homelab --edge edge.example.com:7443 --token-ttl 10m --json >"$T/add.json"
+  jq -r .enroll_token "$T/add.json" >"$T/token"
+  jq -e '.enroll_expires_at | test("^20")' "$T/add.json"
+  jq -r .config "$T/add.json" | grep -q '^# and give it this one-time enrollment token: '
+  mkdir -p "$T/site"
+  # Without the CA the edge's certificate does not verify: refused, and the token stays good.
+  run peerctl --dir "$T/site" site enroll "https://localhost:$port" "$T/token" --out "$T/site/tunneld.toml"
+  if [ "$status" -eq 69 ] && [[ "$output" == *"does not serve enrollment"* ]]; then
+    skip "edged does not serve /.warren/enroll"
+  fi
+  [ "$status" -eq 77 ]
+  [[ "$output" == "peerctl: enroll: TLS: "* ]]
+  [ ! -e "$T/site/tunneld.toml" ]
+  run peerctl --dir "$T/site" site enroll "https://localhost:$port" "$T/token" --cacert "$T/chain.pem" \
+    --key-out "$T/site/site.key" --lanes 3 --allow 192.168.1.0/24 --out "$T/site/tunneld.toml"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(stat -c %a "$T/site/site.key")" = 600 ]
+  grep -q '^edge = "edge.example.com:7443"$' "$T/site/tunneld.toml"
+  grep -q "^private_key_file = \"$T/site/site.key\"$" "$T/site/tunneld.toml"
+  grep -q '^lanes = 3$' "$T/site/tunneld.toml"
+  tunneld --config "$T/site/tunneld.toml" --check-config
+  [ "$(db "SELECT action FROM audit ORDER BY id DESC LIMIT 1")" = site.enroll ]
+  # Spent: the same token again is refused (77), here read from stdin.
+  run sh -c "peerctl --dir '$T/site' site enroll https://localhost:$port --cacert '$T/chain.pem' <'$T/token'"
+  [ "$status" -eq 77 ]
+  [ "$output" = "peerctl: enroll: unknown, used or expired enrollment token" ]
+  # Plain http only to loopback; other schemes are usage errors.
+  run peerctl --dir "$T/site" site enroll http://edge.example.com "$T/token"
+  [ "$status" -eq 64 ]
+  run peerctl --dir "$T/site" site enroll ftp://x "$T/token"
+  [ "$status" -eq 64 ]
+}
