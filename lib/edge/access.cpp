@@ -258,9 +258,9 @@ void Access::succeeded(const auth::IpAddr& ip, int64_t resource_id) {
   });
 }
 
-void Access::audit(const auth::Decision& d, const auth::Request& req, const auth::Policy& p,
-                   int64_t now) {
-  auto s = settings();
+void Access::audit(const AccessSettings& set, const auth::Decision& d, const auth::Request& req,
+                   const auth::Policy& p, int64_t now) {
+  const AccessSettings* s = &set;
   // Requests allowed by a session the store already knows go to the store once a minute per
   // session (when decide() refreshes last_seen); the audit log and the access log get each.
   const bool to_store = s->audit_store && !(d.reason == "session" && !d.touch);

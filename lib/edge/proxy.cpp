@@ -654,7 +654,7 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     for (auto& [h, s] : pass.seen) cache.put(h, std::move(s), mono_ms());
     d = std::move(pass.d);
   }
-  ax.audit(d, ar, pol, now);
+  ax.audit(*w_.access_settings, d, ar, pol, now);
   if ((d.method == "basic" || d.method == "share_link") &&
       (d.outcome == auth::Outcome::allow || d.outcome == auth::Outcome::issue_session))
     ax.succeeded(ar.client, pol.resource_id);
@@ -727,7 +727,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     ad.status = 302;
     ad.reason = "logout";
     ad.path = std::string(path);
-    ax.audit(ad, ar, p, now);
+    ax.audit(*w_.access_settings, ad, ar, p, now);
     std::string extra = sec;
     extra.append("Set-Cookie: ").append(auth::clear_cookie(cname, c_.tls)).append("\r\n");
     out_.clear();
@@ -787,7 +787,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     ad.reason = cr.reason;
     ad.method = "email";
     ad.path = std::string(path);
-    ax.audit(ad, ar, p, now);
+    ax.audit(*w_.access_settings, ad, ar, p, now);
     auth::PageState st;
     st.return_url = rd;
     st.message =
@@ -843,7 +843,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   ad.method = login.method;
   ad.path = std::string(path);
   if (login.issue) ad.identity = login.issue->row.identity;
-  ax.audit(ad, ar, p, now);
+  ax.audit(*w_.access_settings, ad, ar, p, now);
   if (login.outcome == auth::Outcome::issue_session && login.issue) {
     ax.succeeded(ar.client, p.resource_id);
     std::string extra = sec;

@@ -91,7 +91,9 @@ class Access {
 
   // One decision for the audit: the JSON line (audit_json) goes to the audit log and, batched
   // by the writer thread, to the store's audit table.
-  void audit(const auth::Decision& d, const auth::Request& req, const auth::Policy& p, int64_t now);
+  // `s`: the caller's current settings (workers keep a copy; no lock per request).
+  void audit(const AccessSettings& s, const auth::Decision& d, const auth::Request& req,
+             const auth::Policy& p, int64_t now);
   // A store write done later by the writer thread (in a batch transaction).
   void write(std::function<core::Result<void>(store::Db&)> job);
   // Pipes an RFC 5322 message to the mail command (blocking: call it on the pool).
