@@ -330,3 +330,18 @@ EOF
   # flowrun: no site offline, then the killed one
   [ "$(printf '%s\n' "$output" | grep -x -e '\[\]' -e '\["homelab"\]' | tr '\n' ' ')" = '[] ["homelab"] ' ]
 }
+
+@test "scripts/demo stays up, its printed commands work, and Ctrl-C stops everything and cleans up" {
+  run env BIN="$BIN" timeout 150 "$REPO/tests/cli/system/ctrl-c" "$T/demo.log" "$REPO/scripts/demo"
+  cat "$T/demo.log"
+  echo "$output"
+  [ "${lines[0]}" = 303 ]
+  # the cookie it got, then the share link, both reach the origin
+  [ "${lines[1]}" = "hello from the origin behind site homelab (netbench serve)" ]
+  [ "${lines[2]}" = "${lines[1]}" ]
+  [[ "${lines[3]}" =~ ^exit\ 130\ after\ [0-9.]+\ s$ ]]
+  dir=$(sed -n 's/.*Everything lives in \([^ ]*\) .*/\1/p' "$T/demo.log")
+  [ -n "$dir" ]
+  [ ! -e "$dir" ]
+  ! pgrep -f "$dir" >/dev/null
+}
