@@ -91,7 +91,7 @@ struct Config {
   std::string geoip_db;       // MaxMind DB (GeoLite2/GeoIP2 Country or City) for country rules
 
   // reloading
-  Millis store_poll{1000};
+  Millis store_poll{500};
   Millis file_poll{2000};  // routes file, certificates, CA/CRL
 
   std::string resolve(const std::string& path) const;  // relative to base

@@ -61,7 +61,7 @@ struct EdgeConfig {
   milliseconds handshake_timeout{10000};
   std::string forward_bind = "0.0.0.0";  // address the raw forwards listen on
   milliseconds udp_idle_timeout{60000};
-  milliseconds store_poll{1000};
+  milliseconds store_poll{500};
   uint32_t max_handshakes = 256;  // connections still in the handshake at once
   std::vector<proto::Suite> suites = {proto::Suite::ik_chachapoly_blake2b,
                                       proto::Suite::ik_aesgcm_blake2b};
