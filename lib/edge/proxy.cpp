@@ -74,6 +74,31 @@ std::string_view real_ip(const Config& cfg, const http::Head& h, std::string_vie
   return best;
 }
 
+// An auth::Request whose views point into its own copies.
+struct OwnedRequest {
+  explicit OwnedRequest(const auth::Request& a)
+      : method(a.method),
+        host(a.host),
+        target(a.target),
+        subject(a.client_cert_subject),
+        country(a.country) {
+    for (const auto& [n, v] : a.headers) hdrs.emplace_back(n, v);
+    for (const auto& [n, v] : hdrs) views.emplace_back(n, v);
+    r = a;
+    r.method = method;
+    r.host = host;
+    r.target = target;
+    r.client_cert_subject = subject;
+    r.country = country;
+    r.headers = views;
+  }
+  OwnedRequest(const OwnedRequest&) = delete;
+  std::string method, host, target, subject, country;
+  std::vector<std::pair<std::string, std::string>> hdrs;
+  std::vector<auth::Header> views;
+  auth::Request r;
+};
+
 class Session {
  public:
   explicit Session(Conn& c) : c_(c), w_(c.w), m_(c.w.m) {}
@@ -375,6 +400,11 @@ asio::awaitable<int> Session::read_small_body(size_t max, std::string& body) {
   if (req_.chunked) co_return 411;
   if (req_.content_length > static_cast<int64_t>(max)) co_return 413;
   const size_t need = req_.content_length > 0 ? static_cast<size_t>(req_.content_length) : 0;
+  if (req_.expect_continue && need > 0 && in_.empty()) {
+    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+    c_.alarm.after(snap_->cfg->send);
+    if (auto ec = co_await c_.client.write(k100); ec) co_return -1;
+  }
   while (body.size() < need) {
     if (in_.empty()) {
       w_.bufs.get(in_);
@@ -745,7 +775,14 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
                              is_post || is_get ? std::string_view() : "Allow: GET, POST\r\n");
   }
 
-  // A form post: Content-Length and at most 8 KiB.
+  // A form post: Content-Length and at most 8 KiB. Reading it reuses the buffer the request
+  // head is in, so what the login needs of the head is copied first.
+  OwnedRequest own(ar);
+  const auth::Request& rq = own.r;
+  auto rd_in = [&](std::string_view v) {
+    auto r = auth::safe_return_url(v, rq.host);
+    return r ? *r : std::string("/");
+  };
   in_.consume(head_len);
   std::string body;
   if (int st = co_await read_small_body(8192, body); st != 0) {
@@ -758,15 +795,15 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     std::string why = "malformed form: " + form.error().message;
     co_return co_await reply(400, why, keep);
   }
-  if (!auth::origin_ok(ar)) co_return co_await reply(403, "cross-site form post refused", keep);
+  if (!auth::origin_ok(rq)) co_return co_await reply(403, "cross-site form post refused", keep);
   auto fv = [&](std::string_view k) {
     auto v = auth::form_value(*form, k);
     return v ? *v : std::string_view();
   };
-  std::string rd = rd_of(fv("rd").empty() ? std::string_view("/") : fv("rd"));
+  std::string rd = rd_in(fv("rd").empty() ? std::string_view("/") : fv("rd"));
 
   if (sub == "/email") {
-    auto cr = auth::request_email_code(p, fv("email"), set->mail_from, ar.host, now);
+    auto cr = auth::request_email_code(p, fv("email"), set->mail_from, rq.host, now);
     if (cr.send) {
       std::string addr = cr.row.address;
       std::function<bool(store::Db*)> job_sent = [&](store::Db* db) {
@@ -787,7 +824,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     ad.reason = cr.reason;
     ad.method = "email";
     ad.path = std::string(path);
-    ax.audit(*w_.access_settings, ad, ar, p, now);
+    ax.audit(*w_.access_settings, ad, rq, p, now);
     auth::PageState st;
     st.return_url = rd;
     st.message =
@@ -824,7 +861,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     lk.failed = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
       return ax.failed(ip, rid, mono_ms());
     };
-    l = auth::portal_login(ar, p, *form, *secrets, plk, lk, now);
+    l = auth::portal_login(rq, p, *form, *secrets, plk, lk, now);
     if (l.issue && !auth::insert_session(*db, l.issue->row)) return down();
     if (l.totp_step >= 0 && l.issue)
       (void)auth::set_totp_step(*db, l.issue->row.identity.user_id, l.totp_step);
@@ -843,9 +880,9 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   ad.method = login.method;
   ad.path = std::string(path);
   if (login.issue) ad.identity = login.issue->row.identity;
-  ax.audit(*w_.access_settings, ad, ar, p, now);
+  ax.audit(*w_.access_settings, ad, rq, p, now);
   if (login.outcome == auth::Outcome::issue_session && login.issue) {
-    ax.succeeded(ar.client, p.resource_id);
+    ax.succeeded(rq.client, p.resource_id);
     std::string extra = sec;
     extra.append("Set-Cookie: ").append(login.issue->set_cookie).append("\r\n");
     out_.clear();

@@ -353,6 +353,11 @@ EOF
   head -c 9000 /dev/zero | tr '\0' a >"$T/big"
   [ "$(code_of "http://$HTTP/.warren/auth/login" -H 'Host: app.test' --data-binary "@$T/big")" = 413 ]
   [ "$(code_of "http://$HTTP/.warren/auth/login" -H 'Host: app.test' -H 'Origin: https://evil.test' --data 'method=password&password=good-pass-7')" = 403 ]
+  # a body that arrives after the head (Expect: 100-continue), from the same origin
+  run curl -s -o /dev/null -w '%{http_code}' -H 'Host: app.test' -H 'Expect: 100-continue' \
+    -H 'Origin: http://app.test' --data 'method=password&password=good-pass-7&rd=/after' \
+    "http://$HTTP/.warren/auth/login"
+  [ "$output" = 303 ]
   login app.test 'method=password&password=good-pass-7&rd=https%3A%2F%2Fevil.test%2F'
   [ "$LOGIN" = 303 ]
   [ "$LOCATION" = / ]
