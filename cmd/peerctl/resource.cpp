@@ -74,19 +74,24 @@ void add_auth_options(CLI::App* s, AuthOpts& o) {
 core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
   WARREN_CHECK(
       control::one_stdin({{"--password-file", o.password_file}, {"--pin-file", o.pin_file}}));
-  if (o.is_public && !o.methods.empty())
-    return core::err(core::Errc::usage, "--public and --auth exclude each other");
-  if (o.is_public) {
+  bool method_opts = !o.methods.empty() || !o.password_file.empty() || !o.pin_file.empty() ||
+                     !o.email_allow.empty() || o.share_links || o.basic || o.mtls || o.users ||
+                     !o.roles.empty();
+  if (o.is_public && method_opts)
+    return core::err(core::Errc::usage, "--public excludes the method options");
+  if (o.is_public) {  // methods and secrets go; the session and rate settings stay
     control::Auth fresh;
     fresh.configured = a.configured;
-    fresh.rate_per_sec = a.rate_per_sec;  // a public resource keeps its rate limit
+    fresh.session_ttl = a.session_ttl;
+    fresh.rate_per_sec = a.rate_per_sec;
     fresh.rate_burst = a.rate_burst;
     a = fresh;
-    a.is_public = true;
-  } else {
-    a.is_public = false;
   }
-  if (!a.is_public && !o.methods.empty()) {
+  if (o.is_public)
+    a.is_public = true;
+  else if (method_opts)
+    a.is_public = false;
+  if (!o.methods.empty()) {
     for (const char* m : {"users", "password", "pin", "email", "share-links", "basic", "mtls"})
       control::set_auth_method(a, m, false);
     for (const auto& m : core::split(o.methods, ','))
@@ -162,6 +167,9 @@ std::string auth_summary(const control::Auth& a) {
 
 std::string auth_text(const control::Auth& a) {
   std::string out = control::kv_line("auth", auth_summary(a));
+  if (a.rate_per_sec)
+    out += control::kv_line(
+        "rate", std::to_string(a.rate_per_sec) + "/s burst " + std::to_string(a.rate_burst));
   if (a.is_public) return out;
   if (a.password) out += control::kv_line("password", a.password_hash.empty() ? "unset" : "set");
   if (a.pin)
@@ -171,9 +179,6 @@ std::string auth_text(const control::Auth& a) {
     out += control::kv_line("email allow", control::join(a.email_allow, " "));
   if (!a.roles.empty()) out += control::kv_line("roles", control::join(a.roles, " "));
   out += control::kv_line("session ttl", control::format_duration(a.session_ttl));
-  if (a.rate_per_sec)
-    out += control::kv_line(
-        "rate", std::to_string(a.rate_per_sec) + "/s burst " + std::to_string(a.rate_burst));
   return out;
 }
 

@@ -148,12 +148,12 @@ fails() {
   [ "$status" -eq 0 ]
   [ "$output" = "$(printf '%s\n' \
     'auth:           users,password,pin,email,share-links' \
+    'rate:           10/s burst 20' \
     'password:       set' \
     'pin:            set, 4 digits' \
     'email allow:    @corp.example bob@example.com' \
     'roles:          staff' \
-    'session ttl:    12h' \
-    'rate:           10/s burst 20')" ]
+    'session ttl:    12h')" ]
   run peerctl --json resource auth app
   json_lines
   [ "$(jq -c .methods <<<"$output")" = '["users","password","pin","email","share-links"]' ]
@@ -162,8 +162,11 @@ fails() {
   # --auth sets exactly these; the stored password stays
   peerctl resource auth app --auth password,basic
   [ "$(db "SELECT m_users || m_password || m_pin || m_email || m_share_links || m_basic FROM resource_auth")" = 010001 ]
-  peerctl resource auth app --public
-  [ "$(db "SELECT public FROM resource_auth")" = 1 ]
+  peerctl resource auth app --public --rate 5/s --burst 8
+  [ "$(db "SELECT public || ' ' || rate_per_sec || ' ' || rate_burst FROM resource_auth")" = "1 5 8" ]
+  run peerctl resource auth app
+  [ "$output" = "$(printf '%s\n' 'auth:           public' 'rate:           5/s burst 8')" ]
+  fails 64 "--public excludes the method options" peerctl resource auth app --public --basic
   fails 65 "--password-file: needs a secret (FILE, or - for stdin)" peerctl resource auth app --auth password </dev/null
   fails 65 "--pin-file: the PIN must be 6 digits" peerctl resource auth app --pin-file pin.txt
   fails 65 "--auth: 'magic': not a method (users, password, pin, email, share-links, basic, mtls)" peerctl resource auth app --auth magic
