@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <cstdio>
+#include <future>
 #include <map>
 
 #include "blueprint/blueprint.h"
@@ -90,12 +91,14 @@ void register_status(Ctx& c, CLI::App& app) {
                         "resources and target health",
                         "peerctl status [--json]");
   c.prog.on(s, [&c]() -> int {
+    // Both daemons are asked while the store is read: the answer takes the longest of the three.
+    auto tun_f = std::async(std::launch::async, [&c] { return call(c, "tunneld", "status"); });
+    auto edg_f = std::async(std::launch::async, [&c] { return call(c, "edged", "routes"); });
     auto db = open_store(c, false);
-    if (!db) return cli::fail(db.error());
-    auto model = blueprint::read(*db);
+    auto model = db ? blueprint::read(*db) : core::Result<blueprint::Model>(db.error());
+    auto tun = tun_f.get();
+    auto edg = edg_f.get();
     if (!model) return cli::fail(model.error());
-    auto tun = call(c, "tunneld", "status");
-    auto edg = call(c, "edged", "routes");
     int64_t now_s = now();
 
     std::map<std::string, const json::object*> live_sites;
