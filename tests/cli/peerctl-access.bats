@@ -3,37 +3,7 @@
 # WARREN_DIR: golden listings, JSON validity, exit codes, secrets shown once and only their
 # hashes stored, revocations, audit rows.
 
-setup() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  T=$(mktemp -d "${TMPDIR:-/tmp}/warren-peerctl-access.XXXXXX")
-  export WARREN_DIR=$T/w
-  mkdir -p "$WARREN_DIR"
-  cd "$T"
-}
-
-teardown() {
-  rm -rf "$T"
-}
-
-db() { sqlite3 "$WARREN_DIR/warren.db" "$@"; }
-
-json_lines() {
-  [ -n "$output" ]
-  printf '%s\n' "$output" | jq -e -s 'all(type == "object")' >/dev/null
-}
-
-fails() {
-  local code=$1 msg=$2
-  shift 2
-  run "$@"
-  [ "$status" -eq "$code" ] || { echo "status $status: $output" >&2; return 1; }
-  [ "$output" = "peerctl: $msg" ] || { echo "got: $output" >&2; return 1; }
-}
+load peerctl-common
 
 @test "role and user: add, list, show, passwd, roles, set --totp, enable/disable, rm" {
   peerctl role add staff --description "Everyone on staff"

@@ -3,26 +3,14 @@
 # table, bad input, and --follow seeing a row committed by another peerctl, ending cleanly on
 # SIGINT and SIGTERM.
 
-setup() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  T=$(mktemp -d "${TMPDIR:-/tmp}/warren-peerctl-audit.XXXXXX")
-  export WARREN_DIR=$T/w
-  mkdir -p "$WARREN_DIR"
-  cd "$T"
-  FOLLOW=""
-}
+load peerctl-common
+
+FOLLOW=""
 
 teardown() {
   [ -z "$FOLLOW" ] || kill "$FOLLOW" 2>/dev/null || true
   rm -rf "$T"
 }
-
-db() { sqlite3 "$WARREN_DIR/warren.db" "$@"; }
 
 @test "audit lists rows oldest first, filters by actor, action prefix, object, time and limit" {
   peerctl resource add app --host app.example.com

@@ -3,39 +3,7 @@
 # validity, exit codes for bad input per field (65), duplicates (65, naming the existing
 # object), missing objects (66), secrets never stored in the clear, an audit row per change.
 
-setup() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  T=$(mktemp -d "${TMPDIR:-/tmp}/warren-peerctl-resource.XXXXXX")
-  export WARREN_DIR=$T/w
-  mkdir -p "$WARREN_DIR"
-  cd "$T"
-}
-
-teardown() {
-  rm -rf "$T"
-}
-
-db() { sqlite3 "$WARREN_DIR/warren.db" "$@"; }
-
-# json_lines: every line of $output is one JSON object.
-json_lines() {
-  [ -n "$output" ]
-  printf '%s\n' "$output" | jq -e -s 'all(type == "object")' >/dev/null
-}
-
-# fails CODE MESSAGE CMD...: CMD exits CODE and prints exactly "peerctl: MESSAGE".
-fails() {
-  local code=$1 msg=$2
-  shift 2
-  run "$@"
-  [ "$status" -eq "$code" ] || { echo "status $status: $output" >&2; return 1; }
-  [ "$output" = "peerctl: $msg" ] || { echo "got: $output" >&2; return 1; }
-}
+load peerctl-common
 
 @test "resource add/list/show: golden table, JSON, audit rows" {
   run peerctl resource add web --host App.Example.com --tls --redirect-https \
