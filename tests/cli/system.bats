@@ -221,12 +221,15 @@ cookie_header() { awk '$6 ~ /warren_session/ {print "Cookie: " $6 "=" $7}' "$T/c
   got=$(printf '%s' "$output" | jget 'd["bytes_received"]')
   [ "$sent" -gt 1000000 ]
   [ "$sent" = "$got" ]
-  # and a line protocol: an HTTP request written by hand through the same forward
-  peerctl --dir "$E" resource add rawhttp --tcp "$((fport == 65535 ? fport - 1 : fport + 1))" \
-    --site homelab --to "$ORIGIN" >/dev/null 2>&1 || skip "port $((fport + 1)) taken"
-  wait_for 100 sh -c "ss -Hltn 'sport = :$((fport + 1))' | grep -q LISTEN"
-  run curl -sS --max-time 5 "http://127.0.0.1:$((fport + 1))/"
+  # and HTTP as plain bytes through a second forward, to the origin behind the site
+  fport2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  peerctl --dir "$E" resource add rawhttp --tcp "$fport2" --site homelab --to "$ORIGIN" >/dev/null
+  wait_for 100 sh -c "ss -Hltn 'sport = :$fport2' | grep -q LISTEN"
+  run curl -sS --max-time 5 "http://127.0.0.1:$fport2/"
   [ "$output" = "behind the site" ]
+  run peerctl --dir "$E" resource list
+  [[ "$output" == *rawtcp* ]]
+  [[ "$output" == *rawhttp* ]]
   kill "$(cat "$T/pids/tcpserver")"
 }
 
