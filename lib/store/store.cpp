@@ -156,7 +156,9 @@ Result<Db> Db::open(const std::string& path, const OpenOptions& opt) {
     auto r = d.exec("PRAGMA journal_mode=WAL");
     if (!r) return r.error().context(path);
   }
-  if (auto r = d.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY"); !r)
+  if (auto r =
+          d.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY");
+      !r)
     return r.error().context(path);
   if (opt.migrate && !opt.readonly) {
     if (auto r = migrate(d); !r) return r.error();

@@ -247,7 +247,7 @@ cookie_header() { awk '$6 ~ /warren_session/ {print "Cookie: " $6 "=" $7}' "$T/c
   [ "$status" -eq 1 ]
 }
 
-@test "site restart during traffic: 502 fast while it is down, service again after the reconnect" {
+@test "site restart during traffic: requests fail fast (502/503) while it is down, pass again after the reconnect" {
   login
   # traffic for 4 s in the background, through the whole path
   (timeout 30 netbench --json http -c 4 -d 4s --timeout 2s --connect-to "127.0.0.1:$PORT" \
@@ -335,7 +335,7 @@ EOF
   [ "$(printf '%s\n' "$output" | grep -x -e '\[\]' -e '\["homelab"\]' | tr '\n' ' ')" = '[] ["homelab"] ' ]
 }
 
-@test "scripts/demo stays up, its printed commands work, and Ctrl-C stops everything and cleans up" {
+@test "scripts/demo stays up, its printed commands work, it restarts a killed site, Ctrl-C stops everything and cleans up" {
   run env BIN="$BIN" timeout 150 "$REPO/tests/cli/system/ctrl-c" "$T/demo.log" "$REPO/scripts/demo"
   cat "$T/demo.log"
   echo "$output"
@@ -343,7 +343,11 @@ EOF
   # the cookie it got, then the share link, both reach the origin
   [ "${lines[1]}" = "hello from the origin behind site homelab (netbench serve)" ]
   [ "${lines[2]}" = "${lines[1]}" ]
-  [[ "${lines[3]}" =~ ^exit\ 130\ after\ [0-9.]+\ s$ ]]
+  # the site killed: a fast 502/503; the demo restarts it and requests pass again
+  [[ "${lines[3]}" =~ ^outage\ 50[23]$ ]]
+  [ "${lines[4]}" = "back 200" ]
+  grep -q "the site's tunneld started again" "$T/demo.log"
+  [[ "${lines[5]}" =~ ^exit\ 130\ after\ [0-9.]+\ s$ ]]
   dir=$(sed -n 's/.*Everything lives in \([^ ]*\) .*/\1/p' "$T/demo.log")
   [ -n "$dir" ]
   [ ! -e "$dir" ]
