@@ -339,9 +339,3 @@ EOF
   [ "${lines[1]}" = "check-docs: demo: no man page (expected man/demo.1 or man/demo.8)" ]
   [ "${lines[2]}" = "check-docs: 2 problem(s)" ]
 }
-
-@test "scripts/demo says it is not yet available and exits 0" {
-  run "$REPO/scripts/demo" --some-arg
-  [ "$status" -eq 0 ]
-  [ "$output" = "warren: demo: not yet available (lands with the end-to-end issue); run 'make check'" ]
-}
