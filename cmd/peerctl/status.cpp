@@ -130,6 +130,14 @@ void register_status(Ctx& c, CLI::App& app) {
       return nullptr;
     };
 
+    // A target at a site that tunneld reports offline cannot be reached, whatever edged's
+    // health state says (edged marks it down only after a request fails).
+    auto site_offline = [&](const blueprint::Target& t) {
+      if (t.site.empty() || !tun) return false;
+      auto it = live_sites.find(t.site);
+      return it == live_sites.end() || !flag(it->second, "online");
+    };
+
     std::string out;
     if (c.prog.common().json) {
       json::object o;
@@ -169,8 +177,13 @@ void register_status(Ctx& c, CLI::App& app) {
           std::string url = blueprint::target_url(t);
           json::object to{{"target", url}, {"enabled", t.enabled}};
           auto* lt = live_target(n, url);
-          to["up"] = lt ? json::value(flag(lt, "up")) : json::value(nullptr);
-          if (lt && lt->if_contains("last_error")) to["last_error"] = lt->at("last_error");
+          if (site_offline(t)) {
+            to["up"] = false;
+            to["last_error"] = "site " + t.site + " is offline";
+          } else {
+            to["up"] = lt ? json::value(flag(lt, "up")) : json::value(nullptr);
+            if (lt && lt->if_contains("last_error")) to["last_error"] = lt->at("last_error");
+          }
           ta.push_back(std::move(to));
         }
         ro["targets"] = std::move(ta);
@@ -224,6 +237,8 @@ void register_status(Ctx& c, CLI::App& app) {
           std::string health;
           if (!t.enabled)
             health = "disabled";
+          else if (site_offline(t))
+            health = "down (site offline)";
           else if (!edg)
             health = "-";
           else if (auto* lt = live_target(n, url))
