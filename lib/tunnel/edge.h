@@ -1,8 +1,9 @@
 // tunnel::Edge — the edge role: accepts site lanes on TCP, authenticates the sites' static keys
 // against the store, keeps one live lane group per site (a newer group takes over), serves the
 // control socket's "dial", and the store's raw TCP/UDP forwards. Lanes run on the workers;
-// listeners and forwards on worker 0; a store watcher thread polls the change counter (store::Db::change_gen). The
-// registry (sites and their lanes) is guarded by mu_; the replay guard by hs_mu_ (taken first).
+// listeners and forwards on worker 0; a store watcher thread polls the change counter
+// (store::Db::change_gen). The registry (sites and their lanes) is guarded by mu_; the replay guard
+// by hs_mu_ (taken first).
 #pragma once
 
 #include <boost/asio/ip/udp.hpp>
