@@ -598,9 +598,11 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     ar.client_cert_subject = subject_;
   }
   ar.headers = auth_headers_;
-  if (cache.gen != w_.gen || !w_.access_settings) {
+  const uint64_t epoch = ax.session_epoch.load(std::memory_order_acquire);
+  if (cache.gen != w_.gen || cache.epoch != epoch || !w_.access_settings) {
     cache.map.clear();
     cache.gen = w_.gen;
+    cache.epoch = epoch;
     w_.access_settings = ax.settings();
   }
   std::string country;
@@ -750,6 +752,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
       };
       bool ok = co_await ax.offload(job_ok);
       for (auto& h : hashes) w_.sessions.map.erase(h);
+      ax.session_epoch.fetch_add(1, std::memory_order_release);
       if (!ok) co_return co_await reply(503, "the store did not answer", false);
     }
     auth::Decision ad;

@@ -38,7 +38,8 @@ struct SessionCache {
   static constexpr int64_t kMaxAgeMs = 5000;  // even without a reload, look again after this
   static constexpr size_t kMaxEntries = 50000;
   std::unordered_map<std::string, Entry> map;
-  uint64_t gen = 0;  // the snapshot generation it was filled under
+  uint64_t gen = 0;    // the snapshot generation it was filled under
+  uint64_t epoch = 0;  // Access::session_epoch it was filled under
 
   const Entry* find(const std::string& hash, int64_t now_ms) const;
   void put(const std::string& hash, std::optional<auth::Session> s, int64_t now_ms);
@@ -101,6 +102,10 @@ class Access {
 
   // For the control socket's status.
   boost::json::object stats() const;
+
+  // Bumped when this process ends a session itself (logout): every worker empties its session
+  // cache at its next request, without waiting for the reload the store change brings.
+  std::atomic<uint64_t> session_epoch{0};
 
  private:
   store::Db* thread_db();
