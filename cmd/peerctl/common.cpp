@@ -49,4 +49,15 @@ std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string
   return std::move(*r);
 }
 
+std::string edged_port_suffix(store::Db& db, bool tls) {
+  auto st = db.prepare("SELECT value FROM meta WHERE key = ?1");
+  if (!st) return "";
+  st->bind(1, tls ? "edged.https_port" : "edged.http_port");
+  auto row = st->step();
+  if (!row || !*row) return "";
+  std::string port = st->col_text(0);
+  if (port.empty() || port == (tls ? "443" : "80")) return "";
+  return ":" + port;
+}
+
 }  // namespace peerctl

@@ -23,12 +23,12 @@ std::string absolute_path(const std::string& p) {
 
 }  // namespace
 
-std::string enroll_hint(const std::string& edge_endpoint, const std::string& token,
-                        int64_t expires_at) {
+std::string enroll_hint(const std::string& edge_endpoint, const std::string& https_port,
+                        const std::string& token, int64_t expires_at) {
   std::string host = edge_endpoint;
   if (auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
   return "# Or let the site make its own key instead: before " + core::rfc3339(expires_at) +
-         ", on the site run\n#   peerctl site enroll https://" + host +
+         ", on the site run\n#   peerctl site enroll https://" + host + https_port +
          " --out tunneld.toml\n# and give it this one-time enrollment token: " + token + "\n";
 }
 

@@ -91,7 +91,8 @@ void register_create(Ctx& c, CLI::App& noun) {
     auto n = control::create_link(*db, l, actor(), now());
     if (!n) return cli::fail(n.error());
     std::string url = std::string(r->tls ? "https://" : "http://") + *host +
-                      (l.path.empty() ? r->path : l.path) + "?warren_token=" + n->token;
+                      edged_port_suffix(*db, r->tls) + (l.path.empty() ? r->path : l.path) +
+                      "?warren_token=" + n->token;
     std::string out;
     if (c.prog.common().json) {
       auto j = control::to_json(n->link, now());

@@ -31,6 +31,9 @@ core::Result<store::Db> open_store(const Ctx& c, bool create);
 // "peerctl:<user>" for the audit log.
 std::string actor();
 std::string json_line(const boost::json::object& o);
+// ":PORT" of the port edged published for HTTPS (or HTTP) clients when it is not the default
+// one, else "" (edged writes meta edged.https_port / edged.http_port when it starts).
+std::string edged_port_suffix(store::Db& db, bool tls);
 // A daemon's status reply from its control socket ($WARREN_DIR/run/NAME.sock), or nothing when
 // the daemon is not running (a short timeout: listings never hang on a stuck daemon).
 std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string& daemon);
@@ -38,8 +41,8 @@ std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string
 void register_site(Ctx& c, CLI::App& noun);
 // `site enroll` (cmd/peerctl/enroll.cpp) and the lines `site add` prints about it.
 void register_site_enroll(Ctx& c, CLI::App& noun);
-std::string enroll_hint(const std::string& edge_endpoint, const std::string& token,
-                        int64_t expires_at);
+std::string enroll_hint(const std::string& edge_endpoint, const std::string& https_port,
+                        const std::string& token, int64_t expires_at);
 // Resources, targets and access (cmd/peerctl/resource.cpp, target.cpp, user.cpp, role.cpp,
 // grant.cpp, link.cpp, apikey.cpp, rule.cpp, session.cpp, audit.cpp).
 void register_resource(Ctx& c, CLI::App& noun);

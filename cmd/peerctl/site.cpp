@@ -71,6 +71,7 @@ core::Result<void> check_options(const ConfigOpts& o) {
 struct EdgeInfo {
   std::string endpoint;
   crypto::Key public_key{};
+  std::string https_port;  // ":PORT" edged published, "" for 443 or unknown
 };
 
 // The edge's public key and address: published in the store by the edge's tunneld. Before the
@@ -98,6 +99,7 @@ core::Result<EdgeInfo> edge_info(const Ctx& c, store::Db& db, const ConfigOpts& 
                        "edge's tunneld.toml and start it once");
     e.endpoint = *ep;
   }
+  e.https_port = edged_port_suffix(db, true);
   return e;
 }
 
@@ -123,7 +125,7 @@ core::Result<void> emit_config(const Ctx& c, const std::string& name, const cryp
   std::string toml = "# tunneld.toml for site " + blueprint::toml_string(name) +
                      ", written by peerctl on " + core::rfc3339(now()) + ".\n";
   if (o.key_out.empty()) toml += "# It holds the site's private key: keep it private (0600).\n";
-  if (et) toml += enroll_hint(edge.endpoint, et->token, et->expires_at);
+  if (et) toml += enroll_hint(edge.endpoint, edge.https_port, et->token, et->expires_at);
   toml += "[site]\nname = " + blueprint::toml_string(name) +
           "\nedge = " + blueprint::toml_string(edge.endpoint) +
           "\nedge_public_key = " + blueprint::toml_string(crypto::key_to_base64(edge.public_key)) +

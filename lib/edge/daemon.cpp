@@ -888,6 +888,34 @@ core::Result<Config> check_config(const std::string& path, const std::string& wa
   return cfg;
 }
 
+namespace {
+// The ports clients reach edged on go to the store (meta edged.https_port, edged.http_port), so
+// that the URLs peerctl prints (share links, site enrollment) carry them: [https]
+// redirect_port when set (the public port behind a port forward), else the bound one.
+void publish_ports(const Config& cfg, const detail::Daemon& d) {
+  if (cfg.store.empty() || !core::file_exists(cfg.store)) return;
+  uint16_t http = 0, https = cfg.redirect_port;
+  for (auto& l : d.listeners) {
+    if (l.kind == "http" && !http) http = l.ep.port();
+    if (l.kind == "https" && !https) https = l.ep.port();
+  }
+  store::OpenOptions oo;
+  oo.create = false;
+  auto db = store::Db::open(cfg.store, oo);
+  if (!db) return;
+  auto st = db->prepare(
+      "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2 "
+      "WHERE value <> ?2");
+  if (!st) return;
+  for (auto [k, v] : {std::pair{"edged.http_port", http}, std::pair{"edged.https_port", https}}) {
+    st->reset();
+    st->bind(1, k).bind(2, v ? std::to_string(v) : std::string());
+    if (auto r = st->run(); !r)
+      wlog::get("edge")->warn("event=publish_ports_failed error=\"{}\"", r.error().message);
+  }
+}
+}  // namespace
+
 core::Result<int> run(const RunOptions& o) {
   using namespace detail;
   std::signal(SIGPIPE, SIG_IGN);
@@ -940,6 +968,7 @@ core::Result<int> run(const RunOptions& o) {
     if (slash != std::string::npos && slash > 0)
       WARREN_CHECK(core::ensure_dir(cfg.control_socket.substr(0, slash), 0700));
   }
+  publish_ports(cfg, d);
   ctl.start();
   if (ctl.ipc) WARREN_CHECK(ctl.ipc->listen());
 

@@ -169,6 +169,8 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
   edged_start
   url=$(peerctl --dir "$T" link create shared --path /files | grep -o 'http[^ ]*warren_token=[^ &]*')
   tok=${url##*warren_token=}
+  # the URL carries the port edged listens on (published in the store when edged starts)
+  [[ "$url" == "http://share.test:${HTTP##*:}/files?warren_token="* ]]
   run curl -s -D - -o /dev/null -H 'Host: share.test' "http://$HTTP/files/a.txt?x=1&warren_token=$tok"
   [[ "$output" == "HTTP/1.1 302"* ]]
   [[ "$output" == *"Location: /files/a.txt?x=1"* ]]
