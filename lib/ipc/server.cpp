@@ -126,14 +126,16 @@ asio::awaitable<boost::json::object> handle_line(Shared& sh, std::string_view li
                                                  TakeoverFn& takeover) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(line, ec);
-  if (ec) co_return fail("bad json: " + ec.message());
-  if (!v.is_object()) co_return fail("request must be a JSON object");
+  if (ec) co_return fail(core::Error{core::Errc::data, "bad json: " + ec.message()});
+  if (!v.is_object())
+    co_return fail(core::Error{core::Errc::data, "request must be a JSON object"});
   const boost::json::object& body = v.as_object();
   auto* opv = body.if_contains("op");
-  if (!opv || !opv->is_string()) co_return fail("missing \"op\"");
+  if (!opv || !opv->is_string()) co_return fail(core::Error{core::Errc::usage, "missing \"op\""});
   std::string op(opv->as_string());
   auto it = sh.handlers.find(op);
-  if (it == sh.handlers.end()) co_return fail("unknown op \"" + op + "\"");
+  if (it == sh.handlers.end())
+    co_return fail(core::Error{core::Errc::usage, "unknown op \"" + op + "\""});
 
   Request req(body, op, id);
   boost::json::object reply;
@@ -150,7 +152,7 @@ asio::awaitable<boost::json::object> handle_line(Shared& sh, std::string_view li
   }
   if (!what.empty()) {
     sh.log->error("event=handler_failed conn={} op={} error=\"{}\"", id, op, what);
-    co_return fail("internal error: " + what);
+    co_return fail(core::Error{core::Errc::internal, "internal error: " + what});
   }
   if (!reply.contains("ok")) reply = ok(std::move(reply));
   auto* okv = reply.if_contains("ok");
@@ -175,7 +177,8 @@ asio::awaitable<void> session(std::shared_ptr<Shared> sh, unix_stream::socket so
   auto& log = *sh->log;
   if (count > sh->opt.max_connections || sh->stopped) {
     log.warn("event=conn_refused conn={} reason=too_many_connections", id);
-    co_await write_line(*sh, *conn, fail("too many connections"));
+    co_await write_line(*sh, *conn,
+                        fail(core::Error{core::Errc::tempfail, "too many connections"}));
     co_return;
   }
   log.debug("event=conn_open conn={}", id);
@@ -211,7 +214,7 @@ asio::awaitable<void> session(std::shared_ptr<Shared> sh, unix_stream::socket so
     }
     if (nl != std::string::npos || buf.size() > sh->opt.max_line) {
       log.debug("event=conn_close conn={} reason=line_too_long", id);
-      co_await write_line(*sh, *conn, fail("line too long"));
+      co_await write_line(*sh, *conn, fail(core::Error{core::Errc::data, "line too long"}));
       co_return;
     }
     scanned = buf.size();
@@ -225,7 +228,8 @@ asio::awaitable<void> session(std::shared_ptr<Shared> sh, unix_stream::socket so
         conn->sock.async_read_some(asio::buffer(tmp), net::use_tuple), timeout);
     if (ec == asio::error::timed_out) {
       why = buf.empty() ? "idle_timeout" : "read_timeout";
-      if (!buf.empty()) co_await write_line(*sh, *conn, fail("read timeout"));
+      if (!buf.empty())
+        co_await write_line(*sh, *conn, fail(core::Error{core::Errc::tempfail, "read timeout"}));
       break;
     }
     if (ec) {

@@ -161,7 +161,7 @@ TEST_CASE("ipc: client call() gets replies; unknown op", "[ipc]") {
   REQUIRE(json::serialize(*r) == "{\"ok\":true,\"state\":\"up\"}");
   auto u = ipc::call(t.path, {{"op", "x"}}, 2000);
   REQUIRE(u);
-  REQUIRE(json::serialize(*u) == "{\"ok\":false,\"error\":\"unknown op \\\"x\\\"\"}");
+  REQUIRE(json::serialize(*u) == "{\"ok\":false,\"error\":\"unknown op \\\"x\\\"\",\"code\":64}");
   auto line = ipc::call_line(t.path, "{\"op\":\"echo\",\"args\":\"hi\"}", 2000);
   REQUIRE(line);
   REQUIRE(line->at("args") == "hi");
@@ -178,11 +178,12 @@ TEST_CASE("ipc: bad JSON and bad requests get an error reply and keep the connec
   auto bad = c.line();
   REQUIRE(bad.starts_with("{\"ok\":false,\"error\":\"bad json: "));
   c.send("[1,2]\n");
-  REQUIRE(c.line() == "{\"ok\":false,\"error\":\"request must be a JSON object\"}\n");
+  REQUIRE(c.line() == "{\"ok\":false,\"error\":\"request must be a JSON object\",\"code\":65}\n");
   c.send("{\"op\":5}\n");
-  REQUIRE(c.line() == "{\"ok\":false,\"error\":\"missing \\\"op\\\"\"}\n");
+  REQUIRE(c.line() == "{\"ok\":false,\"error\":\"missing \\\"op\\\"\",\"code\":64}\n");
   c.send("{\"op\":\"throw\"}\n");
-  REQUIRE(c.line() == "{\"ok\":false,\"error\":\"internal error: handler exploded\"}\n");
+  REQUIRE(c.line() ==
+          "{\"ok\":false,\"error\":\"internal error: handler exploded\",\"code\":70}\n");
   c.send("{\"op\":\"status\"}\n");
   REQUIRE(c.line() == "{\"ok\":true,\"state\":\"up\"}\n");
 }
@@ -203,13 +204,13 @@ TEST_CASE("ipc: line-length limit", "[ipc]") {
     // One byte more, in one write with its newline: rejected and closed.
     std::string over = head + std::string(1024 - head.size() - 1, 'x') + "\"}";
     c.send(over + "\n");
-    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"line too long\"}\n");
+    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"line too long\",\"code\":65}\n");
     REQUIRE(c.closed());
   }
   {
     Raw c(t.path);  // a line that never ends
     c.send(std::string(3000, 'y'));
-    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"line too long\"}\n");
+    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"line too long\",\"code\":65}\n");
     REQUIRE(c.closed());
   }
   // Default limit is 64 KiB.
@@ -235,7 +236,7 @@ TEST_CASE("ipc: idle and read timeouts close the connection", "[ipc]") {
     c.send("{\"op\":\"status\"}\n");
     REQUIRE(c.line() == "{\"ok\":true,\"state\":\"up\"}\n");
     c.send("{\"op\":");  // a started line that never ends
-    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"read timeout\"}\n");
+    REQUIRE(c.line() == "{\"ok\":false,\"error\":\"read timeout\",\"code\":75}\n");
     REQUIRE(c.closed());
   }
 }
