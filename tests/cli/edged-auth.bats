@@ -228,8 +228,8 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
   [ "$(code_of "http://$HTTP/public/a" -X DELETE -H 'Host: rules.test')" = 200 ]
   [ "$(code_of "http://$HTTP/x" -X DELETE -H 'Host: rules.test')" = 403 ]
   [ "$(code_of "http://$HTTP/x" -H 'Host: rules.test')" = 401 ]
-  grep -q '"reason":"rule_drop"' "$T/audit.log"
-  grep -q '"reason":"rule_accept"' "$T/audit.log"
+  wait_for grep -q '"reason":"rule_drop"' "$T/audit.log"
+  wait_for grep -q '"reason":"rule_accept"' "$T/audit.log"
 }
 
 @test "brute force backs off and locks out; the rate limit answers 429 with Retry-After" {
@@ -379,10 +379,11 @@ EOF
   login app.test 'method=password&password=nope'
   login app.test 'method=password&password=audit-pass-1'
   code_of "http://$HTTP/y" -H 'Host: app.test' -H "Cookie: $COOKIE" >/dev/null
+  # the audit log is written in batches (at most 100 ms later)
+  wait_for grep -q '"outcome":"allow","status":200,"reason":"session","method":"password"' "$T/audit.log"
   grep -q '"outcome":"redirect","status":302,"reason":"login_required"' "$T/audit.log"
   grep -q '"reason":"bad_password"' "$T/audit.log"
   grep -q '"outcome":"issue_session"' "$T/audit.log"
-  grep -q '"outcome":"allow","status":200,"reason":"session","method":"password"' "$T/audit.log"
   rows() { [ "$(sqlite3 "$T/warren.db" "SELECT count(*) FROM audit WHERE actor = 'edged' AND action LIKE 'access.%'")" -ge 3 ]; }
   wait_for rows
   sqlite3 "$T/warren.db" "SELECT detail FROM audit WHERE action = 'access.issue_session'" | grep -q '"client":"127.0.0.1"'
@@ -430,7 +431,7 @@ EOF
   edged_start
   [ "$(code_of "http://$HTTP/" -H 'Host: nl.test')" = 403 ]
   [ "$(code_of "http://$HTTP/" -H 'Host: de.test')" = 401 ]
-  grep -q '"country":"NL"' "$T/audit.log"
+  wait_for grep -q '"country":"NL"' "$T/audit.log"
   # a database that is not one refuses the config
   printf 'junk' >"$T/bad.mmdb"
   sed -i 's/geo.mmdb/bad.mmdb/' "$T/edged.toml"
