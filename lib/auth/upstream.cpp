@@ -15,7 +15,8 @@ namespace {
 // map both to REMOTE_USER).
 bool same_name(std::string_view a, std::string_view b) {
   auto fold = [](char c) {
-    return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c == '_') return '-';
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;  // ASCII: header names
   };
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
                                             [&](char x, char y) { return fold(x) == fold(y); });

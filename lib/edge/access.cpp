@@ -43,7 +43,7 @@ constexpr size_t kMaxQueue = 200000;  // pending store writes before audit rows 
 
 }  // namespace
 
-const SessionCache::Entry* SessionCache::find(const std::string& hash, int64_t now_ms) const {
+const SessionCache::Entry* SessionCache::find(std::string_view hash, int64_t now_ms) const {
   auto it = map.find(hash);
   if (it == map.end() || now_ms - it->second.fetched_ms > kMaxAgeMs) return nullptr;
   return &it->second;

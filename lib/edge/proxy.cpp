@@ -117,6 +117,10 @@ class Session {
   // Access control of a protected route: nullopt when the request may go on to forward();
   // else it was answered here (the value: keep the connection).
   asio::awaitable<std::optional<bool>> access(const Route& route, size_t head_len, bool keep);
+  // The decision on this thread from what the worker's session cache knows (no allocation of a
+  // coroutine frame): true when the request is allowed and ready for forward(); else access()
+  // finishes the job (store lookups on the pool, answers, the portal) from a_.
+  bool access_local(const Route& route);
   asio::awaitable<bool> portal(const auth::Policy& p, const auth::Request& ar,
                                std::string_view path, size_t head_len, bool keep);
   asio::awaitable<bool> answer(int status, std::string_view content_type, std::string_view body,
@@ -161,6 +165,17 @@ class Session {
   std::string upstream_path_;         // the target without the share token
   std::deque<std::string> replaced_;  // rewritten Cookie values (req_.headers point here)
   std::string subject_;
+  struct Local {
+    auth::Request ar;
+    const auth::Policy* pol = nullptr;
+    std::optional<int64_t> rate, locked;  // counted once, also when decided again on the pool
+    bool missed = false;                  // a lookup the cache could not answer
+    bool on_pool = false;
+    int64_t now = 0, now_ms = 0;
+    std::string country;
+    auth::Decision d;
+  } a_;
+  auth::Lookups local_lk_;  // cache-only lookups over a_ (capture `this` only: no allocation)
 };
 
 asio::awaitable<void> Session::run() {
@@ -387,7 +402,8 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     co_return co_await reply(413, "the request body is larger than the limit", false);
   }
   if (route->spec.policy || !route->spec.policy_error.empty()) {
-    if (auto answered = co_await access(*route, head_len, keep)) co_return *answered;
+    if (!route->spec.policy_error.empty() || !access_local(*route))
+      if (auto answered = co_await access(*route, head_len, keep)) co_return *answered;
   }
   co_return co_await forward(*route, head_len, keep);
 }
@@ -568,22 +584,19 @@ void Session::allow_upstream(const auth::Policy& p, const auth::Decision& d, std
   }
 }
 
-asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t head_len,
-                                                     bool keep) {
+bool Session::access_local(const Route& route) {
   const Config& cfg = *snap_->cfg;
   Access& ax = *w_.d.access;
-  const bool keep_local = keep && http::request_body(req_) == http::Body::none;
-  if (!route.spec.policy_error.empty()) {
-    in_.consume(head_len);
-    wlog::get("edge")->error("event=policy_unavailable route={} error=\"{}\"", route.spec.name,
-                             route.spec.policy_error);
-    co_return co_await reply(503, "access policy unavailable", keep_local, "Retry-After: 5\r\n");
-  }
   const auth::Policy& pol = *route.spec.policy;
   SessionCache& cache = w_.sessions;
   auth_headers_.clear();
   for (const auto& h : req_.headers) auth_headers_.emplace_back(h.name, h.value);
-  auth::Request ar;
+  a_.pol = &pol;
+  a_.rate.reset();
+  a_.locked.reset();
+  a_.missed = a_.on_pool = false;
+  auth::Request& ar = a_.ar;
+  ar = auth::Request{};
   ar.method = req_.method_text;
   ar.host = req_.host;
   ar.target = req_.path.empty() ? std::string_view("/") : req_.path;
@@ -605,57 +618,78 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
     cache.epoch = epoch;
     w_.access_settings = ax.settings();
   }
-  std::string country;
   if (w_.access_settings->geo && pol.needs_country) {
-    country = w_.access_settings->geo->country(ar.client);
-    ar.country = country;
+    a_.country = w_.access_settings->geo->country(ar.client);
+    ar.country = a_.country;
   }
-  const int64_t now = std::time(nullptr);
+  a_.now = std::time(nullptr);
+  a_.now_ms = mono_ms();
 
   // First on this thread, with what the session cache knows; a lookup it cannot answer (an
   // unknown cookie, a share token, Basic credentials) sends the decision to the pool, where
   // it is made again against the store. Rate and lockout are counted once.
-  std::optional<int64_t> rate_memo, locked_memo;
-  bool missed = false, on_pool = false;
-  auth::Lookups lk;
-  lk.rate = [&](const auth::IpAddr& ip, int64_t, int64_t) {
-    if (!rate_memo) rate_memo = ax.rate(pol, ip, mono_ms());
-    return *rate_memo;
-  };
-  lk.locked = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
-    if (!locked_memo) locked_memo = ax.locked(ip, rid, mono_ms());
-    return *locked_memo;
-  };
-  lk.failed = [&](const auth::IpAddr& ip, int64_t rid, int64_t) -> int64_t {
-    if (missed && !on_pool) return 0;
-    return ax.failed(ip, rid, mono_ms());
-  };
-  const int64_t now_ms = mono_ms();
-  lk.session = [&](std::string_view h) -> core::Result<std::optional<auth::Session>> {
-    if (auto* e = cache.find(std::string(h), now_ms)) return e->session;
-    missed = true;
-    return std::optional<auth::Session>();
-  };
-  lk.share_link = [&](std::string_view) -> core::Result<std::optional<auth::ShareLink>> {
-    missed = true;
-    return std::optional<auth::ShareLink>();
-  };
-  lk.basic = [&](std::string_view,
-                 std::string_view) -> core::Result<std::optional<auth::Identity>> {
-    missed = true;
-    return std::optional<auth::Identity>();
-  };
-  auth::Decision d = auth::decide(ar, pol, lk, now);
-  if (missed) {
+  if (!local_lk_.rate) {
+    local_lk_.rate = [this](const auth::IpAddr& ip, int64_t, int64_t) {
+      if (!a_.rate) a_.rate = w_.d.access->rate(*a_.pol, ip, mono_ms());
+      return *a_.rate;
+    };
+    local_lk_.locked = [this](const auth::IpAddr& ip, int64_t rid, int64_t) {
+      if (!a_.locked) a_.locked = w_.d.access->locked(ip, rid, mono_ms());
+      return *a_.locked;
+    };
+    local_lk_.failed = [this](const auth::IpAddr& ip, int64_t rid, int64_t) -> int64_t {
+      if (a_.missed && !a_.on_pool) return 0;
+      return w_.d.access->failed(ip, rid, mono_ms());
+    };
+    local_lk_.session = [this](std::string_view h) -> core::Result<std::optional<auth::Session>> {
+      if (auto* e = w_.sessions.find(h, a_.now_ms)) return e->session;
+      a_.missed = true;
+      return std::optional<auth::Session>();
+    };
+    local_lk_.share_link =
+        [this](std::string_view) -> core::Result<std::optional<auth::ShareLink>> {
+      a_.missed = true;
+      return std::optional<auth::ShareLink>();
+    };
+    local_lk_.basic = [this](std::string_view,
+                             std::string_view) -> core::Result<std::optional<auth::Identity>> {
+      a_.missed = true;
+      return std::optional<auth::Identity>();
+    };
+  }
+  a_.d = auth::decide(ar, pol, local_lk_, a_.now);
+  if (a_.missed || a_.d.outcome != auth::Outcome::allow) return false;
+  ax.audit(*w_.access_settings, a_.d, ar, pol, a_.now);
+  if (!cfg.access_log.empty()) log_user_ = a_.d.identity.user;
+  allow_upstream(pol, a_.d, req_.host, a_.now);
+  return true;
+}
+
+asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t head_len,
+                                                     bool keep) {
+  const Config& cfg = *snap_->cfg;
+  Access& ax = *w_.d.access;
+  const bool keep_local = keep && http::request_body(req_) == http::Body::none;
+  if (!route.spec.policy_error.empty()) {
+    in_.consume(head_len);
+    wlog::get("edge")->error("event=policy_unavailable route={} error=\"{}\"", route.spec.name,
+                             route.spec.policy_error);
+    co_return co_await reply(503, "access policy unavailable", keep_local, "Retry-After: 5\r\n");
+  }
+  const auth::Policy& pol = *a_.pol;
+  const auth::Request& ar = a_.ar;
+  const int64_t now = a_.now;
+  auth::Decision d = std::move(a_.d);
+  if (a_.missed) {
     struct Pass {
       auth::Decision d;
       std::vector<std::pair<std::string, std::optional<auth::Session>>> seen;
     };
-    on_pool = true;
+    a_.on_pool = true;
     std::function<Pass(store::Db*)> job_pass = [&](store::Db* db) {
       Pass out;
       auto down = [] { return core::err(core::Errc::unavailable, "store unavailable"); };
-      auth::Lookups l2 = lk;
+      auth::Lookups l2 = local_lk_;
       l2.session = [&](std::string_view h) -> core::Result<std::optional<auth::Session>> {
         if (!db) return down();
         auto r = auth::find_session(*db, h);
@@ -683,11 +717,13 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
       return out;
     };
     Pass pass = co_await ax.offload(job_pass);
-    for (auto& [h, s] : pass.seen) cache.put(h, std::move(s), mono_ms());
+    for (auto& [h, s] : pass.seen) w_.sessions.put(h, std::move(s), mono_ms());
     d = std::move(pass.d);
   }
   ax.audit(*w_.access_settings, d, ar, pol, now);
-  if ((d.method == "basic" || d.method == "share_link") &&
+  // Credentials presented with this request (not a session they opened earlier) clear the
+  // client's failure count.
+  if ((d.method == "basic" || d.method == "share_link") && d.reason != "session" &&
       (d.outcome == auth::Outcome::allow || d.outcome == auth::Outcome::issue_session))
     ax.succeeded(ar.client, pol.resource_id);
 

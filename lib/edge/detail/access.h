@@ -37,11 +37,15 @@ struct SessionCache {
   };
   static constexpr int64_t kMaxAgeMs = 5000;  // even without a reload, look again after this
   static constexpr size_t kMaxEntries = 50000;
-  std::unordered_map<std::string, Entry> map;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> map;
   uint64_t gen = 0;    // the snapshot generation it was filled under
   uint64_t epoch = 0;  // Access::session_epoch it was filled under
 
-  const Entry* find(const std::string& hash, int64_t now_ms) const;
+  const Entry* find(std::string_view hash, int64_t now_ms) const;
   void put(const std::string& hash, std::optional<auth::Session> s, int64_t now_ms);
 };
 
