@@ -83,6 +83,7 @@ core::Result<std::shared_ptr<GeoDb>> GeoDb::open(const std::string& path) {
     return core::err(core::Errc::config, "[auth] geoip_db: " + path + ": " + why);
   }
   g->mmdb = m;
+  g->path = path;
   return g;
 }
 
@@ -130,7 +131,7 @@ core::Result<void> Access::configure(const Config& cfg) {
   s->audit_store = cfg.audit_store;
   if (!cfg.geoip_db.empty()) {
     auto cur = settings();
-    if (cur->geo && geo_path_ == cfg.geoip_db) {
+    if (cur->geo && cur->geo->path == cfg.geoip_db) {
       s->geo = cur->geo;
     } else {
       WARREN_TRY(g, GeoDb::open(cfg.geoip_db));
@@ -162,7 +163,6 @@ core::Result<void> Access::configure(const Config& cfg) {
   }
   std::lock_guard lk(set_mu_);
   set_ = std::move(s);
-  geo_path_ = cfg.geoip_db;
   return {};
 }
 

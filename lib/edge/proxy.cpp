@@ -74,6 +74,12 @@ std::string_view real_ip(const Config& cfg, const http::Head& h, std::string_vie
   return best;
 }
 
+// A portal return URL: `rd` when it stays on `host` (auth::safe_return_url), else "/".
+std::string return_url(std::string_view rd, std::string_view host) {
+  auto r = rd.empty() ? std::nullopt : auth::safe_return_url(rd, host);
+  return r ? *r : std::string("/");
+}
+
 // An auth::Request whose views point into its own copies.
 struct OwnedRequest {
   explicit OwnedRequest(const auth::Request& a)
@@ -113,6 +119,10 @@ class Session {
   asio::awaitable<bool> handle(size_t head_len);
   asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,
                               std::string_view extra = {});
+  // Sends out_, a whole response edged made itself, and accounts for it (metrics, access log).
+  asio::awaitable<bool> send_out(int status, bool keep, const Route* route = nullptr);
+  asio::awaitable<bool> redirect(int status, std::string_view location, bool keep,
+                                 std::string_view extra = {}, const Route* route = nullptr);
   asio::awaitable<bool> forward(const Route& route, size_t head_len, bool keep);
   // Access control of a protected route: nullopt when the request may go on to forward();
   // else it was answered here (the value: keep the connection).
@@ -292,13 +302,24 @@ asio::awaitable<bool> Session::reply(int status, std::string_view detail, bool k
                                      std::string_view extra) {
   out_.clear();
   http::write_error(status, detail, keep, out_, extra, method_ == http::Method::head);
+  co_return co_await send_out(status, keep);
+}
+
+asio::awaitable<bool> Session::send_out(int status, bool keep, const Route* route) {
   c_.alarm.after(snap_->cfg->send);
   auto ec = co_await c_.client.write(out_);
   sent_ += out_.size();
   m_.bytes_out.inc(out_.size());
-  finish(status, nullptr, nullptr);
+  finish(status, route, nullptr);
   if (!keep) linger_ = true;
   co_return keep && !ec;
+}
+
+asio::awaitable<bool> Session::redirect(int status, std::string_view location, bool keep,
+                                        std::string_view extra, const Route* route) {
+  out_.clear();
+  http::write_redirect(location, keep, out_, method_ == http::Method::head, status, extra);
+  co_return co_await send_out(status, keep, route);
 }
 
 void Session::finish(int status, const Route* route, const TargetState* t) {
@@ -385,13 +406,7 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     if (req_.path.empty() || req_.path[0] != '/') loc.push_back('/');
     loc.append(req_.path);
     in_.consume(head_len);
-    out_.clear();
-    http::write_redirect(loc, keep_local, out_, method_ == http::Method::head);
-    c_.alarm.after(cfg.send);
-    auto ec = co_await c_.client.write(out_);
-    sent_ += out_.size();
-    finish(308, route, nullptr);
-    co_return keep_local && !ec;
+    co_return co_await redirect(308, loc, keep_local, {}, route);
   }
   if (route->spec.mtls == Mtls::required && (!verified_ || client_ca_ != route->spec.client_ca)) {
     in_.consume(head_len);
@@ -489,13 +504,7 @@ asio::awaitable<bool> Session::answer(int status, std::string_view content_type,
   std::string hdrs(extra);
   if (hdrs.find("Cache-Control:") == std::string::npos) hdrs.append("Cache-Control: no-store\r\n");
   http::write_response(status, content_type, body, keep, out_, hdrs, method_ == http::Method::head);
-  c_.alarm.after(snap_->cfg->send);
-  auto ec = co_await c_.client.write(out_);
-  sent_ += out_.size();
-  m_.bytes_out.inc(out_.size());
-  finish(status, nullptr, nullptr);
-  if (!keep) linger_ = true;
-  co_return keep && !ec;
+  co_return co_await send_out(status, keep);
 }
 
 // The answer for a decision that does not go upstream.
@@ -505,14 +514,7 @@ asio::awaitable<bool> Session::answer_decision(const auth::Decision& d, bool kee
     case auth::Outcome::redirect:
     case auth::Outcome::issue_session: {
       if (d.issue) extra.append("Set-Cookie: ").append(d.issue->set_cookie).append("\r\n");
-      out_.clear();
-      http::write_redirect(d.location, keep, out_, method_ == http::Method::head, 302, extra);
-      c_.alarm.after(snap_->cfg->send);
-      auto ec = co_await c_.client.write(out_);
-      sent_ += out_.size();
-      m_.bytes_out.inc(out_.size());
-      finish(302, nullptr, nullptr);
-      co_return keep && !ec;
+      co_return co_await redirect(302, d.location, keep, extra);
     }
     case auth::Outcome::unauthorized:
       if (!d.www_authenticate.empty())
@@ -742,7 +744,6 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
                                       std::string_view path, size_t head_len, bool keep) {
   Access& ax = *w_.d.access;
   auto set = ax.settings();
-  const Config& cfg = *snap_->cfg;
   const int64_t now = std::time(nullptr);
   std::string_view sub = path.substr(std::min(path.size(), p.portal_path.size()));
   std::string sec;
@@ -751,10 +752,6 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   const bool is_get = req_.method == http::Method::get || req_.method == http::Method::head;
   const bool is_post = req_.method == http::Method::post;
   const bool bodiless = http::request_body(req_) == http::Body::none;
-  auto rd_of = [&](std::string_view v) {
-    auto r = auth::safe_return_url(v, ar.host);
-    return r ? *r : std::string("/");
-  };
 
   if (is_get && sub == "/jwks.json") {
     in_.consume(head_len);
@@ -764,7 +761,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   if (is_get && (sub == "/login" || sub == "" || sub == "/")) {
     in_.consume(head_len);
     auto q = auth::query_param(ar.target, "rd");
-    std::string rd = rd_of(q ? std::string_view(*q) : std::string_view("/"));
+    std::string rd = return_url(q ? std::string_view(*q) : std::string_view("/"), ar.host);
     auth::PageState st;
     st.return_url = rd;
     std::string page = auth::login_page(p, st);
@@ -799,14 +796,8 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     ax.audit(*w_.access_settings, ad, ar, p, now);
     std::string extra = sec;
     extra.append("Set-Cookie: ").append(auth::clear_cookie(cname, c_.tls)).append("\r\n");
-    out_.clear();
-    http::write_redirect(p.portal_path + "/login", keep && bodiless, out_,
-                         method_ == http::Method::head, 303, extra);
-    c_.alarm.after(cfg.send);
-    auto ec = co_await c_.client.write(out_);
-    sent_ += out_.size();
-    finish(303, nullptr, nullptr);
-    co_return keep&& bodiless && !ec;
+    std::string login_page = p.portal_path + "/login";
+    co_return co_await redirect(303, login_page, keep && bodiless, extra);
   }
   if (!is_post || (sub != "/login" && sub != "/email")) {
     in_.consume(head_len);
@@ -818,10 +809,6 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   // head is in, so what the login needs of the head is copied first.
   OwnedRequest own(ar);
   const auth::Request& rq = own.r;
-  auto rd_in = [&](std::string_view v) {
-    auto r = auth::safe_return_url(v, rq.host);
-    return r ? *r : std::string("/");
-  };
   in_.consume(head_len);
   std::string body;
   if (int st = co_await read_small_body(8192, body); st != 0) {
@@ -839,7 +826,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     auto v = auth::form_value(*form, k);
     return v ? *v : std::string_view();
   };
-  std::string rd = rd_in(fv("rd").empty() ? std::string_view("/") : fv("rd"));
+  std::string rd = return_url(fv("rd"), rq.host);
 
   if (sub == "/email") {
     auto cr = auth::request_email_code(p, fv("email"), set->mail_from, rq.host, now);
@@ -924,14 +911,8 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     ax.succeeded(rq.client, p.resource_id);
     std::string extra = sec;
     extra.append("Set-Cookie: ").append(login.issue->set_cookie).append("\r\n");
-    out_.clear();
-    http::write_redirect(login.location.empty() ? rd : login.location, keep, out_, false, 303,
-                         extra);
-    c_.alarm.after(cfg.send);
-    auto ec = co_await c_.client.write(out_);
-    sent_ += out_.size();
-    finish(303, nullptr, nullptr);
-    co_return keep && !ec;
+    const std::string& to = login.location.empty() ? rd : login.location;
+    co_return co_await redirect(303, to, keep, extra);
   }
   std::string extra = sec;
   if (login.outcome == auth::Outcome::rate_limited)

@@ -69,6 +69,7 @@ struct GeoDb {
   // ISO 3166-1 alpha-2 country of the address ("" when unknown).
   std::string country(const auth::IpAddr& ip) const;
   void* mmdb = nullptr;  // MMDB_s
+  std::string path;      // a reload reopens it only when the path changes
 };
 
 class Access {
@@ -120,7 +121,6 @@ class Access {
   net::asio::thread_pool pool_;
   mutable std::mutex set_mu_;
   std::shared_ptr<const AccessSettings> set_;
-  std::string geo_path_;  // the GeoIP database set_ holds (reopened when it changes)
 
   std::mutex lim_mu_;
   auth::Backoff backoff_;
