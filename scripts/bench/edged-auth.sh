@@ -40,25 +40,10 @@ fi
 command -v wrk >/dev/null || { echo "edged-auth.sh: wrk is not installed" >&2; exit 69; }
 command -v curl >/dev/null || { echo "edged-auth.sh: curl is not installed" >&2; exit 69; }
 
-T=$(mktemp -d /tmp/warren-bench-edged-auth.XXXXXX)
+. scripts/bench/common.sh
+bench_tmp edged-auth
 export WARREN_DIR=$T
-PIDS=""
-cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-if [ "$LAYOUT" = pinned ] && [ "$NPROC" -ge 2 ]; then
-  SRV="taskset -c 0"
-  CLI="taskset -c 1"
-  WORKERS=1
-else
-  SRV=""
-  CLI=""
-  WORKERS=2
-fi
+bench_layout
 
 # The origin: netbench serve, one thread.
 $SRV "$B/netbench" serve --listen 127.0.0.1:0 --threads 1 --reply hello >"$T/origin.out" 2>"$T/origin.err" &

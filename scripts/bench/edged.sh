@@ -46,24 +46,9 @@ for p in $PROXIES; do
   esac
 done
 
-T=$(mktemp -d /tmp/warren-bench-edged.XXXXXX)
-PIDS=""
-cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-if [ "$LAYOUT" = pinned ] && [ "$NPROC" -ge 2 ]; then
-  SRV="taskset -c 0"
-  CLI="taskset -c 1"
-  WORKERS=1
-else
-  SRV=""
-  CLI=""
-  WORKERS=2
-fi
+. scripts/bench/common.sh
+bench_tmp edged
+bench_layout
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
