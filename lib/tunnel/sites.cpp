@@ -116,8 +116,10 @@ core::Result<void> set_site_key(store::Db& db, std::string_view name, const cryp
 }
 
 core::Result<std::vector<ForwardRecord>> list_forwards(store::Db& db) {
-  WARREN_TRY(st, db.prepare("SELECT protocol, listen_port, site, target, enabled FROM forwards "
-                            "ORDER BY protocol, listen_port"));
+  WARREN_TRY(st, db.prepare("SELECT protocol, listen_port, site, target, enabled, "
+                            "coalesce(name, ''), allow_ips, deny_ips, allow_countries, "
+                            "deny_countries, max_conns, conn_rate, conn_burst, tls_client_cert "
+                            "FROM forwards ORDER BY protocol, listen_port"));
   std::vector<ForwardRecord> out;
   for (;;) {
     WARREN_TRY(row, st.step());
@@ -129,6 +131,14 @@ core::Result<std::vector<ForwardRecord>> list_forwards(store::Db& db) {
     f.site = st.col_text(2);
     f.target = st.col_text(3);
     f.enabled = st.col_int(4) != 0;
+    f.name = st.col_text(5);
+    auto a =
+        make_forward_access(st.col_text(6), st.col_text(7), st.col_text(8), st.col_text(9),
+                            st.col_int(10), st.col_int(11), st.col_int(12), st.col_int(13) != 0);
+    if (a)
+      f.access = std::move(*a);
+    else
+      f.access_error = a.error().message;
     out.push_back(std::move(f));
   }
   return out;

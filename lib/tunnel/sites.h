@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "tunnel/access.h"
 
 namespace tunnel {
 
@@ -29,6 +30,9 @@ struct ForwardRecord {
   std::string site;
   std::string target;  // host:port at the site
   bool enabled = true;
+  std::string name;          // peerctl's name ("" when none)
+  ForwardAccess access;      // migration 0070
+  std::string access_error;  // a bad access column: the forward is not served (fail closed)
 };
 
 // A site name: 1..64 of [A-Za-z0-9._-] (the site id of warren-tunnel(7)); Errc::data otherwise.
