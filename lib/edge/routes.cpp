@@ -109,10 +109,20 @@ std::shared_ptr<TargetState> TargetRegistry::get(const std::string& route, const
   return slot;
 }
 
+std::shared_ptr<Cursor> TargetRegistry::cursor(const std::string& route,
+                                               const std::string& signature) {
+  std::lock_guard lk(mu_);
+  auto& slot = cursors_[route + "\n" + signature];
+  if (!slot) slot = std::make_shared<Cursor>();
+  return slot;
+}
+
 void TargetRegistry::prune() {
   std::lock_guard lk(mu_);
   for (auto it = map_.begin(); it != map_.end();)
     it = it->second.use_count() == 1 ? map_.erase(it) : std::next(it);
+  for (auto it = cursors_.begin(); it != cursors_.end();)
+    it = it->second.use_count() == 1 ? cursors_.erase(it) : std::next(it);
 }
 
 TargetState* Route::pick(int64_t now, std::string_view sticky_cookie,
@@ -125,7 +135,7 @@ TargetState* Route::pick(int64_t now, std::string_view sticky_cookie,
   if (spec.lb == Lb::least_conn) {
     TargetState* best = nullptr;
     int best_n = 0;
-    uint32_t start = rr.fetch_add(1, std::memory_order_relaxed);
+    uint32_t start = rr->next.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < n; ++i) {
       TargetState* t = targets[(start + i) % n].get();
       if (t == skip || !t->up(now)) continue;
@@ -137,7 +147,7 @@ TargetState* Route::pick(int64_t now, std::string_view sticky_cookie,
     }
     return best;
   }
-  uint32_t start = rr.fetch_add(1, std::memory_order_relaxed);
+  uint32_t start = rr->next.fetch_add(1, std::memory_order_relaxed);
   if (!wheel.empty()) {
     if (wheel[0] == UINT32_MAX) return nullptr;  // every target drained (weight 0)
     const size_t w = wheel.size();
@@ -240,6 +250,10 @@ std::vector<std::string> RouteTable::build(std::vector<RouteSpec> specs, TargetR
       r->targets.push_back(std::move(st));
     }
     r->wheel = make_wheel(s.targets);
+    std::string sig;
+    for (auto& t : s.targets)
+      sig.append(t.str()).append("*").append(std::to_string(t.weight)).append(" ");
+    r->rr = reg ? reg->cursor(s.name, sig) : std::make_shared<Cursor>();
     r->spec = std::move(s);
     const Route* rp = r.get();
     const std::string& h = rp->spec.host;

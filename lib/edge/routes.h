@@ -108,16 +108,26 @@ struct TargetState {
   void record(bool ok, int64_t now_ms, int fail_limit, Millis cooldown);
 };
 
-// Keeps TargetStates alive across reloads by key; thread-safe.
+// A route's round-robin position: one per route, shared by every worker thread (as HAProxy's
+// is) and kept across reloads while the route's targets stay the same, so weights hold for
+// the route, not per thread or per table.
+struct Cursor {
+  std::atomic<uint32_t> next{0};
+};
+
+// Keeps TargetStates and round-robin cursors alive across reloads by key; thread-safe.
 class TargetRegistry {
  public:
   std::shared_ptr<TargetState> get(const std::string& route, const TargetSpec& t);
-  // Forget states no table uses any more.
+  // The cursor of a route whose targets (and weights) `signature` names.
+  std::shared_ptr<Cursor> cursor(const std::string& route, const std::string& signature);
+  // Forget states and cursors no table uses any more.
   void prune();
 
  private:
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<TargetState>> map_;
+  std::unordered_map<std::string, std::shared_ptr<Cursor>> cursors_;
 };
 
 struct Route {
@@ -126,7 +136,7 @@ struct Route {
   // Round-robin order by weight (smooth weighted round robin: indices into targets, each
   // `weight` times, interleaved); empty when every weight is 1.
   std::vector<uint32_t> wheel;
-  mutable std::atomic<uint32_t> rr{0};
+  std::shared_ptr<Cursor> rr;  // never null
 
   // Picks a target that is up: the sticky one if `sticky_cookie` names one that is up, else
   // by the route's policy. `skip` (may be null) is a target already tried. Null when none.

@@ -112,6 +112,25 @@ wait_online() { # SITE [true|false] [tries]
   return 1
 }
 
+# wait_log PATTERN FILE [tries]: waits (<= tries x 50 ms) for an extended regex in a log.
+wait_log() {
+  for _ in $(seq 1 "${3:-100}"); do
+    grep -Eq "$1" "$2" && return 0
+    sleep 0.05
+  done
+  echo "no line matching $1 in $2" >&2
+  return 1
+}
+
+# wait_gone PID: waits (<= 5 s) until the process is gone.
+wait_gone() {
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 fd_count() { ls "/proc/$1/fd" | wc -l; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -333,9 +352,13 @@ hello through the tunnel" ]
 @test "the allow list refuses other targets and says so in the site log" {
   cp "$S/tunneld.toml" "$TD/site.toml.orig"
   echo "allow = [\"127.0.0.1:$ORIGIN\", \"localhost:1-1024\"]" >> "$S/tunneld.toml"
+  n=$(grep -c "event=reloaded" "$TD/site.log" || true)
   kill -HUP "$(cat "$TD/pids/site")"
-  sleep 0.3
-  grep -q "event=reloaded" "$TD/site.log"
+  for _ in $(seq 1 100); do
+    [ "$(grep -c "event=reloaded" "$TD/site.log")" -gt "$n" ] && break
+    sleep 0.05
+  done
+  [ "$(grep -c "event=reloaded" "$TD/site.log")" -gt "$n" ]
   printf 'GET /index.html HTTP/1.0\r\n\r\n' > "$TD/req"
   run dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req"
   [[ "$output" == *"hello through the tunnel"* ]]
@@ -345,7 +368,8 @@ hello through the tunnel" ]
   wait_listen "$OTHER"
   run dial homelab "127.0.0.1:$OTHER" --send "$TD/req"
   [[ "$output" != *secret* ]]
-  grep -q "event=stream_refused.*127.0.0.1:$OTHER.*not_allowed" "$TD/site.log"
+  # The site logs the refusal when the stream reaches it (the dial may have returned first).
+  wait_log "event=stream_refused.*127.0.0.1:$OTHER.*not_allowed" "$TD/site.log"
   # By name: localhost resolves to 127.0.0.1 but only ports up to 1024 are allowed by name,
   # and no network rule allows the address.
   run dial homelab "localhost:$OTHER" --send "$TD/req"
@@ -365,8 +389,7 @@ hello through the tunnel" ]
   [[ "$output" == *'"code":78'* ]]
   [[ "$output" == *'tunneld.toml:'* ]]
   kill -HUP "$(cat "$TD/pids/site")"
-  sleep 0.2
-  grep -q 'event=reload_failed' "$TD/site.log"
+  wait_log 'event=reload_failed' "$TD/site.log"
   cp "$TD/site.toml.keep" "$S/tunneld.toml"
   [ "$(site_field homelab online)" = true ]
 }
@@ -419,7 +442,7 @@ hello through the tunnel" ]
 
 @test "edge restart: the site is back within its backoff" {
   kill -9 "$(cat "$TD/pids/edge")"
-  sleep 0.2
+  wait_gone "$(cat "$TD/pids/edge")"
   start_edge
   [ "$(edge_status | jq -r .listen)" = "$EDGE_ADDR" ]
   wait_online homelab true 80
@@ -501,10 +524,15 @@ hello through the tunnel" ]
   # A stream that starts now and sends its request after a second.
   dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req" --hold 1 > "$TD/drained" 2>/dev/null &
   dpid=$!
-  sleep 0.3
+  # The stream is open on the edge before the signal.
+  for _ in $(seq 1 100); do
+    [ "$(edge_status | jq '[.sites[].streams] | add')" -ge 1 ] && break
+    sleep 0.05
+  done
+  [ "$(edge_status | jq '[.sites[].streams] | add')" -ge 1 ]
   ep=$(cat "$TD/pids/edge")
   kill -TERM "$ep"
-  sleep 0.2
+  wait_log "event=draining" "$TD/edge.log"
   run call "$E/run/tunneld.sock" '{"op":"dial","site":"homelab","target":"127.0.0.1:80"}'
   [[ "$output" == *'"code":75'* ]]
   wait "$dpid"

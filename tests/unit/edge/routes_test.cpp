@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "../support.h"
 #include "edge/routes.h"
@@ -235,4 +236,40 @@ TEST_CASE("weights: smooth weighted round robin, weight 0 drains, all drained pi
   z.targets[0].weight = 0;
   t2.build({z}, nullptr);
   CHECK(t2.match("h", "/")->pick(1000, {}, nullptr) == nullptr);
+}
+
+TEST_CASE("weights hold for the route across threads and reloads, not per thread or table") {
+  TargetRegistry reg;
+  auto s = spec("w", "*", "/", {"127.0.0.1:1", "127.0.0.1:2"});
+  s.targets[0].weight = 3;
+  s.targets[1].weight = 1;
+  std::map<uint16_t, int> n;
+  // Two picks from one table, six from a rebuilt one (a reload in the middle of a sequence):
+  // the cursor carries over, so eight picks still split 6:2.
+  auto t1 = std::make_unique<RouteTable>();
+  t1->build({s}, &reg);
+  for (int i = 0; i < 2; ++i) n[t1->match("h", "/")->pick(1000, {}, nullptr)->spec.port]++;
+  RouteTable t2;
+  t2.build({s}, &reg);
+  t1.reset();
+  reg.prune();
+  for (int i = 0; i < 6; ++i) n[t2.match("h", "/")->pick(1000, {}, nullptr)->spec.port]++;
+  CHECK(n[1] == 6);
+  CHECK(n[2] == 2);
+  // Two threads picking from the same table share one position: 4000 picks split 3000:1000.
+  std::atomic<int> a{0}, b{0};
+  auto work = [&] {
+    for (int i = 0; i < 2000; ++i)
+      (t2.match("h", "/")->pick(1000, {}, nullptr)->spec.port == 1 ? a : b)++;
+  };
+  std::thread x(work), y(work);
+  x.join();
+  y.join();
+  CHECK(a.load() == 3000);
+  CHECK(b.load() == 1000);
+  // Other weights are another route shape: a fresh position.
+  s.targets[1].weight = 2;
+  RouteTable t3;
+  t3.build({s}, &reg);
+  CHECK(t3.match("h", "/")->rr != t2.match("h", "/")->rr);
 }
