@@ -226,7 +226,9 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
         ns.row.path_prefix = link->path_prefix;
         ns.row.share_link_id = link->id;
         d.issue = std::move(ns);
-        d.location = strip_query_param(req.target, policy.share_param);
+        // Never scheme-relative or off-host, whatever the target looked like.
+        d.location = safe_return_url(strip_query_param(req.target, policy.share_param), req.host)
+                         .value_or("/");
         return finish(Outcome::issue_session, 302, "share_link_issued");
       }
       call(lk.failed, req.client, rid, now);

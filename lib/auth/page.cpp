@@ -42,20 +42,32 @@ std::string form(const Policy& p, const PageState& st, std::string_view action,
 }
 }  // namespace
 
+namespace {
+std::string page_head(std::string_view title) {
+  const std::string t = html_escape(title);
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         "<title>" +
+         t +
+         "</title>\n"
+         "<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;"
+         "padding:0 1rem}fieldset{margin:1rem 0;border:1px solid #ccc;border-radius:6px}"
+         "label{display:block;margin:.5rem 0}input{font-size:1rem;width:100%;"
+         "box-sizing:border-box}button{margin-top:.5rem;font-size:1rem}"
+         ".msg{padding:.5rem;background:#fee}</style>\n"
+         "</head><body>\n<h1>" +
+         t + "</h1>\n";
+}
+}  // namespace
+
+std::string logout_page(const Policy& p) {
+  return page_head("Sign out of " + p.resource) + "<form method=\"post\" action=\"" +
+         html_escape(p.portal_path) +
+         "/logout\">\n<button type=\"submit\">Sign out</button>\n</form>\n</body></html>\n";
+}
+
 std::string login_page(const Policy& p, const PageState& st) {
-  const std::string name = html_escape(p.resource);
-  std::string h =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<title>Sign in to " +
-      name +
-      "</title>\n"
-      "<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;"
-      "padding:0 1rem}fieldset{margin:1rem 0;border:1px solid #ccc;border-radius:6px}"
-      "label{display:block;margin:.5rem 0}input{font-size:1rem;width:100%;box-sizing:border-box}"
-      "button{margin-top:.5rem;font-size:1rem}.msg{padding:.5rem;background:#fee}</style>\n"
-      "</head><body>\n<h1>Sign in to " +
-      name + "</h1>\n";
+  std::string h = page_head("Sign in to " + p.resource);
   if (!st.message.empty())
     h += "<p class=\"msg\" role=\"alert\">" + html_escape(st.message) + "</p>\n";
   const Methods& m = p.methods;

@@ -24,6 +24,10 @@ struct PageState {
 // <portal_path>/login or <portal_path>/email).
 std::string login_page(const Policy& policy, const PageState& st);
 
+// The page GET <portal_path>/logout shows: one button that POSTs to it (signing out changes
+// state, so it takes a same-origin POST, never a link or an image a third party can embed).
+std::string logout_page(const Policy& policy);
+
 // Content-Security-Policy (no scripts, forms to self, frame-ancestors 'none'),
 // X-Frame-Options, X-Content-Type-Options, Referrer-Policy, Cache-Control: no-store, and
 // Strict-Transport-Security over TLS.

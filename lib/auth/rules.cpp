@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/text.h"
+#include "http/path.h"
 
 namespace auth {
 
@@ -110,66 +111,11 @@ bool glob_match(std::string_view p, std::string_view s) {
   return pi == p.size();
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::optional<std::string> normalize_path(std::string_view t) {
-  auto q = t.find_first_of("?#");
-  if (q != std::string_view::npos) t = t.substr(0, q);
-  if (t.empty() || t[0] != '/') return std::nullopt;
-  std::string dec;
-  dec.reserve(t.size());
-  for (size_t i = 0; i < t.size(); i++) {
-    unsigned char c = static_cast<unsigned char>(t[i]);
-    if (c < 0x20 || c == 0x7f || c == '\\') return std::nullopt;
-    if (c != '%') {
-      dec += static_cast<char>(c);
-      continue;
-    }
-    if (i + 2 >= t.size()) return std::nullopt;
-    int h = hexval(t[i + 1]), l = hexval(t[i + 2]);
-    if (h < 0 || l < 0) return std::nullopt;
-    unsigned char v = static_cast<unsigned char>(h * 16 + l);
-    if (v < 0x20 || v == 0x7f || v == '/' || v == '\\') return std::nullopt;
-    bool unreserved = std::isalnum(v) || v == '-' || v == '.' || v == '_' || v == '~';
-    if (unreserved) {
-      dec += static_cast<char>(v);
-    } else {  // keep other escapes as sent, upper-cased
-      dec += '%';
-      dec += static_cast<char>(std::toupper(static_cast<unsigned char>(t[i + 1])));
-      dec += static_cast<char>(std::toupper(static_cast<unsigned char>(t[i + 2])));
-    }
-    i += 2;
-  }
-  // Resolve segments.
-  std::vector<std::string_view> out;
-  std::string_view d = dec;
-  bool trailing = false;
-  size_t pos = 1;
-  while (pos <= d.size()) {
-    size_t e = d.find('/', pos);
-    if (e == std::string_view::npos) e = d.size();
-    std::string_view seg = d.substr(pos, e - pos);
-    seg = seg.substr(0, seg.find(';'));  // path parameters ("..;x", "a;jsessionid=1") dropped
-    trailing = e == d.size() ? (seg.empty() || seg == "." || seg == "..") : false;
-    if (seg == "..") {
-      if (!out.empty()) out.pop_back();
-    } else if (!seg.empty() && seg != ".") {
-      out.push_back(seg);
-    }
-    pos = e + 1;
-  }
-  std::string r;
-  for (auto seg : out) {
-    r += '/';
-    r += seg;
-  }
-  if (r.empty() || trailing) r += '/';
-  return r;
+  std::string out;
+  if (http::normalize_target(t.substr(0, t.find('?')), out) != http::PathError::none)
+    return std::nullopt;
+  return out;
 }
 
 const char* action_name(Action a) {

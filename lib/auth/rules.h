@@ -37,11 +37,9 @@ bool contains(const Cidr& c, const IpAddr& a);
 // everything else is literal. Bounded work (no exponential backtracking).
 bool glob_match(std::string_view pattern, std::string_view path);
 
-// The path used for rules, portal and share-link prefixes: the query dropped, percent-escapes
-// of unreserved characters decoded, ";params" of each segment dropped (as Tomcat and others
-// do: "/public/..;/admin" is "/admin"), "//" collapsed, "." and ".." segments resolved. nullopt for
-// a path that does not start with '/', escapes a NUL or control character, an encoded '/' or
-// '\', or a bad escape (answer 400).
+// The path used for rules, portal and share-link prefixes: the query dropped, then
+// http::normalize_target (the one normaliser edged routes and forwards with). nullopt for what
+// it refuses (answer 400): ';' parameters, encoded '/' or '\', controls, bad escapes, ...
 std::optional<std::string> normalize_path(std::string_view target);
 
 enum class Action : uint8_t { accept, drop, pass };

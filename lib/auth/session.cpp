@@ -281,8 +281,8 @@ std::optional<std::string> safe_return_url(std::string_view url, std::string_vie
   if (authority.empty() || core::to_lower(authority) != core::to_lower(host)) return std::nullopt;
   std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (path[0] != '/') path = "/" + path;
-  if (path.size() > 1 && path[1] == '/') return std::nullopt;
-  return path;
+  // The path of a same-host URL passes the checks of a relative one ("//" at any decoding).
+  return safe_return_url(path, host);
 }
 
 }  // namespace auth

@@ -44,10 +44,20 @@ Inbound inbound_header(std::string_view name, std::string_view value, const Deci
                                    policy.share_secret_header};
   for (auto n : drop)
     if (!n.empty() && same_name(name, n)) return Inbound::drop;
+  if (name.size() >= 7 && same_name(name.substr(0, 7), "remote-")) return Inbound::drop;
   if (d.method == "basic" && same_name(name, "Authorization")) return Inbound::drop;
   if (same_name(name, "Cookie")) {
-    if (cookie_values(value, session_cookie).empty()) return Inbound::keep;
-    replaced = strip_cookie(value, session_cookie);
+    // This resource's cookie and the default names (over HTTP and HTTPS), whatever the route.
+    static const std::string kPlain = cookie_name(Policy{}.cookie_base, false),
+                             kTls = cookie_name(Policy{}.cookie_base, true);
+    const std::string_view names3[] = {session_cookie, kPlain, kTls};
+    bool found = false;
+    for (auto n : names3) found = found || !cookie_values(value, n).empty();
+    if (!found) return Inbound::keep;
+    std::string v(value);
+    for (auto n : names3)
+      if (!v.empty()) v = strip_cookie(v, n);
+    replaced = std::move(v);
     return replaced.empty() ? Inbound::drop : Inbound::replace;
   }
   return Inbound::keep;

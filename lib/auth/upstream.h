@@ -29,10 +29,12 @@ struct HeaderNames {
 using OwnedHeader = std::pair<std::string, std::string>;
 
 // Rewrites the request headers for the upstream, in place:
-// - removes every header named like one of `names` (case-insensitive, '_' taken as '-'),
-//   whatever the decision, so a client can never assert an identity itself;
-// - removes the share-token header pair and this resource's session cookie (Cookie headers
-//   left empty are dropped), and Authorization when Basic authenticated the request;
+// - removes every header named like one of `names` or starting with "Remote-"
+//   (case-insensitive, '_' taken as '-'), whatever the decision, so a client can never assert
+//   an identity itself;
+// - removes the share-token header pair and the session cookie (this resource's name and the
+//   default ones; Cookie headers left empty are dropped), and Authorization when Basic
+//   authenticated the request;
 // - when the decision allowed an identified request, appends the identity headers (control
 //   characters removed from values; empty values omitted) and `assertion` when not empty.
 void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision& d,
@@ -42,6 +44,8 @@ void rewrite_upstream_headers(std::vector<OwnedHeader>& headers, const Decision&
 // The rule of rewrite_upstream_headers for one inbound header (for callers that keep headers
 // as views): drop it, keep it, or replace its value with `replaced` (a Cookie header without
 // `session_cookie`, the name cookie_name() gives).
+// Routes without access control apply the same rule with a default Decision and Policy: the
+// identity, assertion and share-token headers and the session cookie reach no upstream.
 enum class Inbound : uint8_t { keep, drop, replace };
 Inbound inbound_header(std::string_view name, std::string_view value, const Decision& d,
                        const Policy& policy, std::string_view session_cookie,

@@ -13,6 +13,7 @@
 #include "auth/session.h"
 #include "edge/detail/daemon.h"
 #include "enroll/enroll.h"
+#include "http/path.h"
 #include "http/proxy.h"
 #include "log/log.h"
 
@@ -41,6 +42,9 @@ void Conn::expire() {
 namespace {
 
 constexpr std::string_view kStickyCookie = "edged_sticky";
+constexpr std::string_view kReserved = "/.warren/";  // edged's own paths, never proxied
+const std::string kPlainCookie = auth::cookie_name(auth::Policy{}.cookie_base, false);
+const std::string kTlsCookie = auth::cookie_name(auth::Policy{}.cookie_base, true);
 
 int64_t now_us() {
   timespec ts{};
@@ -117,6 +121,8 @@ class Session {
 
  private:
   asio::awaitable<bool> handle(size_t head_len);
+  const AccessSettings& access_settings();
+  void strip_inbound();
   asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,
                               std::string_view extra = {});
   // Sends out_, a whole response edged made itself, and accounts for it (metrics, access log).
@@ -173,6 +179,7 @@ class Session {
   std::vector<auth::Header> auth_headers_;
   std::string auth_extra_;            // identity header lines for the upstream
   std::string upstream_path_;         // the target without the share token
+  std::string norm_path_;             // the normalised target (req_.path points here)
   std::deque<std::string> replaced_;  // rewritten Cookie values (req_.headers point here)
   std::string subject_;
   struct Local {
@@ -386,6 +393,18 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     in_.consume(head_len);
     co_return co_await reply(405, "CONNECT is not supported", false, "Allow: GET, HEAD, POST\r\n");
   }
+  // One path for every decision and for the origin: the target normalised once (routing,
+  // rules, share-link limits, the portal's paths and the request line sent upstream all see
+  // this form); what origins could read differently (";", %2F, %5C, NUL, overlong UTF-8) is
+  // refused here, on every route.
+  if (req_.path != "*") {
+    std::string_view raw = req_.path.empty() ? std::string_view("/") : req_.path;
+    if (auto pe = http::normalize_target(raw, norm_path_); pe != http::PathError::none) {
+      in_.consume(head_len);
+      co_return co_await reply(400, http::to_string(pe), false);
+    }
+    req_.path = norm_path_;
+  }
   if (req_.method == http::Method::post && req_.path == enroll::kPath)
     co_return co_await enroll_site(head_len, keep);
   const Route* route = s.routes->match(req_.host, req_.path);
@@ -393,6 +412,12 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     std::string detail = "no route for host \"" + std::string(req_.host) + "\"";
     in_.consume(head_len);
     co_return co_await reply(404, detail, keep_local);
+  }
+  // edged's own paths are never proxied: without access control on the route there is no
+  // portal to serve them, so they are not found.
+  if (!route->spec.policy && route->spec.policy_error.empty() && req_.path.starts_with(kReserved)) {
+    in_.consume(head_len);
+    co_return co_await reply(404, "reserved for edged", keep_local);
   }
   if (route->spec.redirect_https && !c_.tls) {
     std::string loc = "https://";
@@ -419,8 +444,43 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
   if (route->spec.policy || !route->spec.policy_error.empty()) {
     if (!route->spec.policy_error.empty() || !access_local(*route))
       if (auto answered = co_await access(*route, head_len, keep)) co_return *answered;
+  } else {
+    strip_inbound();
   }
   co_return co_await forward(*route, head_len, keep);
+}
+
+const AccessSettings& Session::access_settings() {
+  if (!w_.access_settings || w_.access_settings_gen != w_.gen) {
+    w_.access_settings = w_.d.access->settings();
+    w_.access_settings_gen = w_.gen;
+  }
+  return *w_.access_settings;
+}
+
+// A route without access control: identity, assertion and share-token headers and the session
+// cookie are removed all the same (auth::inbound_header), so no client asserts an identity to
+// an origin behind a public or routes-file route.
+void Session::strip_inbound() {
+  static const auth::Policy kNone;
+  static const auth::Decision kNobody;
+  const AccessSettings& set = access_settings();
+  const std::string& cname = c_.tls ? kTlsCookie : kPlainCookie;
+  replaced_.clear();
+  std::string rep;
+  std::erase_if(req_.headers, [&](http::Header& h) {
+    switch (auth::inbound_header(h.name, h.value, kNobody, kNone, cname, set.names, rep)) {
+      case auth::Inbound::drop:
+        return true;
+      case auth::Inbound::replace:
+        replaced_.push_back(std::move(rep));
+        h.value = replaced_.back();
+        return false;
+      case auth::Inbound::keep:
+        return false;
+    }
+    return false;
+  });
 }
 
 // ---- access control ---------------------------------------------------------------------------
@@ -619,6 +679,7 @@ bool Session::access_local(const Route& route) {
     cache.gen = w_.gen;
     cache.epoch = epoch;
     w_.access_settings = ax.settings();
+    w_.access_settings_gen = w_.gen;
   }
   if (w_.access_settings->geo && pol.needs_country) {
     a_.country = w_.access_settings->geo->country(ar.client);
@@ -767,9 +828,17 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     std::string page = auth::login_page(p, st);
     co_return co_await answer(200, "text/html; charset=utf-8", page, keep && bodiless, sec);
   }
-  if ((is_get || is_post) && sub == "/logout") {
-    // Ends this browser's session for the resource (GET too: a plain link works without JS).
+  if (is_get && sub == "/logout") {
     in_.consume(head_len);
+    co_return co_await answer(200, "text/html; charset=utf-8", auth::logout_page(p),
+                              keep && bodiless, sec);
+  }
+  if (is_post && sub == "/logout") {
+    // Ends this browser's session for the resource: a POST from this origin only (a GET, an
+    // image or another site's form cannot sign anyone out).
+    in_.consume(head_len);
+    if (!auth::origin_ok(ar))
+      co_return co_await reply(403, "cross-site logout refused", keep && bodiless);
     const std::string cname = auth::cookie_name(p.cookie_base, c_.tls);
     std::vector<std::string> hashes;
     for (const auto& h : req_.headers)
@@ -1301,7 +1370,9 @@ asio::awaitable<error_code> Session::send_body(Upstream& u, http::Body body, int
     }
     co_return error_code();
   }
-  // Chunked: validated as it streams and forwarded unchanged.
+  // Chunked: validated as it streams and forwarded unchanged, except the trailer section: a
+  // request's trailers are dropped (as nginx does), so no identity or other header can be
+  // smuggled in after the access decision; the origin sees an empty trailer section.
   chunks_.reset();
   bool head_sent = false;
   for (;;) {
@@ -1312,13 +1383,15 @@ asio::awaitable<error_code> Session::send_body(Upstream& u, http::Body body, int
       co_return asio::error::invalid_argument;
     }
     c_.alarm.after(cfg.send);
-    if (auto ec = co_await u.s.write(head_sent ? std::string_view() : head,
-                                     in_.view().substr(0, st.consumed));
-        ec)
-      co_return ec;
+    if (st.keep > 0 || !head_sent) {
+      if (auto ec = co_await u.s.write(head_sent ? std::string_view() : head,
+                                       in_.view().substr(0, st.keep));
+          ec)
+        co_return ec;
+    }
     head_sent = true;
     in_.consume(st.consumed);
-    if (st.done) co_return error_code();
+    if (st.done) co_return co_await u.s.write("\r\n");
     w_.bufs.get(in_);
     in_.compact();
     c_.alarm.after(cfg.client_body);

@@ -535,6 +535,11 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
       out[i].policy_error = p.error().message;
       continue;
     }
+    // A resource under a path prefix has its portal under it too ("/admin/.warren/auth"), so
+    // its login pages and posts reach this route, never a neighbour on the same host.
+    std::string_view prefix = out[i].path;
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    if (!prefix.empty()) p->portal_path = std::string(prefix) + p->portal_path;
     if (!p->is_public || !p->rules.empty() || p->rate_per_sec > 0)
       out[i].policy = std::make_shared<const auth::Policy>(std::move(*p));
   }

@@ -137,6 +137,30 @@ bool valid_host(std::string_view h) {
   return true;
 }
 
+// "Host:port" parts; the port is empty when absent.
+void split_authority(std::string_view a, std::string_view& host, std::string_view& port) {
+  size_t colon = a.rfind(':');
+  size_t close = a.rfind(']');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    host = a.substr(0, colon);
+    port = a.substr(colon + 1);
+  } else {
+    host = a;
+    port = {};
+  }
+}
+
+// Whether two authorities name the same host and port (a missing port matches 80 or 443).
+bool same_authority(std::string_view a, std::string_view b) {
+  std::string_view ha, pa, hb, pb;
+  split_authority(a, ha, pa);
+  split_authority(b, hb, pb);
+  if (!iequals(ha, hb)) return false;
+  if (pa == pb) return true;
+  auto dflt = [](std::string_view p) { return p == "80" || p == "443"; };
+  return pa.empty() ? dflt(pb) : pb.empty() && dflt(pa);
+}
+
 Error parse_request_line(std::string_view line, const Limits& lim, Head& h) {
   size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return Error::bad_request_line;
@@ -154,6 +178,7 @@ Error parse_request_line(std::string_view line, const Limits& lim, Head& h) {
   Error e = parse_version(line.substr(sp2 + 1), h.version_minor);
   if (e != Error::none) return e;
   h.method = classify_method(h.method_text);
+  if (h.method == Method::other && method_case_variant(h.method_text)) return Error::bad_method;
   std::string_view t = h.target;
   if (t[0] == '/') {
     h.path = t;
@@ -231,6 +256,7 @@ Error parse_fields(std::string_view block, const Limits& lim, Head& h) {
 // Content-Length, Transfer-Encoding, Connection, Host, Upgrade, Expect.
 Error interpret(Head& h, bool request) {
   int hosts = 0;
+  std::string_view host_header;
   bool have_cl = false, have_te = false, ka_token = false, upgrade_token = false;
   int chunked_count = 0;
   bool other_coding = false;
@@ -238,6 +264,7 @@ Error interpret(Head& h, bool request) {
     switch (f.id) {
       case Hdr::host:
         ++hosts;
+        if (hosts == 1) host_header = f.value;
         if (hosts == 1 && h.abs_host.empty()) h.host = f.value;
         break;
       case Hdr::content_length: {
@@ -311,7 +338,12 @@ Error interpret(Head& h, bool request) {
   if (request) {
     if (hosts > 1) return Error::duplicate_host;
     if (hosts == 0 && h.version_minor == 1 && h.abs_host.empty()) return Error::missing_host;
-    if (!h.abs_host.empty()) h.host = h.abs_host;
+    if (!h.abs_host.empty()) {
+      // An absolute-form target and a Host header that name different hosts: refused, so no
+      // hop can route by one and another by the other.
+      if (hosts == 1 && !same_authority(h.abs_host, host_header)) return Error::host_mismatch;
+      h.host = h.abs_host;
+    }
     if (!h.host.empty() && !valid_host(h.host)) return Error::bad_host;
   }
   h.keep_alive = h.version_minor >= 1 ? !h.conn_close : (ka_token && !h.conn_close);
@@ -367,6 +399,8 @@ std::string_view to_string(Error e) {
       return "missing Host header";
     case Error::duplicate_host:
       return "duplicate Host header";
+    case Error::host_mismatch:
+      return "the request target and the Host header name different hosts";
     case Error::bad_host:
       return "invalid Host header";
     case Error::bad_expect:
@@ -375,6 +409,8 @@ std::string_view to_string(Error e) {
       return "bad chunk size";
     case Error::bad_chunk:
       return "malformed chunk";
+    case Error::bad_chunk_ext:
+      return "malformed chunk extension";
     case Error::chunk_ext_too_long:
       return "chunk extension too long";
     case Error::trailers_too_large:
@@ -415,6 +451,14 @@ bool has_token(std::string_view list, std::string_view token) {
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
+  return false;
+}
+
+bool method_case_variant(std::string_view m) {
+  static constexpr std::string_view kStd[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                              "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto k : kStd)
+    if (m != k && iequals(m, k)) return true;
   return false;
 }
 
@@ -565,6 +609,9 @@ ChunkedScanner::Step ChunkedScanner::feed(std::string_view in, std::string* payl
   Step s;
   size_t i = 0;
   const size_t n = in.size();
+  const bool in_trailers = st_ == St::trailer_start || st_ == St::trailer_line ||
+                           st_ == St::trailer_lf || st_ == St::final_lf || st_ == St::done;
+  size_t keep = in_trailers ? 0 : SIZE_MAX;  // where the trailer section starts in `in`
   auto fail = [&](Error e) {
     s.consumed = i;
     s.error = e;
@@ -583,7 +630,7 @@ ChunkedScanner::Step ChunkedScanner::feed(std::string_view in, std::string* payl
         } else if (digits_ == 0) {
           return fail(Error::bad_chunk_size);
         } else if (c == ';') {
-          st_ = St::ext;
+          st_ = St::ext_bws;
           ++i;
         } else if (ows(c)) {
           st_ = St::size_ws;
@@ -599,29 +646,83 @@ ChunkedScanner::Step ChunkedScanner::feed(std::string_view in, std::string* payl
       case St::size_ws:
         if (++ext_len_ > kMaxChunkExt) return fail(Error::chunk_ext_too_long);
         if (c == ';')
-          st_ = St::ext;
+          st_ = St::ext_bws;
         else if (!ows(c))
           return fail(Error::bad_chunk_size);
         ++i;
         break;
-      case St::ext:
-        if (c == '\r') {
-          st_ = St::size_lf;
-        } else if (c == '\n') {
-          return fail(Error::bare_lf);
-        } else if (!kT.field[uc(c)]) {
-          return fail(Error::bad_chunk);
-        } else if (++ext_len_ > kMaxChunkExt) {
-          return fail(Error::chunk_ext_too_long);
+      // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+      // chunk-ext-name = token; chunk-ext-val = token / quoted-string
+      case St::ext_bws:
+      case St::ext_name:
+      case St::ext_after:
+      case St::ext_val_bws:
+      case St::ext_val_token:
+      case St::ext_quoted:
+      case St::ext_quoted_bs: {
+        if (++ext_len_ > kMaxChunkExt) return fail(Error::chunk_ext_too_long);
+        const bool tchar = kT.tchar[uc(c)];
+        switch (st_) {
+          case St::ext_bws:  // a name must follow
+            if (tchar)
+              st_ = St::ext_name;
+            else if (!ows(c))
+              return fail(c == '\n' ? Error::bare_lf : Error::bad_chunk_ext);
+            break;
+          case St::ext_name:
+          case St::ext_val_token:
+            if (tchar) break;
+            ext_named_ = st_ == St::ext_name;
+            st_ = St::ext_after;
+            --ext_len_;
+            continue;  // look at c again as what follows
+          case St::ext_after:
+            if (c == ';') {
+              st_ = St::ext_bws;
+            } else if (c == '=' && ext_named_) {
+              st_ = St::ext_val_bws;
+            } else if (c == '\r') {
+              st_ = St::size_lf;
+            } else if (!ows(c)) {
+              return fail(c == '\n' ? Error::bare_lf : Error::bad_chunk_ext);
+            }
+            if (c == '=' || c == ';') ext_named_ = false;
+            break;
+          case St::ext_val_bws:
+            if (c == '"')
+              st_ = St::ext_quoted;
+            else if (tchar)
+              st_ = St::ext_val_token;
+            else if (!ows(c))
+              return fail(c == '\n' ? Error::bare_lf : Error::bad_chunk_ext);
+            break;
+          case St::ext_quoted:  // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            if (c == '"') {
+              ext_named_ = false;
+              st_ = St::ext_after;
+            } else if (c == '\\') {
+              st_ = St::ext_quoted_bs;
+            } else if (!kT.field[uc(c)]) {
+              return fail(c == '\n' ? Error::bare_lf : Error::bad_chunk_ext);
+            }
+            break;
+          case St::ext_quoted_bs:  // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            if (!kT.field[uc(c)]) return fail(Error::bad_chunk_ext);
+            st_ = St::ext_quoted;
+            break;
+          default:
+            break;
         }
         ++i;
         break;
+      }
       case St::size_lf:
         if (c != '\n') return fail(Error::bare_cr);
         ++i;
         digits_ = 0;
         ext_len_ = 0;
         st_ = size_ == 0 ? St::trailer_start : St::data;
+        if (size_ == 0) keep = i;
         break;
       case St::data: {
         size_t take = static_cast<size_t>(std::min<uint64_t>(size_, n - i));
@@ -654,16 +755,23 @@ ChunkedScanner::Step ChunkedScanner::feed(std::string_view in, std::string* payl
           return fail(Error::bad_header_name);
         } else {
           st_ = St::trailer_line;
+          trailer_name_ = true;
         }
         break;
-      case St::trailer_line:
+      case St::trailer_line:  // field-name ":" OWS field-value OWS
         if (++trailer_len_ > kMaxTrailers) return fail(Error::trailers_too_large);
-        if (c == '\r')
+        if (trailer_name_) {
+          if (c == ':')
+            trailer_name_ = false;
+          else if (!kT.tchar[uc(c)])
+            return fail(Error::bad_header_name);
+        } else if (c == '\r') {
           st_ = St::trailer_lf;
-        else if (c == '\n')
+        } else if (c == '\n') {
           return fail(Error::bare_lf);
-        else if (!kT.field[uc(c)])
+        } else if (!kT.field[uc(c)]) {
           return fail(Error::bad_header_value);
+        }
         ++i;
         break;
       case St::trailer_lf:
@@ -676,15 +784,18 @@ ChunkedScanner::Step ChunkedScanner::feed(std::string_view in, std::string* payl
         st_ = St::done;
         ++i;
         s.consumed = i;
+        s.keep = std::min(keep, i);
         s.done = true;
         return s;
       case St::done:
         s.consumed = i;
+        s.keep = std::min(keep, i);
         s.done = true;
         return s;
     }
   }
   s.consumed = i;
+  s.keep = std::min(keep, i);
   s.done = st_ == St::done;
   return s;
 }

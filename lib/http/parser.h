@@ -37,9 +37,11 @@ enum class Error : uint8_t {
   missing_host,
   duplicate_host,
   bad_host,
+  host_mismatch,
   bad_expect,
   bad_chunk_size,
   bad_chunk,
+  bad_chunk_ext,
   chunk_ext_too_long,
   trailers_too_large,
 };
@@ -152,13 +154,16 @@ class HeadParser {
   bool line1_seen_ = false;
 };
 
-// Scans a chunked body: validates the framing strictly and tells how many input bytes belong
-// to the body (framing included, so a proxy can forward them unchanged). Optionally appends
-// the payload (framing removed) to a string.
+// Scans a chunked body: validates the framing strictly (chunk extensions by their grammar,
+// RFC 9112 7.1.1) and tells how many input bytes belong to the body (framing included, so a
+// proxy can forward them unchanged). Optionally appends the payload (framing removed) to a
+// string. The trailer section is validated too; `keep` tells which consumed bytes come before
+// it, so a proxy that drops request trailers forwards `keep` bytes and, when done, one CRLF.
 class ChunkedScanner {
  public:
   struct Step {
     size_t consumed = 0;
+    size_t keep = 0;    // consumed bytes before the trailer section (the rest are trailers)
     bool done = false;  // the last chunk and the trailers ended
     Error error = Error::none;
   };
@@ -171,7 +176,13 @@ class ChunkedScanner {
   enum class St : uint8_t {
     size,
     size_ws,
-    ext,
+    ext_bws,        // after ';': BWS, then a name
+    ext_name,       // in a chunk-ext-name
+    ext_after,      // after a name or value: BWS, then ';', '=' (after a name) or CR
+    ext_val_bws,    // after '=': BWS, then a token or a quoted-string
+    ext_val_token,  // in a token value
+    ext_quoted,     // in a quoted-string
+    ext_quoted_bs,  // after a backslash in a quoted-string
     size_lf,
     data,
     data_cr,
@@ -188,6 +199,8 @@ class ChunkedScanner {
   uint64_t payload_ = 0;
   size_t ext_len_ = 0;
   size_t trailer_len_ = 0;
+  bool ext_named_ = false;     // ext_after: the element so far has a name but no value
+  bool trailer_name_ = false;  // trailer_line: still in the field name
 };
 
 inline constexpr size_t kMaxChunkExt = 1024;
@@ -197,6 +210,10 @@ inline constexpr size_t kMaxTrailers = 8 * 1024;
 bool iequals(std::string_view a, std::string_view b);
 // Whether a comma-separated list header value contains `token` (case-insensitive).
 bool has_token(std::string_view list, std::string_view token);
+// Whether a method token is a standard method name in another case ("get", "Post"): methods
+// are case-sensitive (RFC 9110 9.1), so such a request is refused rather than forwarded as an
+// unknown method that an origin might still read as the standard one.
+bool method_case_variant(std::string_view m);
 // Idempotent methods (RFC 9110 9.2.2): GET HEAD PUT DELETE OPTIONS TRACE.
 bool idempotent(Method m);
 // The standard reason phrase for a status ("Bad Gateway"), or "Unknown".

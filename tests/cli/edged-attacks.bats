@@ -614,7 +614,7 @@ assertion = "X-Warren-Assertion"'
   want "GET $login_url" 200
   [[ "$RESP" == *'name="password"'* ]] || note "GET $login_url: not the login form"
   [[ "$RESP" != *"X-Origin: e1"* ]] || note "GET $login_url: answered by the neighbour's origin"
-  action=$(printf '%s' "$RESP" | grep -o '<form method="post" action="[^"]*"' | head -1 | sed 's/.*action="//')
+  action=$(printf '%s' "$RESP" | grep -o '<form method="post" action="[^"]*"' | head -1 | sed 's/.*action="//; s/"$//')
   [ -n "$action" ] || action=/.warren/auth/login
   # a post with the wrong password, then the right one, to the form's action
   send "POST $action HTTP/1.1\r\nHost: h.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\nConnection: close\r\n\r\nmethod=password&password=wrong-pass-xx&a"

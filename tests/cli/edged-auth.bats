@@ -277,7 +277,7 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
   [ "$(code_of "http://$HTTP/" -H 'Host: one.test' -H "Cookie: ${good}xx")" = 302 ]
   [ "$(code_of "http://$HTTP/" -H 'Host: one.test' -H 'Cookie: warren_session=')" = 302 ]
   # logout ends it; revocation from the store ends the others within a second
-  [ "$(code_of "http://$HTTP/.warren/auth/logout" -H 'Host: one.test' -H "Cookie: $good")" = 303 ]
+  [ "$(code_of "http://$HTTP/.warren/auth/logout" -H 'Host: one.test' -H "Cookie: $good" -X POST)" = 303 ]
   [ "$(code_of "http://$HTTP/" -H 'Host: one.test' -H "Cookie: $good")" = 302 ]
   login one.test 'method=password&password=pass-one-1'
   again=$COOKIE

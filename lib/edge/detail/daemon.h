@@ -212,6 +212,7 @@ struct Worker {
   asio::steady_timer* tick_timer = nullptr;
   SessionCache sessions;  // access control: sessions this worker looked up
   std::shared_ptr<const AccessSettings> access_settings;  // refreshed with `sessions`
+  uint64_t access_settings_gen = 0;                       // the `gen` they were taken at
 
   const Snapshot& current();  // refreshes from the daemon when a reload happened
   void link(Conn* c);

@@ -489,7 +489,7 @@ TEST_CASE("audit lines are JSON with the reason", "[auth]") {
   REQUIRE(j["outcome"].as_string() == "redirect");
   REQUIRE(j["reason"].as_string() == "login_required");
   REQUIRE(j["client"].as_string() == "2001:db8::7");
-  REQUIRE(j["path"].as_string() == "/x\"y");
+  REQUIRE(j["path"].as_string() == "/x%22y");
   REQUIRE(j["resource"].as_string() == "app");
 }
 

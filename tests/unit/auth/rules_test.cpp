@@ -96,14 +96,12 @@ TEST_CASE("paths are normalised before rules see them", "[auth]") {
   REQUIRE(n("/a/b/..") == "/a/");
   REQUIRE(n("/a%20b") == "/a%20b");
   REQUIRE(n("/a%3fb") == "/a%3Fb");
-  REQUIRE(n("/x#frag") == "/x");
-  REQUIRE(n("/public/..;/admin") == "/admin");
-  REQUIRE(n("/admin;x=1/panel") == "/admin/panel");
-  REQUIRE(n("/a;jsessionid=1") == "/a");
-  REQUIRE(n("/a/.;x/b") == "/a/b");
   REQUIRE(n("/a%3bx/b") == "/a%3Bx/b");  // an escaped ';' is data, not a parameter
+  // ';' parameters are refused: origins disagree on them ("/public/..;/admin" is "/admin" to
+  // Tomcat), so no spelling with one is forwarded.
   for (auto bad :
-       {"", "admin", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00", "/a%0d%0a", "/a%", "/a%zz", "/a\x01"})
+       {"", "admin", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00", "/a%0d%0a", "/a%", "/a%zz", "/a\x01",
+        "/x#frag", "/public/..;/admin", "/admin;x=1/panel", "/a;jsessionid=1", "/a/.;x/b"})
     REQUIRE(n(bad) == "<bad>");
 }
 

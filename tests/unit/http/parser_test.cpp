@@ -100,7 +100,7 @@ TEST_CASE("keep-alive follows the version and Connection") {
 
 TEST_CASE("absolute-form targets take the host from the URI") {
   Head h;
-  REQUIRE(parse_req("GET http://a.example/x?y HTTP/1.1\r\nHost: other\r\n\r\n", h).state ==
+  REQUIRE(parse_req("GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n", h).state ==
           Parse::done);
   CHECK(h.host == "a.example");
   CHECK(h.path == "/x?y");
@@ -305,4 +305,66 @@ TEST_CASE("error pages and redirects are complete responses") {
   std::string j;
   json_escape("a\"b\\c\n", j);
   CHECK(j == "a\\\"b\\\\c\\u000a");
+}
+
+TEST_CASE("chunk extensions follow their grammar: token names, token or quoted values") {
+  for (std::string ext :
+       {";a", ";a=b", "; a = b", ";a=\"x y;z\"", ";a=\"q\\\"d\"", ";a;b=c;d", " ;a", ";a=b ;c"})
+    CHECK(dechunk("5" + ext + "\r\nhello\r\n0\r\n\r\n", 1) == "hello");
+  for (std::string ext : {";", ";=b", ";a=", ";a=b c", ";a b", ";a=\"open", ";a=\"x\"y", ";a==b",
+                          ";a=b,c", ";(a)", ";a=\"\x01\"", ";a=\x7f", ";a=b;"})
+    CHECK(dechunk("5" + ext + "\r\nhello\r\n0\r\n\r\n", 1).rfind("ERR:", 0) == 0);
+  CHECK(dechunk("5;a=b c\r\nhello\r\n0\r\n\r\n", 50) == "ERR:malformed chunk extension");
+}
+
+TEST_CASE("trailers are validated and reported apart from the body, so a proxy can drop them") {
+  std::string body = "5\r\nhello\r\n0\r\nRemote-User: admin\r\nX-A: 1\r\n\r\n";
+  const size_t before = body.find("Remote-User");
+  for (size_t step : {1, 2, 5, 17, 1000}) {
+    ChunkedScanner sc;
+    size_t pos = 0, kept = 0;
+    std::string forwarded;
+    while (pos < body.size()) {
+      auto s = sc.feed(std::string_view(body).substr(pos, std::min(step, body.size() - pos)));
+      REQUIRE(s.error == Error::none);
+      CHECK(s.keep <= s.consumed);
+      forwarded.append(body, pos, s.keep);
+      kept += s.keep;
+      pos += s.consumed;
+      if (s.done) break;
+    }
+    CHECK(sc.done());
+    CHECK(kept == before);
+    CHECK(forwarded == "5\r\nhello\r\n0\r\n");
+  }
+  CHECK(dechunk("0\r\nNo-Colon\r\n\r\n", 50) == "ERR:invalid header name");
+  CHECK(dechunk("0\r\nBad Name: v\r\n\r\n", 50) == "ERR:invalid header name");
+  CHECK(dechunk("0\r\n: v\r\n\r\n", 50).rfind("ERR:", 0) == 0);
+}
+
+TEST_CASE("standard methods in another case are refused, not forwarded as unknown methods") {
+  for (auto m : {"get", "Get", "pOST", "delete", "DeLeTe", "options", "patch", "connect"})
+    CHECK(req_error(std::string(m) + " / HTTP/1.1\r\nHost: x\r\n\r\n") == Error::bad_method);
+  // Unknown methods in any case stay allowed (WebDAV and friends).
+  Head h;
+  CHECK(parse_req("PROPFIND / HTTP/1.1\r\nHost: x\r\n\r\n", h).state == Parse::done);
+  CHECK(parse_req("mkcol / HTTP/1.1\r\nHost: x\r\n\r\n", h).state == Parse::done);
+  CHECK(method_case_variant("Get"));
+  CHECK_FALSE(method_case_variant("GET"));
+  CHECK_FALSE(method_case_variant("GETS"));
+}
+
+TEST_CASE("an absolute-form target and a Host header must name the same host") {
+  Head h;
+  CHECK(parse_req("GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n", h).state == Parse::done);
+  CHECK(h.host == "a.test");
+  CHECK(parse_req("GET http://A.test:80/x HTTP/1.1\r\nHost: a.TEST\r\n\r\n", h).state ==
+        Parse::done);
+  CHECK(parse_req("GET http://a.test/x HTTP/1.1\r\n\r\n", h).state == Parse::done);
+  CHECK(req_error("GET http://a.test/x HTTP/1.1\r\nHost: b.test\r\n\r\n") == Error::host_mismatch);
+  CHECK(req_error("GET http://a.test:8080/x HTTP/1.1\r\nHost: a.test:8081\r\n\r\n") ==
+        Error::host_mismatch);
+  CHECK(req_error("GET http://a.test:8080/ HTTP/1.1\r\nHost: a.test\r\n\r\n") ==
+        Error::host_mismatch);
+  CHECK(status_for(Error::host_mismatch) == 400);
 }
