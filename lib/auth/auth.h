@@ -69,7 +69,14 @@ struct Policy {
   std::string share_param = "warren_token";    // query parameter "<id>.<secret>"
   std::string share_id_header = "Warren-Token-Id";
   std::string share_secret_header = "Warren-Token";
+  // secret_tag of the current password and PIN hashes: sessions they opened carry the tag, so
+  // a new password or PIN ends the old ones' sessions.
+  std::string password_tag, pin_tag;
 };
+
+// A short, stable tag of a stored secret hash ("" for none). argon2id hashes carry a random
+// salt, so every change of the secret (even to the same value) gives a new tag.
+std::string secret_tag(std::string_view stored_hash);
 
 // Who a request is, once allowed.
 struct Identity {
@@ -88,6 +95,7 @@ struct Session {
   std::string method;         // how it was created: users | password | pin | email | share_link
   std::string path_prefix;    // "" anywhere; else only paths below it (path-limited share link)
   std::string share_link_id;  // the share link that created it ("" none)
+  std::string secret_tag;     // password/pin: Policy::password_tag/pin_tag when it was opened
   Identity identity;
   int64_t created_at = 0;
   int64_t last_seen = 0;
@@ -123,8 +131,11 @@ struct Lookups {
   // callback passes its own millisecond clock (or now * 1000) and limit_key(client, id).
   std::function<int64_t(const IpAddr&, int64_t resource_id, int64_t now)> rate;
   std::function<int64_t(const IpAddr&, int64_t resource_id, int64_t now)> locked;
-  // Records a failed credential check; returns the wait it imposes (seconds).
-  std::function<int64_t(const IpAddr&, int64_t resource_id, int64_t now)> failed;
+  // Records a failed check of `credential` ("password", "pin", "user:EMAIL", "email:ADDR",
+  // "basic:USER", "link:ID"; see auth::Backoff); returns the wait it imposes (seconds).
+  std::function<int64_t(const IpAddr&, int64_t resource_id, std::string_view credential,
+                        int64_t now)>
+      failed;
 };
 
 enum class Outcome : uint8_t {
@@ -156,10 +167,12 @@ struct SessionTouch {
 
 struct Decision {
   Outcome outcome = Outcome::deny;
-  int status = 403;     // HTTP status to answer with (200 for allow/portal: proxy or serve)
-  std::string reason;   // stable reason code for the audit (see decide.cpp's table)
-  std::string method;   // the method that authenticated ("" when none)
-  int64_t rule_id = 0;  // the rule that decided (0: none)
+  int status = 403;        // HTTP status to answer with (200 for allow/portal: proxy or serve)
+  std::string reason;      // stable reason code for the audit (see decide.cpp's table)
+  std::string method;      // the method that authenticated ("" when none)
+  std::string credential;  // the credential presented with this request and checked, as
+                           // Lookups::failed names it ("" when none: a session, a rule)
+  int64_t rule_id = 0;     // the rule that decided (0: none)
   Identity identity;
   std::string location;          // redirect / issue_session
   std::string www_authenticate;  // unauthorized with Basic offered

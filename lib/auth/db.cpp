@@ -46,7 +46,8 @@ core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string
   p.resource_id = resource_id;
   p.resource = name;
   WARREN_TRY(st, db.prepare("SELECT public, m_users, m_password, m_pin, m_email, m_share_links, "
-                            "m_basic, m_mtls, pin_digits, session_ttl, rate_per_sec, rate_burst "
+                            "m_basic, m_mtls, pin_digits, session_ttl, rate_per_sec, rate_burst, "
+                            "coalesce(password_hash, ''), coalesce(pin_hash, '') "
                             "FROM resource_auth WHERE resource_id = ?1"));
   st.bind(1, resource_id);
   WARREN_TRY(row, st.step());
@@ -63,6 +64,8 @@ core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string
   p.session_ttl = st.col_int(9);
   p.rate_per_sec = st.col_int(10);
   p.rate_burst = st.col_int(11);
+  p.password_tag = secret_tag(st.col_text(12));
+  p.pin_tag = secret_tag(st.col_text(13));
   WARREN_TRY(allow, texts(db,
                           "SELECT entry FROM resource_email_allow WHERE resource_id = ?1 "
                           "ORDER BY entry",
@@ -110,7 +113,7 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
                         "coalesce(u.enabled, 1), coalesce(l.revoked, 0), "
                         "EXISTS (SELECT 1 FROM resource_users g "
                         "        WHERE g.user_id = s.user_id AND g.resource_id = s.resource_id), "
-                        "coalesce(s.share_link_id, '') "
+                        "coalesce(s.share_link_id, ''), s.secret_tag "
                         "FROM sessions s LEFT JOIN users u ON u.id = s.user_id "
                         "LEFT JOIN share_links l ON l.id = s.share_link_id "
                         "WHERE s.token_hash = ?1"));
@@ -129,6 +132,7 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
   s.ttl = st.col_int(8);
   s.sliding = st.col_int(9) != 0;
   s.share_link_id = st.col_text(17);
+  s.secret_tag = st.col_text(18);
   s.revoked = st.col_int(10) != 0 || st.col_int(14) == 0 || st.col_int(15) != 0;
   s.identity.user_id = st.col_int(11);
   if (s.identity.user_id) {
@@ -150,8 +154,8 @@ core::Result<std::optional<Session>> find_session(store::Db& db, std::string_vie
 core::Result<void> insert_session(store::Db& db, const Session& s) {
   WARREN_TRY(st, db.prepare("INSERT INTO sessions(token_hash, resource_id, user_id, method, "
                             "subject, share_link_id, path_prefix, created_at, last_seen, "
-                            "expires_at, ttl, sliding) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                            "expires_at, ttl, sliding, secret_tag) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
   st.bind(1, s.token_hash).bind(2, s.resource_id);
   if (s.identity.user_id)
     st.bind(3, s.identity.user_id);
@@ -163,7 +167,7 @@ core::Result<void> insert_session(store::Db& db, const Session& s) {
   else
     st.bind(6, s.share_link_id);
   st.bind(7, s.path_prefix).bind(8, s.created_at).bind(9, s.last_seen).bind(10, s.expires_at);
-  st.bind(11, s.ttl).bind(12, s.sliding ? 1 : 0);
+  st.bind(11, s.ttl).bind(12, s.sliding ? 1 : 0).bind(13, s.secret_tag);
   return st.run();
 }
 
@@ -237,10 +241,21 @@ core::Result<std::optional<UserRecord>> find_user(store::Db& db, std::string_vie
   return std::optional<UserRecord>{std::move(u)};
 }
 
+namespace {
+// Whether a key's space-separated scopes let it authenticate proxied requests (see
+// kApiKeyScopes): no scopes (keys made before scopes) or "proxy".
+bool proxy_scope(std::string_view scopes) {
+  if (core::trim(scopes).empty()) return true;
+  for (auto& s : core::split(scopes, ' '))
+    if (core::trim(s) == "proxy") return true;
+  return false;
+}
+}  // namespace
+
 core::Result<std::optional<Identity>> check_basic(store::Db& db, int64_t resource_id,
                                                   std::string_view user, std::string_view password,
                                                   int64_t now) {
-  WARREN_TRY(k, db.prepare("SELECT key_hash, coalesce(user_id, 0) FROM api_keys "
+  WARREN_TRY(k, db.prepare("SELECT key_hash, coalesce(user_id, 0), scopes FROM api_keys "
                            "WHERE id = ?1 AND revoked = 0 "
                            "AND (expires_at IS NULL OR expires_at > ?2) "
                            "AND (resource_id IS NULL OR resource_id = ?3)"));
@@ -248,15 +263,34 @@ core::Result<std::optional<Identity>> check_basic(store::Db& db, int64_t resourc
   WARREN_TRY(key_row, k.step());
   if (key_row) {
     if (!crypto::equal(hash_token(password), k.col_text(0))) return std::optional<Identity>{};
+    if (!proxy_scope(k.col_text(2))) return std::optional<Identity>{};
+    const int64_t owner = k.col_int(1);
     Identity id;
-    id.user = "apikey:" + std::string(user);
-    id.name = "API key " + std::string(user);
+    if (owner != 0) {
+      // A user's key is that user: their roles and grants, and nothing once they are disabled.
+      WARREN_TRY(e, db.prepare("SELECT email FROM users WHERE id = ?1"));
+      e.bind(1, owner);
+      WARREN_TRY(erow, e.step());
+      if (!erow) return std::optional<Identity>{};
+      WARREN_TRY(u, find_user(db, e.col_text(0), resource_id));
+      if (!u || !u->enabled) return std::optional<Identity>{};
+      id = u->identity;
+    } else {
+      id.user = "apikey:" + std::string(user);
+      id.name = "API key " + std::string(user);
+    }
+    // last_used, at most once a minute per key (a write per request would queue on the store).
+    WARREN_TRY(lu, db.prepare("UPDATE api_keys SET last_used = ?2 WHERE id = ?1 AND "
+                              "(last_used IS NULL OR last_used <= ?2 - 60)"));
+    lu.bind(1, user).bind(2, now);
+    WARREN_CHECK(lu.run());
     return std::optional<Identity>{std::move(id)};
   }
   WARREN_TRY(u, find_user(db, user, resource_id));
   bool ok = verify_secret(u && u->enabled ? std::string_view(u->password_hash) : std::string_view{},
                           password);
-  if (!u || !u->enabled || !ok) return std::optional<Identity>{};
+  // A user with a second factor cannot sign in with the password alone: Basic carries no code.
+  if (!u || !u->enabled || !ok || !u->totp_secret.empty()) return std::optional<Identity>{};
   return std::optional<Identity>{u->identity};
 }
 
@@ -296,11 +330,20 @@ core::Result<void> update_email_code(store::Db& db, int64_t resource_id, std::st
   return st.run();
 }
 
-core::Result<void> set_totp_step(store::Db& db, int64_t user_id, int64_t step) {
+core::Result<bool> claim_totp_step(store::Db& db, int64_t user_id, int64_t step) {
   WARREN_TRY(st, db.prepare("UPDATE users SET totp_last_step = ?2 "
                             "WHERE id = ?1 AND totp_last_step < ?2"));
   st.bind(1, user_id).bind(2, step);
-  return st.run();
+  WARREN_CHECK(st.run());
+  return db.changes() == 1;
+}
+
+core::Result<bool> claim_email_code(store::Db& db, int64_t resource_id, std::string_view address) {
+  WARREN_TRY(st, db.prepare("UPDATE email_codes SET used = 1 "
+                            "WHERE resource_id = ?1 AND address = ?2 AND used = 0"));
+  st.bind(1, resource_id).bind(2, address);
+  WARREN_CHECK(st.run());
+  return db.changes() >= 1;
 }
 
 core::Result<void> audit_decision(store::Db& db, const Decision& d, const Request& req,

@@ -37,7 +37,10 @@ core::Result<std::optional<ShareLink>> find_share_link(store::Db& db, std::strin
 core::Result<std::optional<UserRecord>> find_user(store::Db& db, std::string_view email,
                                                   int64_t resource_id);
 // Basic credentials for a resource: an API key (user = key id, password = secret; not
-// revoked or expired, for this resource or any) or a Warren user's email and password.
+// revoked or expired, for this resource or any, with the "proxy" scope or none) or a Warren
+// user's email and password (not for users with TOTP: Basic carries no second factor). A key
+// tied to a user carries that user's identity, roles and grants, and fails once the user is
+// disabled. A key that authenticates gets its last_used (at most once a minute).
 core::Result<std::optional<Identity>> check_basic(store::Db& db, int64_t resource_id,
                                                   std::string_view user, std::string_view password,
                                                   int64_t now);
@@ -49,7 +52,11 @@ core::Result<std::optional<EmailCode>> find_email_code(store::Db& db, int64_t re
                                                        std::string_view address);
 core::Result<void> update_email_code(store::Db& db, int64_t resource_id, std::string_view address,
                                      bool failed_attempt, bool used);
-core::Result<void> set_totp_step(store::Db& db, int64_t user_id, int64_t step);
+// One-time codes are claimed once: the TOTP step is stored only when it is newer than the
+// last one used, the emailed code is marked used only when it was not. True for the one
+// caller that claimed it (concurrent logins with the same code: one true, the rest false).
+core::Result<bool> claim_totp_step(store::Db& db, int64_t user_id, int64_t step);
+core::Result<bool> claim_email_code(store::Db& db, int64_t resource_id, std::string_view address);
 
 // One audit row: actor "edged", action "access.<outcome>", object the resource name, detail
 // audit_json(...).

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "auth/auth.h"
+#include "auth/otp.h"
 #include "auth/session.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
@@ -37,6 +38,15 @@ bool method_enabled(const Methods& m, std::string_view method) {
   if (method == "email") return m.email;
   if (method == "share_link") return m.share_links;
   return false;
+}
+
+// Whether the secret that opened a session still stands: the same password or PIN (by tag),
+// an address the email allow list still lets in.
+bool still_valid(const Policy& p, const Session& s) {
+  if (s.method == "password") return s.secret_tag == p.password_tag;
+  if (s.method == "pin") return s.secret_tag == p.pin_tag;
+  if (s.method == "email") return email_allowed(s.identity.user, p.email_allow);
+  return true;
 }
 
 bool role_ok(const Policy& p, const Identity& id) {
@@ -106,9 +116,16 @@ std::string portal_login_url(const Policy& policy, std::string_view target) {
   return policy.portal_path + "/login?rd=" + url_encode(target);
 }
 
+std::string secret_tag(std::string_view stored_hash) {
+  if (stored_hash.empty()) return {};
+  return crypto::hash_hex(stored_hash).substr(0, 16);
+}
+
 NewSession new_session(const Policy& policy, const Identity& identity, std::string_view method,
                        bool tls, int64_t now, int64_t ttl, bool sliding) {
   NewSession s;
+  if (method == "password") s.row.secret_tag = policy.password_tag;
+  if (method == "pin") s.row.secret_tag = policy.pin_tag;
   s.token = new_token();
   s.row.token_hash = hash_token(s.token);
   s.row.resource_id = policy.resource_id;
@@ -171,7 +188,7 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
       const Session& ss = **s;
       if (ss.revoked || ss.expires_at <= now || ss.resource_id != rid ||
           !crypto::equal(ss.token_hash, th) || !method_enabled(policy.methods, ss.method) ||
-          !under(d.path, ss.path_prefix))
+          !under(d.path, ss.path_prefix) || !still_valid(policy, ss))
         continue;
       if (ss.method == "users" && !role_ok(policy, ss.identity)) {
         role_denied = true;
@@ -210,6 +227,7 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
         if (!r) return unavailable(d);
         link = *r;
       }
+      d.credential = "link:" + (tok ? tok->id : std::string("?"));
       bool ok = link && tok && !link->revoked && link->resource_id == rid &&
                 (link->expires_at == 0 || link->expires_at > now) &&
                 crypto::equal(hash_token(tok->secret), link->token_hash) &&
@@ -231,7 +249,8 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
                          .value_or("/");
         return finish(Outcome::issue_session, 302, "share_link_issued");
       }
-      call(lk.failed, req.client, rid, now);
+      if (lk.failed) lk.failed(req.client, rid, d.credential, now);
+      d.credential.clear();
     }
   }
 
@@ -246,6 +265,7 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
           d.retry_after = wait;
           return finish(Outcome::rate_limited, 429, "locked_out");
         }
+        d.credential = "basic:" + (*creds)->user;
         std::optional<Identity> who;
         if (lk.basic) {
           auto r = lk.basic((*creds)->user, (*creds)->password);
@@ -253,7 +273,7 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
           who = *r;
         }
         if (!who) {
-          call(lk.failed, req.client, rid, now);
+          if (lk.failed) lk.failed(req.client, rid, d.credential, now);
           return finish(Outcome::unauthorized, 401, "bad_credentials");
         }
         if (who->user_id != 0 && !role_ok(policy, *who))

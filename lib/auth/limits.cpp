@@ -28,12 +28,20 @@ int Backoff::failures(const std::string& key, int64_t now_ms) const {
   return it->second.failures;
 }
 
-int64_t Backoff::failure(const std::string& key, int64_t now_ms) {
+int64_t Backoff::failure(const std::string& key, int64_t now_ms, std::string_view credential) {
   if (m_.size() >= c_.max_entries && !m_.count(key)) prune(now_ms);
   Entry& e = m_[key];
   if (e.failures > 0 && now_ms - e.last_ms >= c_.forget_ms) e = Entry{};
   e.failures++;
   e.last_ms = now_ms;
+  if (!credential.empty()) {
+    auto it = std::find_if(e.by_credential.begin(), e.by_credential.end(),
+                           [&](const auto& p) { return p.first == credential; });
+    if (it != e.by_credential.end())
+      it->second++;
+    else if (e.by_credential.size() < kMaxCredentials)
+      e.by_credential.emplace_back(std::string(credential), 1);
+  }
   int64_t wait = 0;
   if (e.failures >= c_.lockout_failures) {
     wait = c_.lockout_ms;
@@ -45,6 +53,27 @@ int64_t Backoff::failure(const std::string& key, int64_t now_ms) {
   }
   e.until_ms = std::max(e.until_ms, now_ms + wait);
   return e.until_ms - now_ms;
+}
+
+void Backoff::success(const std::string& key, std::string_view credential) {
+  auto it = m_.find(key);
+  if (it == m_.end()) return;
+  Entry& e = it->second;
+  auto c = std::find_if(e.by_credential.begin(), e.by_credential.end(),
+                        [&](const auto& p) { return p.first == credential; });
+  if (c == e.by_credential.end()) return;
+  e.failures -= c->second;
+  e.by_credential.erase(c);
+  if (e.failures <= 0) m_.erase(it);
+}
+
+void Backoff::restore(const std::string& key, int failures, int64_t last_ms, int64_t until_ms) {
+  if (failures <= 0) return;
+  if (m_.size() >= c_.max_entries && !m_.count(key)) prune(last_ms);
+  Entry& e = m_[key];
+  e.failures = std::max(e.failures, failures);
+  e.last_ms = std::max(e.last_ms, last_ms);
+  e.until_ms = std::max(e.until_ms, until_ms);
 }
 
 void Backoff::prune(int64_t now_ms) {

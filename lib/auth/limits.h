@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "auth/rules.h"
 
@@ -27,23 +30,34 @@ struct BackoffConfig {
   size_t max_entries = 100000;      // oldest entries are dropped beyond this
 };
 
+// Failures count per key (client and resource) — the lockout is the key's — and, inside it,
+// per credential tried ("password", "user:a@b.c", "basic:KEYID", "link:ID", ...). A success
+// takes away only the failures of the credential that succeeded: a client that holds one
+// valid credential (its own API key, a share link) cannot reset the count of its guesses at
+// another.
 class Backoff {
  public:
   explicit Backoff(BackoffConfig c = {}) : c_(c) {}
   // Milliseconds the key must still wait before its next attempt (0: go ahead).
   int64_t wait_ms(const std::string& key, int64_t now_ms) const;
-  // Records a failure; returns the wait it imposes from now.
-  int64_t failure(const std::string& key, int64_t now_ms);
-  // A successful check clears the key.
-  void success(const std::string& key) { m_.erase(key); }
+  // Records a failure of `credential`; returns the wait it imposes from now.
+  int64_t failure(const std::string& key, int64_t now_ms, std::string_view credential = {});
+  // `credential` succeeded: its failures are taken off the key's count (the key is cleared
+  // when none are left; a running wait stays).
+  void success(const std::string& key, std::string_view credential = {});
   int failures(const std::string& key, int64_t now_ms) const;
+  // Puts back a key's state from the store after a restart (failures of no known credential:
+  // only time clears them).
+  void restore(const std::string& key, int failures, int64_t last_ms, int64_t until_ms);
   size_t size() const { return m_.size(); }
 
  private:
+  static constexpr size_t kMaxCredentials = 16;  // per key; beyond, failures stay anonymous
   struct Entry {
     int failures = 0;
     int64_t last_ms = 0;
     int64_t until_ms = 0;  // no attempt before this
+    std::vector<std::pair<std::string, int>> by_credential;
   };
   void prune(int64_t now_ms);
   BackoffConfig c_;

@@ -101,10 +101,11 @@ Login portal_login(const Request& req, const Policy& policy, const Form& form,
                 "Too many attempts. Try again in " + std::to_string(wait) + " seconds.");
   }
   auto fail = [&](std::string reason) {
-    if (lk.failed) lk.failed(req.client, policy.resource_id, now);
+    if (lk.failed) lk.failed(req.client, policy.resource_id, r.credential, now);
     return done(Outcome::unauthorized, 401, std::move(reason), kWrong);
   };
   Identity who;
+  r.credential = std::string(method);
   if (method == "password") {
     if (!verify_secret(secrets.password_hash, form_value(form, "password").value_or("")))
       return fail("bad_password");
@@ -118,6 +119,7 @@ Login portal_login(const Request& req, const Policy& policy, const Form& form,
     who.user = "pin";
   } else if (method == "users") {
     auto email = normalize_email(form_value(form, "email").value_or(""));
+    r.credential = "user:" + email.value_or("?");
     std::optional<UserRecord> u;
     if (email && plk.user) {
       auto res = plk.user(*email);
@@ -139,6 +141,7 @@ Login portal_login(const Request& req, const Policy& policy, const Form& form,
     who = u->identity;
   } else {  // email
     auto email = normalize_email(form_value(form, "email").value_or(""));
+    r.credential = "email:" + email.value_or("?");
     if (!email || !email_allowed(*email, policy.email_allow) || !plk.email_code)
       return fail("bad_email_code");
     auto res = plk.email_code(*email);
@@ -153,6 +156,16 @@ Login portal_login(const Request& req, const Policy& policy, const Form& form,
   }
   r.issue = new_session(policy, who, method, req.tls, now);
   return done(Outcome::issue_session, 303, "login_" + std::string(method));
+}
+
+Login code_reused(Login l) {
+  l.outcome = Outcome::unauthorized;
+  l.status = 401;
+  l.reason = l.method == "email" ? "email_code_used" : "totp_reused";
+  l.message = "That did not work. Check what you typed and try again.";
+  l.issue.reset();
+  l.location.clear();
+  return l;
 }
 
 CodeRequest request_email_code(const Policy& policy, std::string_view address,

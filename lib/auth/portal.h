@@ -63,6 +63,7 @@ struct Login {
   std::string reason;   // audit reason code
   std::string message;  // for the form: never says which part was wrong
   std::string method;
+  std::string credential;  // what was checked, as Lookups::failed names it
   std::optional<NewSession> issue;
   std::string location;  // the checked return URL (default "/")
   int64_t retry_after = 0;
@@ -70,6 +71,10 @@ struct Login {
   bool code_attempt_failed = false;  // email: store attempts + 1
   bool code_used = false;            // email: store used = 1
 };
+
+// A login whose one-time code (TOTP step, emailed code) another login claimed first: refused
+// like a wrong code, with no session.
+Login code_reused(Login l);
 
 // One POST to <portal_path>/login. Form fields: method (password | pin | users | email), rd
 // (return URL), and per method: password; pin; email + password (+ totp); email + code.

@@ -57,7 +57,60 @@ void SessionCache::put(const std::string& hash, std::optional<auth::Session> s, 
 Access::Access(const Config& cfg)
     : store_path_(cfg.store), pool_(cfg.auth_threads ? cfg.auth_threads : 2) {
   set_ = std::make_shared<AccessSettings>();
+  restore_failures();
   writer_ = std::thread([this] { writer_loop(); });
+}
+
+// Failures and lockouts outlive a restart: the rows of auth_failures still within the
+// backoff's memory go back into it (wall-clock times turned into this process's clock).
+void Access::restore_failures() {
+  if (store_path_.empty() || !core::file_exists(store_path_)) return;
+  store::OpenOptions oo;
+  oo.create = false;
+  auto db = store::Db::open(store_path_, oo);
+  if (!db) return;
+  auto st = db->prepare(
+      "SELECT client, resource_id, failures, last_failure, locked_until FROM auth_failures "
+      "WHERE last_failure > ?1");
+  if (!st) return;
+  const int64_t now = ::time(nullptr), mono = mono_now_ms();
+  st->bind(1, now - auth::BackoffConfig{}.forget_ms / 1000);
+  std::lock_guard lk(lim_mu_);
+  size_t n = 0;
+  for (;;) {
+    auto row = st->step();
+    if (!row || !*row) break;
+    std::string key = st->col_text(0) + "|" + std::to_string(st->col_int(1));
+    int64_t last = mono - std::max<int64_t>(0, now - st->col_int(3)) * 1000;
+    int64_t until = st->col_int(4) > now ? mono + (st->col_int(4) - now) * 1000 : 0;
+    backoff_.restore(key, static_cast<int>(st->col_int(2)), last, until);
+    n++;
+  }
+  if (n) logger()->info("event=failures_restored clients={}", n);
+}
+
+// The count and the lockout of a client (key = auth::limit_key), for the operator, other
+// edge nodes and the next start; a count of 0 removes the row.
+void Access::save_failures(const std::string& key, int64_t resource_id, int failures,
+                           int64_t wait_ms) {
+  std::string client = key.substr(0, key.find('|'));
+  int64_t now = ::time(nullptr);
+  int64_t until = wait_ms > 0 ? now + auth::retry_after_seconds(wait_ms) : 0;
+  write([client, resource_id, failures, now, until](store::Db& db) -> core::Result<void> {
+    if (failures <= 0) {
+      WARREN_TRY(st,
+                 db.prepare("DELETE FROM auth_failures WHERE client = ?1 AND resource_id = ?2"));
+      st.bind(1, client).bind(2, resource_id);
+      return st.run();
+    }
+    WARREN_TRY(st, db.prepare("INSERT INTO auth_failures (client, resource_id, failures, "
+                              "last_failure, locked_until) VALUES (?1, ?2, ?3, ?4, ?5) "
+                              "ON CONFLICT (client, resource_id) DO UPDATE SET "
+                              "failures = excluded.failures, last_failure = excluded.last_failure, "
+                              "locked_until = max(locked_until, excluded.locked_until)"));
+    st.bind(1, client).bind(2, resource_id).bind(3, failures).bind(4, now).bind(5, until);
+    return st.run();
+  });
 }
 
 Access::~Access() {
@@ -218,44 +271,34 @@ int64_t Access::locked(const auth::IpAddr& ip, int64_t resource_id, int64_t now_
   return auth::retry_after_seconds(backoff_.wait_ms(auth::limit_key(ip, resource_id), now_ms));
 }
 
-int64_t Access::failed(const auth::IpAddr& ip, int64_t resource_id, int64_t now_ms) {
+int64_t Access::failed(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential,
+                       int64_t now_ms) {
   std::string key = auth::limit_key(ip, resource_id);
   int64_t wait;
   int failures;
   {
     std::lock_guard lk(lim_mu_);
-    wait = backoff_.failure(key, now_ms);
+    wait = backoff_.failure(key, now_ms, credential);
     failures = backoff_.failures(key, now_ms);
   }
-  // Kept in the store too (auth_failures), for the operator and for other edge nodes.
-  std::string client = key.substr(0, key.find('|'));
-  int64_t now = ::time(nullptr);
-  int64_t until = wait > 0 ? now + auth::retry_after_seconds(wait) : 0;
-  write([client, resource_id, failures, now, until](store::Db& db) -> core::Result<void> {
-    WARREN_TRY(st, db.prepare("INSERT INTO auth_failures (client, resource_id, failures, "
-                              "last_failure, locked_until) VALUES (?1, ?2, ?3, ?4, ?5) "
-                              "ON CONFLICT (client, resource_id) DO UPDATE SET "
-                              "failures = excluded.failures, last_failure = excluded.last_failure, "
-                              "locked_until = excluded.locked_until"));
-    st.bind(1, client).bind(2, resource_id).bind(3, failures).bind(4, now).bind(5, until);
-    return st.run();
-  });
+  save_failures(key, resource_id, failures, wait);
   return auth::retry_after_seconds(wait);
 }
 
-void Access::succeeded(const auth::IpAddr& ip, int64_t resource_id) {
+void Access::succeeded(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential) {
   std::string key = auth::limit_key(ip, resource_id);
+  int before, after;
+  int64_t wait;
   {
     std::lock_guard lk(lim_mu_);
-    if (backoff_.failures(key, mono_now_ms()) == 0) return;
-    backoff_.success(key);
+    const int64_t now = mono_now_ms();
+    before = backoff_.failures(key, now);
+    if (before == 0) return;
+    backoff_.success(key, credential);
+    after = backoff_.failures(key, now);
+    wait = backoff_.wait_ms(key, now);
   }
-  std::string client = key.substr(0, key.find('|'));
-  write([client, resource_id](store::Db& db) -> core::Result<void> {
-    WARREN_TRY(st, db.prepare("DELETE FROM auth_failures WHERE client = ?1 AND resource_id = ?2"));
-    st.bind(1, client).bind(2, resource_id);
-    return st.run();
-  });
+  if (after != before) save_failures(key, resource_id, after, wait);
 }
 
 void Access::audit(const AccessSettings& set, const auth::Decision& d, const auth::Request& req,

@@ -212,4 +212,30 @@ core::Result<Config> parse_config(std::string_view toml, const std::string& name
   return read(*r, name, warren_dir);
 }
 
+std::string_view client_address(const std::vector<Cidr>& trusted,
+                                const std::vector<std::string_view>& xff, std::string_view peer) {
+  auto is_trusted = [&](const std::array<uint8_t, 16>& ip) {
+    for (const auto& c : trusted)
+      if (c.contains(ip)) return true;
+    return false;
+  };
+  std::string_view best = peer;
+  for (size_t line = xff.size(); line-- > 0;) {
+    std::string_view list = xff[line];
+    for (;;) {
+      size_t comma = list.rfind(',');
+      std::string_view item = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      std::array<uint8_t, 16> ip{};
+      if (!parse_ip(item, ip)) return best;
+      best = item;
+      if (!is_trusted(ip)) return best;
+      if (comma == std::string_view::npos) break;
+      list = list.substr(0, comma);
+    }
+  }
+  return best;
+}
+
 }  // namespace edge

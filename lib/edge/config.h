@@ -26,6 +26,14 @@ core::Result<Cidr> parse_cidr(std::string_view s);
 // A textual IPv4/IPv6 address as 16 bytes (v4-mapped), or false.
 bool parse_ip(std::string_view s, std::array<uint8_t, 16>& out);
 
+// The client address as far as trusted proxies vouch for it. `xff` are the values of every
+// X-Forwarded-For line in order: together they are one list (RFC 7239 4, RFC 9110 5.3), read
+// from the right; the first entry that is not a trusted proxy is the client. An entry that is
+// not an address stops the walk at the hop before it. `peer` must itself be trusted (the
+// caller checks) and is the answer when there is no usable entry.
+std::string_view client_address(const std::vector<Cidr>& trusted,
+                                const std::vector<std::string_view>& xff, std::string_view peer);
+
 using Millis = std::chrono::milliseconds;
 
 struct Config {

@@ -58,24 +58,14 @@ bool trusted(const Config& cfg, const std::array<uint8_t, 16>& ip) {
   return false;
 }
 
-// The client address as far as trusted proxies vouch for it: the rightmost X-Forwarded-For
-// entry that is not itself a trusted proxy.
+// The client address as far as trusted proxies vouch for it (edge::client_address over every
+// X-Forwarded-For line).
 std::string_view real_ip(const Config& cfg, const http::Head& h, std::string_view peer) {
-  std::string_view xff = h.get(http::Hdr::x_forwarded_for);
-  std::string_view best = peer;
-  while (!xff.empty()) {
-    size_t comma = xff.rfind(',');
-    std::string_view item = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    std::array<uint8_t, 16> ip{};
-    if (!parse_ip(item, ip)) break;
-    best = item;
-    if (!trusted(cfg, ip)) break;
-    if (comma == std::string_view::npos) break;
-    xff = xff.substr(0, comma);
-  }
-  return best;
+  thread_local std::vector<std::string_view> xff;
+  xff.clear();
+  for (const auto& f : h.headers)
+    if (f.id == http::Hdr::x_forwarded_for) xff.push_back(f.value);
+  return client_address(cfg.trusted_proxies, xff, peer);
 }
 
 // A portal return URL: `rd` when it stays on `host` (auth::safe_return_url), else "/".
@@ -552,7 +542,7 @@ asio::awaitable<bool> Session::enroll_site(size_t head_len, bool keep) {
     return r;
   };
   Reply r = co_await ax.offload(job);
-  if (r.status == 403) ax.failed(ip, 0, mono_ms());
+  if (r.status == 403) ax.failed(ip, 0, "enroll", mono_ms());
   wlog::get("edge")->info("event=enroll client={} status={}", c_.peer_ip, r.status);
   r.body.push_back('\n');
   co_return co_await answer(r.status, "application/json", r.body, keep, {});
@@ -700,9 +690,10 @@ bool Session::access_local(const Route& route) {
       if (!a_.locked) a_.locked = w_.d.access->locked(ip, rid, mono_ms());
       return *a_.locked;
     };
-    local_lk_.failed = [this](const auth::IpAddr& ip, int64_t rid, int64_t) -> int64_t {
+    local_lk_.failed = [this](const auth::IpAddr& ip, int64_t rid, std::string_view cred,
+                              int64_t) -> int64_t {
       if (a_.missed && !a_.on_pool) return 0;
-      return w_.d.access->failed(ip, rid, mono_ms());
+      return w_.d.access->failed(ip, rid, cred, mono_ms());
     };
     local_lk_.session = [this](std::string_view h) -> core::Result<std::optional<auth::Session>> {
       if (auto* e = w_.sessions.find(h, a_.now_ms)) return e->session;
@@ -788,7 +779,7 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
   // client's failure count.
   if ((d.method == "basic" || d.method == "share_link") && d.reason != "session" &&
       (d.outcome == auth::Outcome::allow || d.outcome == auth::Outcome::issue_session))
-    ax.succeeded(ar.client, pol.resource_id);
+    ax.succeeded(ar.client, pol.resource_id, d.credential);
 
   if (d.outcome == auth::Outcome::allow) {
     if (!cfg.access_log.empty()) log_user_ = d.identity.user;
@@ -953,18 +944,32 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
     lk.locked = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
       return ax.locked(ip, rid, mono_ms());
     };
-    lk.failed = [&](const auth::IpAddr& ip, int64_t rid, int64_t) {
-      return ax.failed(ip, rid, mono_ms());
+    lk.failed = [&](const auth::IpAddr& ip, int64_t rid, std::string_view cred, int64_t) {
+      return ax.failed(ip, rid, cred, mono_ms());
     };
     l = auth::portal_login(rq, p, *form, *secrets, plk, lk, now);
-    if (l.issue && !auth::insert_session(*db, l.issue->row)) return down();
-    if (l.totp_step >= 0 && l.issue)
-      (void)auth::set_totp_step(*db, l.issue->row.identity.user_id, l.totp_step);
-    if (l.code_attempt_failed || l.code_used) {
-      if (auto addr = auth::normalize_email(fv("email")))
-        (void)auth::update_email_code(*db, p.resource_id, *addr, l.code_attempt_failed,
-                                      l.code_used);
+    auto addr = auth::normalize_email(fv("email"));
+    if (l.code_attempt_failed && addr)
+      (void)auth::update_email_code(*db, p.resource_id, *addr, true, false);
+    if (!l.issue) return l;
+    // A one-time code opens one session: it is claimed in the store (a conditional update
+    // that one login wins) before the session exists; concurrent logins with it lose.
+    bool claimed = true;
+    if (l.totp_step >= 0) {
+      auto c = auth::claim_totp_step(*db, l.issue->row.identity.user_id, l.totp_step);
+      if (!c) return down();
+      claimed = *c;
     }
+    if (claimed && l.code_used && addr) {
+      auto c = auth::claim_email_code(*db, p.resource_id, *addr);
+      if (!c) return down();
+      claimed = *c;
+    }
+    if (!claimed) {
+      lk.failed(rq.client, p.resource_id, l.credential, now);
+      return auth::code_reused(std::move(l));
+    }
+    if (!auth::insert_session(*db, l.issue->row)) return down();
     return l;
   };
   auth::Login login = co_await ax.offload(job_login);
@@ -977,7 +982,7 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   if (login.issue) ad.identity = login.issue->row.identity;
   ax.audit(*w_.access_settings, ad, rq, p, now);
   if (login.outcome == auth::Outcome::issue_session && login.issue) {
-    ax.succeeded(rq.client, p.resource_id);
+    ax.succeeded(rq.client, p.resource_id, login.credential);
     std::string extra = sec;
     extra.append("Set-Cookie: ").append(login.issue->set_cookie).append("\r\n");
     const std::string& to = login.location.empty() ? rd : login.location;

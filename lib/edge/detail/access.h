@@ -92,8 +92,12 @@ class Access {
   // Limits (any thread). Results are seconds to wait (0: go ahead).
   int64_t rate(const auth::Policy& p, const auth::IpAddr& ip, int64_t now_ms);
   int64_t locked(const auth::IpAddr& ip, int64_t resource_id, int64_t now_ms);
-  int64_t failed(const auth::IpAddr& ip, int64_t resource_id, int64_t now_ms);
-  void succeeded(const auth::IpAddr& ip, int64_t resource_id);
+  // A failed check of `credential` (see auth::Backoff) and a success of one: a success clears
+  // only that credential's failures. Both are kept in the store's auth_failures (the count
+  // and the lockout of the client), which the constructor reads back after a restart.
+  int64_t failed(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential,
+                 int64_t now_ms);
+  void succeeded(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential);
 
   // One decision for the audit: the JSON line (audit_json) goes to the audit log and, batched
   // by the writer thread, to the store's audit table.
@@ -115,6 +119,8 @@ class Access {
  private:
   store::Db* thread_db();
   void writer_loop();
+  void restore_failures();
+  void save_failures(const std::string& key, int64_t resource_id, int failures, int64_t wait_ms);
   void flush_audit_log(std::string& lines);
 
   std::string store_path_;

@@ -156,8 +156,9 @@ TEST_CASE("db: users, TOTP steps, email codes, audit rows", "[auth]") {
   REQUIRE((*u)->totp_secret == key);
   REQUIRE((*u)->granted);
   REQUIRE_FALSE((*find_user(s.db, "al@example.com", 2))->granted);
-  REQUIRE(set_totp_step(s.db, 5, 100));
-  REQUIRE(set_totp_step(s.db, 5, 50));  // never goes back
+  REQUIRE(*claim_totp_step(s.db, 5, 100));
+  REQUIRE_FALSE(*claim_totp_step(s.db, 5, 100));  // a step is used once
+  REQUIRE_FALSE(*claim_totp_step(s.db, 5, 50));   // never goes back
   REQUIRE((*find_user(s.db, "al@example.com", 1))->totp_last_step == 100);
 
   auto c = make_email_code("bob@example.com", "ABCD2345", kNow);
@@ -169,8 +170,9 @@ TEST_CASE("db: users, TOTP steps, email codes, audit rows", "[auth]") {
   REQUIRE(check_email_code(**got, "ABCD2345", kNow) == CodeCheck::wrong);  // replaced
   REQUIRE(update_email_code(s.db, 1, "bob@example.com", true, false));
   REQUIRE((*find_email_code(s.db, 1, "bob@example.com"))->attempts == 1);
-  REQUIRE(update_email_code(s.db, 1, "bob@example.com", false, true));
+  REQUIRE(*claim_email_code(s.db, 1, "bob@example.com"));
   REQUIRE((*find_email_code(s.db, 1, "bob@example.com"))->used);
+  REQUIRE_FALSE(*claim_email_code(s.db, 1, "bob@example.com"));  // used once
 
   Policy p;
   p.resource_id = 1;

@@ -19,6 +19,7 @@ struct FakeStore {
   std::map<std::string, std::pair<std::string, Identity>> basic_users;  // user -> (password, id)
   bool down = false;
   int failures = 0;
+  std::vector<std::string> credentials;  // what each failure named
   int64_t rate_wait = 0, lock_wait = 0;
   int session_lookups = 0;
 
@@ -46,8 +47,9 @@ struct FakeStore {
     };
     l.rate = [this](const IpAddr&, int64_t, int64_t) { return rate_wait; };
     l.locked = [this](const IpAddr&, int64_t, int64_t) { return lock_wait; };
-    l.failed = [this](const IpAddr&, int64_t, int64_t) {
+    l.failed = [this](const IpAddr&, int64_t, std::string_view cred, int64_t) {
       failures++;
+      credentials.emplace_back(cred);
       return int64_t{0};
     };
     return l;
@@ -441,6 +443,7 @@ TEST_CASE("decide: HTTP Basic — good, wrong, malformed, locked, store down", "
   REQUIRE(d.status == 401);
   REQUIRE(d.reason == "bad_credentials");
   REQUIRE(st.failures == 1);
+  REQUIRE(st.credentials.back() == "basic:ci");  // the failure names what was guessed
   REQUIRE_FALSE(d.www_authenticate.empty());
   r.headers = {{"Authorization", "Basic %%%"}};
   d = decide(r.view(), p, st.lookups(), kNow);
@@ -460,6 +463,47 @@ TEST_CASE("decide: HTTP Basic — good, wrong, malformed, locked, store down", "
   p.methods.basic = false;  // Basic not offered: the header is ignored
   REQUIRE(decide(r.view(), p, st.lookups(), kNow).status == 401);
   REQUIRE(decide(r.view(), p, st.lookups(), kNow).www_authenticate.empty());
+}
+
+TEST_CASE("decide: a new password or PIN, or an address leaving the allow list, ends sessions",
+          "[auth]") {
+  FakeStore st;
+  auto p = policy();
+  p.methods.email = true;
+  p.email_allow = {"@corp.test", "guest@else.test"};
+  p.password_tag = secret_tag("$argon2id$v=19$m=65536,t=2,p=1$salt1$hash1");
+  p.pin_tag = secret_tag("$argon2id$v=19$m=65536,t=2,p=1$salt2$hash2");
+  REQUIRE(p.password_tag.size() == 16);
+  REQUIRE(p.password_tag != p.pin_tag);
+  REQUIRE(secret_tag("").empty());
+  auto open = [&](const std::string& method, Identity id = {}) {
+    auto ns = new_session(p, id, method, true, kNow);
+    st.sessions[ns.row.token_hash] = ns.row;
+    return ns.token;
+  };
+  auto with = [&](const std::string& tok) {
+    Req r;
+    r.headers = {{"Cookie", "__Host-warren_session=" + tok}};
+    return decide(r.view(), p, st.lookups(), kNow).reason;
+  };
+  auto pw = open("password"), pin = open("pin");
+  auto alice = open("email", Identity{0, "alice@corp.test", "alice@corp.test", "", {}});
+  auto guest = open("email", Identity{0, "guest@else.test", "guest@else.test", "", {}});
+  for (auto* t : {&pw, &pin, &alice, &guest}) REQUIRE(with(*t) == "session");
+  // The password changes (a new hash, even of the same password): its sessions end, the
+  // PIN's stay.
+  p.password_tag = secret_tag("$argon2id$v=19$m=65536,t=2,p=1$salt3$hash1");
+  REQUIRE(with(pw) == "login_required");
+  REQUIRE(with(pin) == "session");
+  p.pin_tag.clear();  // the PIN removed
+  REQUIRE(with(pin) == "login_required");
+  // The domain leaves the allow list: alice's session ends, the listed guest's stays.
+  p.email_allow = {"guest@else.test"};
+  REQUIRE(with(alice) == "login_required");
+  REQUIRE(with(guest) == "session");
+  // A session row from before the tags (none) counts for no password.
+  REQUIRE(with(st.add_session(p, "password")) == "login_required");
+  REQUIRE(with(open("password")) == "session");
 }
 
 TEST_CASE("decide: a verified client certificate is enough when mtls is on", "[auth]") {

@@ -39,14 +39,46 @@ TEST_CASE("backoff: free failures, then doubling waits, then lockout", "[auth]")
   REQUIRE(retry_after_seconds(b.wait_ms(k, t + 1)) == 900);
   // Another key and another resource are unaffected.
   REQUIRE(b.wait_ms("192.0.2.2|7", t) == 0);
-  // Success clears; long silence forgets.
+  // Failures of no named credential are cleared by time only; long silence forgets.
   b.success(k);
-  REQUIRE(b.wait_ms(k, t) == 0);
-  REQUIRE(b.failures(k, t) == 0);
+  b.success(k, "password");
+  REQUIRE(b.failures(k, t) == 10);
+  REQUIRE(b.wait_ms(k, t) > 0);
+  t += 3600 * 1000;
   for (int i = 0; i < 5; i++) b.failure(k, t);
   REQUIRE(b.failures(k, t) == 5);
   REQUIRE(b.failures(k, t + 3600 * 1000) == 0);
   REQUIRE(b.failure(k, t + 3600 * 1000) == 0);  // counting starts over
+}
+
+TEST_CASE("backoff: a success takes away only its own credential's failures", "[auth]") {
+  Backoff b;
+  const std::string k = "192.0.2.1|7";
+  int64_t t = 1'000'000;
+  // Three guesses at the admin's password, then the attacker's own key works.
+  for (int i = 0; i < 3; i++) b.failure(k, t, "user:admin@x.test");
+  b.success(k, "basic:mykey");
+  REQUIRE(b.failures(k, t) == 3);
+  REQUIRE(b.failure(k, t, "user:admin@x.test") == 1000);  // the 4th guess still waits
+  // A typo of one's own, then the right password: only that typo is forgiven.
+  b.failure(k, t, "password");
+  REQUIRE(b.failures(k, t) == 5);
+  b.success(k, "password");
+  REQUIRE(b.failures(k, t) == 4);
+  REQUIRE(b.wait_ms(k, t) > 0);  // a running wait stays
+  // When every failure was the succeeding credential's, the key is gone.
+  const std::string k2 = "192.0.2.9|7";
+  b.failure(k2, t, "pin");
+  b.failure(k2, t, "pin");
+  b.success(k2, "pin");
+  REQUIRE(b.failures(k2, t) == 0);
+  REQUIRE(b.size() == 1);
+  // Restored state (after a restart) counts, and no credential can clear it.
+  Backoff r;
+  r.restore(k, 10, t, t + 15 * 60000);
+  REQUIRE(r.wait_ms(k, t + 1000) == 15 * 60000 - 1000);
+  r.success(k, "basic:mykey");
+  REQUIRE(r.failures(k, t) == 10);
 }
 
 TEST_CASE("backoff: waits are capped and memory is bounded", "[auth]") {

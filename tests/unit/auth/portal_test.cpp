@@ -15,6 +15,7 @@ struct World {
   std::optional<EmailCode> code;
   bool down = false;
   int failures = 0;
+  std::vector<std::string> credentials;  // what each failure named
   int64_t lock = 0;
   std::vector<std::pair<std::string, std::string>> hv;
   std::vector<Header> headers;
@@ -47,8 +48,9 @@ struct World {
     };
     Lookups lk;
     lk.locked = [this](const IpAddr&, int64_t, int64_t) { return lock; };
-    lk.failed = [this](const IpAddr&, int64_t, int64_t) {
+    lk.failed = [this](const IpAddr&, int64_t, std::string_view cred, int64_t) {
       failures++;
+      credentials.emplace_back(cred);
       return int64_t{0};
     };
     return portal_login(req, policy, *f, secrets, pl, lk, kNow);

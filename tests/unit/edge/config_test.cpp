@@ -110,3 +110,23 @@ TEST_CASE("CIDR parsing and matching") {
   CHECK_FALSE(parse_cidr("hello"));
   CHECK_FALSE(parse_ip("1.2.3", ip));
 }
+
+TEST_CASE("the client behind trusted proxies: every X-Forwarded-For line, rightmost untrusted") {
+  std::vector<Cidr> trusted = {*parse_cidr("10.0.0.0/8"), *parse_cidr("192.0.2.1")};
+  using V = std::vector<std::string_view>;
+  CHECK(client_address(trusted, V{}, "10.0.0.1") == "10.0.0.1");
+  CHECK(client_address(trusted, V{"203.0.113.5"}, "10.0.0.1") == "203.0.113.5");
+  // A spoofed leftmost entry is ignored: the proxy appended the real one.
+  CHECK(client_address(trusted, V{"198.51.100.9, 203.0.113.5"}, "10.0.0.1") == "203.0.113.5");
+  CHECK(client_address(trusted, V{"203.0.113.5, 10.1.1.1,192.0.2.1"}, "10.0.0.1") == "203.0.113.5");
+  // Two lines are one list: the client's own spoofed line first, the proxy's line last.
+  CHECK(client_address(trusted, V{"198.51.100.9", "203.0.113.5"}, "10.0.0.1") == "203.0.113.5");
+  CHECK(client_address(trusted, V{"198.51.100.9", "203.0.113.5, 10.2.2.2"}, "10.0.0.1") ==
+        "203.0.113.5");
+  CHECK(client_address(trusted, V{"198.51.100.9, 203.0.113.5", "10.2.2.2"}, "10.0.0.1") ==
+        "203.0.113.5");
+  // Garbage stops the walk at the last hop vouched for.
+  CHECK(client_address(trusted, V{"203.0.113.5, junk, 10.2.2.2"}, "10.0.0.1") == "10.2.2.2");
+  CHECK(client_address(trusted, V{"unknown"}, "10.0.0.1") == "10.0.0.1");
+  CHECK(client_address(trusted, V{"[2001:db8::1]", " 2001:db8::2\t"}, "10.0.0.1") == "2001:db8::2");
+}
