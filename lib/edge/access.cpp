@@ -301,6 +301,15 @@ void Access::succeeded(const auth::IpAddr& ip, int64_t resource_id, std::string_
   if (after != before) save_failures(key, resource_id, after, wait);
 }
 
+int64_t Access::email_limit(const auth::IpAddr& ip, int64_t resource_id, std::string_view address,
+                            int64_t now_ms) {
+  std::lock_guard lk(lim_mu_);
+  int64_t a = email_by_client_.take(auth::limit_key(ip, resource_id), now_ms);
+  if (a > 0) return a;
+  if (address.empty()) return 0;
+  return email_by_address_.take(std::to_string(resource_id) + "|" + std::string(address), now_ms);
+}
+
 void Access::audit(const AccessSettings& set, const auth::Decision& d, const auth::Request& req,
                    const auth::Policy& p, int64_t now) {
   const AccessSettings* s = &set;

@@ -889,6 +889,26 @@ asio::awaitable<bool> Session::portal(const auth::Policy& p, const auth::Request
   std::string rd = return_url(fv("rd"), rq.host);
 
   if (sub == "/email") {
+    // Codes are rate limited per client and per address, allowed or not (the answer never
+    // tells which), so nobody floods a mailbox or the mail command through the portal.
+    auto to = auth::normalize_email(fv("email"));
+    if (int64_t wait = ax.email_limit(rq.client, p.resource_id, to.value_or(""), mono_ms());
+        wait > 0) {
+      auth::Decision ad;
+      ad.outcome = auth::Outcome::rate_limited;
+      ad.status = 429;
+      ad.reason = "email_rate_limited";
+      ad.method = "email";
+      ad.path = std::string(path);
+      ax.audit(*w_.access_settings, ad, rq, p, now);
+      auth::PageState st;
+      st.return_url = rd;
+      st.message = "Too many codes were asked for. Wait a few minutes and try again.";
+      std::string extra = sec;
+      extra.append("Retry-After: ").append(std::to_string(wait)).append("\r\n");
+      co_return co_await answer(429, "text/html; charset=utf-8", auth::login_page(p, st), keep,
+                                extra);
+    }
     auto cr = auth::request_email_code(p, fv("email"), set->mail_from, rq.host, now);
     if (cr.send) {
       std::string addr = cr.row.address;

@@ -753,6 +753,76 @@ assertion = "X-Warren-Assertion"'
   done_checks
 }
 
+@test "credentials: a new PIN and an address leaving the email allow list end their sessions" {
+  atk_setup
+  res app app.test / --email-allow @example.com --email-allow carol@other.test
+  printf '123456\n' | peerctl --dir "$T" resource auth app --pin-file - >/dev/null
+  edged_start
+  login app.test 'method=pin&pin=123456'
+  [ "$LOGIN" = 303 ] || note "login with the PIN: $LOGIN"
+  pin=$COOKIE
+  codes() { # ADDRESS — asks for a code and logs in with it; sets COOKIE
+    local n
+    n=$(grep -c '^To: ' "$T/mail.txt" 2>/dev/null || true)
+    curl -s -H 'Host: app.test' --data "email=$1" "http://$HTTP/.warren/auth/email" >/dev/null
+    wait_for test "$(grep -c '^To: ' "$T/mail.txt" 2>/dev/null || echo 0)" -gt "${n:-0}"
+    local code
+    code=$(grep -Eo '\b[A-Z0-9]{4}-?[A-Z0-9]{4}\b' "$T/mail.txt" | tail -1)
+    login app.test "method=email&email=$1&code=$code"
+  }
+  codes 'dave%40example.com'
+  [ "$LOGIN" = 303 ] || note "login with dave's code: $LOGIN"
+  dave=$COOKIE
+  codes 'carol%40other.test'
+  [ "$LOGIN" = 303 ] || note "login with carol's code: $LOGIN"
+  carol=$COOKIE
+  for c in "$pin" "$dave" "$carol"; do
+    get app.test /ok-before "Cookie: $c\r\n"
+    want "a session before the changes" 200
+  done
+  printf '567890\n' | peerctl --dir "$T" resource auth app --pin-file - >/dev/null
+  peerctl --dir "$T" resource auth app --clear-email-allow --email-allow carol@other.test >/dev/null
+  seen_store
+  attack_get "the old PIN's session" '302|401' mk01x app.test /mk01x "Cookie: $pin\r\n"
+  attack_get "dave's session once @example.com left the list" '302|401' mk02x app.test /mk02x "Cookie: $dave\r\n"
+  # control: carol is still on the list
+  get app.test /ok-after "Cookie: $carol\r\n"
+  want "carol's session after the changes" 200
+  reached 'GET /ok-after HTTP/1.1'
+  origin_clean
+  done_checks
+}
+
+@test "limits: emailed codes are rate limited per address and per client; nothing is mailed past the limit" {
+  atk_setup
+  res app app.test / --email-allow @example.com
+  edged_start
+  ask() { # ADDRESS — one code request; sets STATUS
+    STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: app.test' --data "email=$1" "http://$HTTP/.warren/auth/email")
+  }
+  # One address: three codes, then 429 (and no fourth mail), whatever the spelling.
+  for i in 1 2 3; do
+    ask 'eve%40example.com'
+    want "code request $i for eve" 200
+  done
+  ask 'EVE%40Example.COM'
+  want "a 4th code for eve, spelled otherwise" 429
+  # The same client, another address: one more (its 5th request), then the client's limit
+  # ends it, whatever the address.
+  ask 'gina%40example.com'
+  want "code request for gina" 200
+  ask 'henry%40example.com'
+  want "code request past the client limit" 429
+  ask 'nobody%40elsewhere.test'
+  want "code request past the client limit, an address not on the list" 429
+  wait_for test "$(grep -c '^To: ' "$T/mail.txt" 2>/dev/null || echo 0)" -eq 4
+  [ "$(grep -c '^To: ' "$T/mail.txt")" = 4 ] || note "$(grep -c '^To: ' "$T/mail.txt") mails sent (want 4)"
+  [ "$(grep -c '^To: eve@example.com' "$T/mail.txt")" = 3 ] || note "eve got more than 3 codes"
+  grep -q '^To: henry' "$T/mail.txt" && note "henry got a code past the limit"
+  grep -q '"reason":"email_rate_limited"' "$T/audit.log" || note "no audit line for the limit"
+  done_checks
+}
+
 # ---- 5. limits that cannot be reset -----------------------------------------------------------
 
 # basic_res NAME HOST — a Basic resource with victim-NAME@example.com (whose password is

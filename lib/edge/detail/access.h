@@ -98,6 +98,11 @@ class Access {
   int64_t failed(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential,
                  int64_t now_ms);
   void succeeded(const auth::IpAddr& ip, int64_t resource_id, std::string_view credential);
+  // Emailed-code requests: at most kEmailBurst per client and resource (one more a minute)
+  // and kAddressBurst per address and resource (one more every five minutes).
+  int64_t email_limit(const auth::IpAddr& ip, int64_t resource_id, std::string_view address,
+                      int64_t now_ms);
+  static constexpr double kEmailBurst = 5, kAddressBurst = 3;
 
   // One decision for the audit: the JSON line (audit_json) goes to the audit log and, batched
   // by the writer thread, to the store's audit table.
@@ -135,6 +140,8 @@ class Access {
     std::unique_ptr<auth::RateLimiter> lim;
   };
   std::map<int64_t, Bucket> rates_;
+  auth::RateLimiter email_by_client_{1.0 / 60, kEmailBurst};
+  auth::RateLimiter email_by_address_{1.0 / 300, kAddressBurst};
 
   std::mutex q_mu_;
   std::condition_variable q_cv_;
