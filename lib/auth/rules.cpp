@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/text.h"
+#include "http/parser.h"
 #include "http/path.h"
 
 namespace auth {
@@ -164,8 +165,16 @@ core::Result<Rule> make_rule(int64_t id, int priority, std::string_view action,
     return core::err(core::Errc::data,
                      "bad path glob \"" + std::string(path_glob) + "\": must start with / or *");
   r.path_glob = path_glob;
+  // Methods are case-sensitive tokens (RFC 9110 9.1): a standard name in any case is that
+  // method ("delete" is DELETE; edged refuses such spellings in requests), any other is
+  // matched exactly as written.
   for (auto& w : words(methods)) {
-    for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : w)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+        return core::err(core::Errc::data, "bad method \"" + w + "\": not a method name");
+    if (http::method_case_variant(w))
+      for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     r.methods.push_back(w);
   }
   for (auto& w : words(countries)) {

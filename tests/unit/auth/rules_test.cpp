@@ -144,4 +144,23 @@ TEST_CASE("rules are evaluated by priority; first match wins", "[auth]") {
   REQUIRE_FALSE(make_rule(1, 1, "DROP", "10.0.0.1/8", "", "", ""));
   REQUIRE_FALSE(make_rule(1, 1, "DROP", "", "api/*", "", ""));
   REQUIRE_FALSE(make_rule(1, 1, "DROP", "", "", "", "USA"));
+  REQUIRE_FALSE(make_rule(1, 1, "DROP", "", "", "GET,POST", ""));
+  REQUIRE_FALSE(make_rule(1, 1, "DROP", "", "", "G(T", ""));
+}
+
+TEST_CASE("rule methods match as RFC 9110 defines methods: case-sensitive tokens", "[auth]") {
+  // A standard name in any case is that method; other methods are matched exactly.
+  auto r = make_rule(1, 1, "DROP", "", "", "delete Propfind MKCOL", "");
+  REQUIRE(r);
+  REQUIRE(r->methods == std::vector<std::string>{"DELETE", "Propfind", "MKCOL"});
+  std::vector<Rule> rules = {*r};
+  auto hit = [&](const char* m) {
+    return evaluate_rules(rules, {ip("198.51.100.1"), "/", m, ""}).has_value();
+  };
+  REQUIRE(hit("DELETE"));
+  REQUIRE(hit("Propfind"));
+  REQUIRE(hit("MKCOL"));
+  REQUIRE_FALSE(hit("PROPFIND"));  // another method (edged answers "delete" with 400 itself)
+  REQUIRE_FALSE(hit("mkcol"));
+  REQUIRE_FALSE(hit("GET"));
 }
