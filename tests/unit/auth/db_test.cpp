@@ -142,6 +142,60 @@ TEST_CASE("db: Basic with API keys and user passwords", "[auth]") {
   REQUIRE_FALSE(*check_basic(s.db, 1, "al@example.com", "nope", kNow));
 }
 
+TEST_CASE("db: API key scopes, keys of users, last_used; Basic never skips a second factor",
+          "[auth]") {
+  Store s;
+  std::vector<uint8_t> key(20, 1);
+  s.exec("INSERT INTO roles(name, created_at) VALUES ('ops', 1)");
+  s.exec(
+      "INSERT INTO users(id, email, name, password_hash, created_at) VALUES "
+      "(5, 'al@example.com', 'Al', '" +
+      *crypto::hash_password("pw") + "', 1), (6, 'bo@example.com', 'Bo', '" +
+      *crypto::hash_password("pw") + "', 1)");
+  s.exec("UPDATE users SET totp_secret = '" + base32(key) + "' WHERE id = 6");
+  s.exec("INSERT INTO user_roles(user_id, role) VALUES (5, 'ops')");
+  auto secret = new_token();
+  auto key_row = [&](const char* id, const char* user_id, const char* scopes) {
+    s.exec(
+        std::string("INSERT INTO api_keys(id, key_hash, user_id, scopes, created_at) VALUES ('") +
+        id + "', '" + hash_token(secret) + "', " + user_id + ", '" + scopes + "', 1)");
+  };
+  key_row("plain", "NULL", "");  // made before scopes: proxying, as before
+  key_row("proxy", "NULL", "proxy api:read");
+  key_row("api", "NULL", "api:read api:write");  // for the management API only
+  key_row("als", "5", "proxy");
+  auto basic = [&](const char* id) { return *check_basic(s.db, 1, id, secret, kNow); };
+  REQUIRE(basic("plain"));
+  REQUIRE(basic("proxy"));
+  REQUIRE_FALSE(basic("api"));
+  // A user's key is the user: identity, roles; it ends with the user.
+  auto al = basic("als");
+  REQUIRE(al);
+  REQUIRE(al->user_id == 5);
+  REQUIRE(al->user == "al@example.com");
+  REQUIRE(al->roles == std::vector<std::string>{"ops"});
+  s.exec("UPDATE users SET enabled = 0 WHERE id = 5");
+  REQUIRE_FALSE(basic("als"));
+  s.exec("UPDATE users SET enabled = 1 WHERE id = 5");
+  // last_used is kept, at most once a minute.
+  auto last_used = [&](const char* id) {
+    auto st = s.db.prepare("SELECT coalesce(last_used, 0) FROM api_keys WHERE id = ?1");
+    REQUIRE(st);
+    st->bind(1, id);
+    REQUIRE(*st->step());
+    return st->col_int(0);
+  };
+  REQUIRE(last_used("plain") == kNow);
+  REQUIRE(*check_basic(s.db, 1, "plain", secret, kNow + 30));
+  REQUIRE(last_used("plain") == kNow);
+  REQUIRE(*check_basic(s.db, 1, "plain", secret, kNow + 61));
+  REQUIRE(last_used("plain") == kNow + 61);
+  REQUIRE(last_used("api") == 0);  // refused keys are not "used"
+  // The password alone of a user with TOTP is not enough; without TOTP it is.
+  REQUIRE((*check_basic(s.db, 1, "al@example.com", "pw", kNow))->user_id == 5);
+  REQUIRE_FALSE(*check_basic(s.db, 1, "bo@example.com", "pw", kNow));
+}
+
 TEST_CASE("db: users, TOTP steps, email codes, audit rows", "[auth]") {
   Store s;
   std::vector<uint8_t> key(20, 1);
