@@ -446,7 +446,8 @@ core::Result<NewApiKey> create_apikey(store::Db& db, const ApiKey& k, std::strin
 core::Result<std::vector<ApiKey>> list_apikeys(store::Db& db) {
   WARREN_TRY(st, db.prepare("SELECT k.id, coalesce(u.email, ''), coalesce(r.name, ''), k.scopes, "
                             "k.created_at, coalesce(k.expires_at, 0), coalesce(k.last_used, 0), "
-                            "k.revoked FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
+                            "k.revoked, coalesce(u.enabled, 1) "
+                            "FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
                             "LEFT JOIN resources r ON r.id = k.resource_id "
                             "ORDER BY k.created_at, k.id"));
   std::vector<ApiKey> out;
@@ -454,7 +455,8 @@ core::Result<std::vector<ApiKey>> list_apikeys(store::Db& db) {
     WARREN_TRY(row, st.step());
     if (!row) break;
     out.push_back(ApiKey{st.col_text(0), st.col_text(1), st.col_text(2), words(st.col_text(3)),
-                         st.col_int(4), st.col_int(5), st.col_int(6), st.col_int(7) != 0});
+                         st.col_int(4), st.col_int(5), st.col_int(6), st.col_int(7) != 0,
+                         st.col_int(8) != 0});
   }
   return out;
 }

@@ -97,6 +97,7 @@ struct ApiKey {
   int64_t expires_at = 0;
   int64_t last_used = 0;
   bool revoked = false;
+  bool user_enabled = true;  // a key of a disabled user does not work (state "user disabled")
 };
 struct NewApiKey {
   ApiKey key;

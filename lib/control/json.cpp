@@ -95,9 +95,10 @@ bj::object to_json(const ApiKey& k, int64_t now) {
                     {"created_at", time_or_null(k.created_at)},
                     {"expires_at", time_or_null(k.expires_at)},
                     {"last_used", time_or_null(k.last_used)},
-                    {"state", k.revoked ? "revoked"
-                              : expired ? "expired"
-                                        : "active"}};
+                    {"state", k.revoked         ? "revoked"
+                              : expired         ? "expired"
+                              : !k.user_enabled ? "user disabled"
+                                                : "active"}};
 }
 
 bj::object to_json(const RuleRow& r) {

@@ -680,6 +680,11 @@ assertion = "X-Warren-Assertion"'
   peerctl --dir "$T" user disable carol@example.com >/dev/null
   seen_store
   attack_get "API key of a user disabled while edged runs" 401 mk03x api2.test /mk03x "$ck"
+  # ... and `apikey list` says so
+  cid=$(jget "$ckey" 'd["id"]')
+  state=$(peerctl --dir "$T" apikey list --json | $PY -c 'import json,sys; print([json.loads(l)["state"] for l in sys.stdin if json.loads(l)["id"] == sys.argv[1]][0])' "$cid")
+  [ "$state" = "user disabled" ] || note "apikey list shows carol's key as '$state'"
+  peerctl --dir "$T" apikey list | grep -q "^$cid *user disabled" || note "apikey list table: $(peerctl --dir "$T" apikey list)"
   get api.test /ok-bob-2 "Authorization: Basic $(b64 bob@example.com:bob-pass-1)\r\n"
   reached 'GET /ok-bob-2 HTTP/1.1'
   origin_clean
