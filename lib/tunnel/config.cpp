@@ -232,6 +232,15 @@ void read_edge(config::Reader& e, Config& c) {
   e.get_duration("udp_idle_timeout", x.udp_idle_timeout, milliseconds(100), milliseconds(86400000));
   e.get_duration("store_poll", x.store_poll, milliseconds(50), milliseconds(600000));
   e.get("max_handshakes", x.max_handshakes, 1, 100000);
+  e.get("geoip_db", x.geoip_db);
+  e.get("forward_tls_cert", x.forward_tls_cert);
+  e.get("forward_tls_key", x.forward_tls_key);
+  if (x.forward_tls_cert.empty() != x.forward_tls_key.empty())
+    e.fail(x.forward_tls_cert.empty() ? "forward_tls_key" : "forward_tls_cert",
+           "forward_tls_cert and forward_tls_key go together");
+  e.get("forward_client_ca", x.forward_client_ca);
+  if (x.forward_client_ca.empty()) e.fail("forward_client_ca", "must not be empty");
+  e.get("forward_client_crl", x.forward_client_crl);
   std::vector<std::string> suites;
   if (e.get("suites", suites)) {
     x.suites.clear();

@@ -63,6 +63,12 @@ struct EdgeConfig {
   milliseconds udp_idle_timeout{60000};
   milliseconds store_poll{500};
   uint32_t max_handshakes = 256;  // connections still in the handshake at once
+  std::string geoip_db;           // MaxMind DB for the forwards' country rules ("" none)
+  // TLS forwards (tls_client_cert in the store): the certificate they present, and the CA
+  // bundle (and optional CRL) their clients' certificates must chain to.
+  std::string forward_tls_cert, forward_tls_key;
+  std::string forward_client_ca = "ca/chain.pem";
+  std::string forward_client_crl;
   std::vector<proto::Suite> suites = {proto::Suite::ik_chachapoly_blake2b,
                                       proto::Suite::ik_aesgcm_blake2b};
 };

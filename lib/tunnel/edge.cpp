@@ -1,14 +1,23 @@
 #include "tunnel/edge.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 
+#include "core/fs.h"
 #include "core/text.h"
+#include "geoip/geoip.h"
 #include "log/log.h"
 #include "net/net.h"
+#include "tls/tls.h"
+#include "tunnel/access.h"
 
 namespace tunnel {
 
@@ -47,17 +56,143 @@ asio::awaitable<void> hand_to_lane(std::shared_ptr<Lane> lane, uint32_t id, ipc:
 
 // --- forwards ------------------------------------------------------------------------------------
 
-struct Edge::Forward {
+namespace {
+
+auth::IpAddr ip_of(const asio::ip::address& a) {
+  auth::IpAddr ip;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), ip.b.begin());
+    return ip;
+  }
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return ip_of(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  auto b = v6.to_bytes();
+  std::copy(b.begin(), b.end(), ip.b.begin());
+  ip.v4 = false;
+  return ip;
+}
+
+template <class Endpoint>
+std::string source_str(const Endpoint& ep) {
+  return net::HostPort(ep.address().to_string(), ep.port()).str();
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct Edge::Forward : std::enable_shared_from_this<Edge::Forward> {
   ForwardRecord rec;  // worker 0 only
   std::string key;    // "tcp:8080"
   std::optional<tcp::acceptor> tcp_acc;
   std::optional<udp::socket> udp_sock;
+  std::shared_ptr<tls::ServerContext> tls;  // TLS forwards
+  // Access (tunnel/access.h): admissions on worker 0, releases from any thread.
+  std::mutex gate_mu;
+  SourceTable sources;                   // gate_mu
+  std::string last_source, last_reason;  // the last refusal; gate_mu
+  int64_t last_refused_ms = 0;           // gate_mu
+  std::atomic<uint64_t> accepted{0};
+  std::array<std::atomic<uint64_t>, kRefusals> refused{};
+  int64_t udp_log_ms = 0;  // UDP refusals are logged at most once a second (worker 0)
+  uint64_t udp_quiet = 0;  // refusals not logged since
+
+  // One counted connection or flow of a source; released when the last holder lets go.
+  struct Admission {
+    std::weak_ptr<Forward> f;
+    auth::IpAddr src;
+    Admission() = default;
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    ~Admission() {
+      if (auto p = f.lock()) {
+        std::lock_guard lk(p->gate_mu);
+        p->sources.release(src);
+      }
+    }
+  };
+
   // A UDP flow: one client address. `id` is touched on the lane's thread only.
   struct Flow {
     std::weak_ptr<Lane> lane;
     uint32_t id = 0;
     Clock::time_point last = Clock::now();
+    std::shared_ptr<Admission> admission;
   };
+
+  // What the audit lines of one connection name (copied on worker 0: rec changes there).
+  struct Conn {
+    std::string label, site, target, source;
+  };
+  Conn conn(std::string source) const {
+    std::string label = rec.name.empty() || rec.name == key ? key : key + " name=" + rec.name;
+    return {std::move(label), rec.site, rec.target, std::move(source)};
+  }
+
+  // The access decision for a new connection or flow from `src` (worker 0). On accept,
+  // `adm` holds the count when there are limits to keep.
+  Refusal admit(const auth::IpAddr& src, const geoip::Db* geo, std::string& country,
+                std::shared_ptr<Admission>& adm) {
+    const ForwardAccess& a = rec.access;
+    if (a.open()) return Refusal::none;
+    if (a.has_country_rules() && geo) country = geo->country(src);
+    Refusal r;
+    {
+      std::lock_guard lk(gate_mu);
+      r = sources.admit(a, src, country, steady_ms());
+    }
+    if (r == Refusal::none && (a.max_conns || a.rate)) {
+      adm = std::make_shared<Admission>();
+      adm->f = weak_from_this();
+      adm->src = src;
+    } else if (r == Refusal::none) {
+      std::lock_guard lk(gate_mu);  // counted by admit(): nothing to keep, release now
+      sources.release(src);
+    }
+    return r;
+  }
+
+  // The audit line of a refusal, and the counters `peerctl status` shows (any thread).
+  void refuse(const Conn& c, Refusal r, std::string_view country, std::string_view error = {},
+              bool udp = false) {
+    ++refused[size_t(r)];
+    {
+      std::lock_guard lk(gate_mu);
+      last_source = c.source;
+      last_reason = refusal_name(r);
+      last_refused_ms = unix_ms_now();
+    }
+    if (udp) {  // worker 0
+      int64_t now = steady_ms();
+      if (now - udp_log_ms < 1000) {
+        ++udp_quiet;
+        return;
+      }
+      udp_log_ms = now;
+    }
+    std::string extra;
+    if (!country.empty()) extra += " country=" + std::string(country);
+    if (!error.empty()) extra += " error=\"" + std::string(error) + "\"";
+    if (udp && udp_quiet) extra += " not_logged=" + std::to_string(udp_quiet);
+    if (udp) udp_quiet = 0;
+    logger()->info("event=forward_refused forward={} source={} reason={}{}", c.label, c.source,
+                   refusal_name(r), extra);
+  }
+
+  void accept(const Conn& c, std::string_view country, std::string_view client = {}) {
+    ++accepted;
+    std::string extra;
+    if (!country.empty()) extra += " country=" + std::string(country);
+    if (!client.empty()) extra += " client=\"" + std::string(client) + "\"";
+    logger()->info("event=forward_accepted forward={} source={} site={} target={}{}", c.label,
+                   c.source, c.site, c.target, extra);
+  }
+
   std::map<udp::endpoint, std::shared_ptr<Flow>> flows;
   std::optional<asio::steady_timer> sweep;
   bool closed = false;
@@ -71,6 +206,150 @@ struct Edge::Forward {
     flows.clear();
   }
 };
+
+namespace {
+
+using Forward = Edge::Forward;
+using unix_stream = asio::local::stream_protocol;
+
+// Writes the TLS records waiting in `s` to the client; false when the socket failed.
+asio::awaitable<bool> flush_tls(tcp::socket& sock, tls::Session& s, std::vector<char>& buf) {
+  while (s.output_pending() > 0) {
+    size_t n = s.take_output(buf.data(), buf.size());
+    auto [ec, w] = co_await asio::async_write(sock, asio::buffer(buf.data(), n), net::use_tuple);
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> write_all(unix_stream::socket& sock, const char* p, size_t n) {
+  auto [ec, w] = co_await asio::async_write(sock, asio::buffer(p, n), net::use_tuple);
+  co_return !ec;
+}
+
+// A connection of a TLS forward, admitted already: the handshake (a client certificate from
+// the CA is required: the context asks for it), then a stream to the site whose local end is
+// one side of a socket pair, and the plaintext pumped between the TLS session and the other.
+asio::awaitable<void> tls_forward_conn(std::shared_ptr<Forward> f, Forward::Conn c,
+                                       std::string country, int fd, tcp protocol,
+                                       std::shared_ptr<Lane> lane,
+                                       std::shared_ptr<Forward::Admission> adm,
+                                       std::shared_ptr<tls::ServerContext> ctx,
+                                       std::chrono::milliseconds hs_timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  tcp::socket sock(ex);
+  boost::system::error_code ec;
+  sock.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    co_return;
+  }
+  tls::Session s = tls::Session::server(*ctx);
+  std::vector<char> nbuf(64 * 1024), pbuf(64 * 1024), obuf(64 * 1024);
+  auto deadline = std::chrono::steady_clock::now() + hs_timeout;
+  for (;;) {
+    tls::Want w = s.handshake();
+    if (!co_await flush_tls(sock, s, obuf)) w = tls::Want::error;
+    if (w == tls::Want::done) break;
+    std::string why = s.error();
+    if (w == tls::Want::read) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left > std::chrono::steady_clock::duration::zero()) {
+        auto [rec, n] = co_await net::with_timeout(
+            sock.async_read_some(asio::buffer(nbuf), net::use_tuple), left);
+        if (!rec) {
+          s.feed(nbuf.data(), n);
+          continue;
+        }
+        if (rec == asio::error::eof) {
+          s.feed_eof();
+          continue;
+        }
+        why = rec == asio::error::timed_out ? "TLS handshake timed out" : rec.message();
+      } else {
+        why = "TLS handshake timed out";
+      }
+    }
+    f->refuse(c, Refusal::client_cert, country, why.empty() ? "TLS handshake failed" : why);
+    co_return;
+  }
+  if (!s.client_verified()) {
+    f->refuse(c, Refusal::client_cert, country, "no client certificate");
+    co_return;
+  }
+  unix_stream::socket a(ex), b(ex);
+  asio::local::connect_pair(a, b, ec);
+  int bfd = ec ? -1 : b.release(ec);
+  if (ec || bfd < 0) {
+    logger()->error("event=forward_failed forward={} error=\"socketpair: {}\"", c.label,
+                    ec.message());
+    co_return;
+  }
+  f->accept(c, country, s.client_subject());
+  asio::post(lane->executor(), [lane, bfd, target = c.target, adm] {
+    auto id = lane->open_stream(target);
+    if (!id) {
+      ::close(bfd);
+      return;
+    }
+    lane->attach(*id, bfd, {}, adm);
+  });
+  bool net_open = true, plain_open = true;  // client -> site, site -> client
+  for (;;) {
+    bool failed = false;
+    for (;;) {  // what the client sent, decrypted, to the site
+      auto io = s.read(pbuf.data(), pbuf.size());
+      if (io.want == tls::Want::done) {
+        if (!co_await write_all(a, pbuf.data(), size_t(io.n))) failed = true;
+        if (failed) break;
+        continue;
+      }
+      if (io.want == tls::Want::closed && net_open) {
+        a.shutdown(unix_stream::socket::shutdown_send, ec);
+        net_open = false;
+      }
+      failed = io.want == tls::Want::error;
+      break;
+    }
+    if (failed || !co_await flush_tls(sock, s, obuf)) break;
+    if (!net_open && !plain_open) break;
+    size_t which = net_open ? 0 : 1;
+    if (net_open && plain_open) {
+      auto r = co_await (sock.async_wait(tcp::socket::wait_read, net::use_tuple) ||
+                         a.async_wait(unix_stream::socket::wait_read, net::use_tuple));
+      which = r.index();
+    }
+    if (which == 0) {
+      auto [rec, n] = co_await sock.async_read_some(asio::buffer(nbuf), net::use_tuple);
+      if (rec == asio::error::eof)
+        s.feed_eof();
+      else if (rec)
+        break;  // reset: the site's stream goes with the socket pair
+      else
+        s.feed(nbuf.data(), n);
+    } else {
+      auto [rec, n] = co_await a.async_read_some(asio::buffer(pbuf), net::use_tuple);
+      if (rec) {  // the site's end finished
+        s.shutdown();
+        (void)co_await flush_tls(sock, s, obuf);
+        sock.shutdown(tcp::socket::shutdown_send, ec);
+        plain_open = false;
+        continue;
+      }
+      for (size_t off = 0; off < n && !failed;) {
+        auto io = s.write(pbuf.data() + off, n - off);
+        if (io.want != tls::Want::done) failed = true;
+        off += size_t(io.n);
+      }
+      if (failed) break;
+    }
+  }
+  sock.close(ec);
+  a.close(ec);
+}
+
+}  // namespace
 
 Edge::Edge(Workers& w, std::shared_ptr<const Config> cfg) : w_(w), cfg_(std::move(cfg)) {}
 
@@ -88,6 +367,58 @@ std::shared_ptr<const Config> Edge::config() {
   return cfg_;
 }
 
+core::Result<void> Edge::load_geo(const Config& cfg) {
+  std::string path = cfg.resolve(cfg.edge.geoip_db);
+  auto cur = geo();
+  if (path.empty() || (cur && cur->path() == path)) {
+    if (path.empty()) {
+      std::lock_guard lk(cfg_mu_);
+      geo_.reset();
+    }
+    return {};
+  }
+  auto g = geoip::Db::open(path);
+  if (!g) return core::err(core::Errc::config, "geoip_db: " + g.error().message);
+  std::lock_guard lk(cfg_mu_);
+  geo_ = std::move(*g);
+  return {};
+}
+
+std::shared_ptr<const geoip::Db> Edge::geo() {
+  std::lock_guard lk(cfg_mu_);
+  return geo_;
+}
+
+core::Result<std::shared_ptr<tls::ServerContext>> Edge::forward_tls() {
+  auto cfg = config();
+  const auto& e = cfg->edge;
+  if (e.forward_tls_cert.empty())
+    return core::err(core::Errc::config,
+                     "a TLS forward needs forward_tls_cert and forward_tls_key in [edge]");
+  tls::ClientAuth ca{tls::ClientAuth::required, cfg->resolve(e.forward_client_ca),
+                     cfg->resolve(e.forward_client_crl)};
+  std::string key = cfg->resolve(e.forward_tls_cert) + "\n" + cfg->resolve(e.forward_tls_key) +
+                    "\n" + ca.ca + "\n" + ca.crl;
+  if (fwd_tls_ && key == fwd_tls_key_) {
+    if (auto r = fwd_tls_->reload_if_changed(); !r)
+      logger()->warn("event=forward_tls_reload_failed error=\"{}\"", r.error().message);
+    return fwd_tls_;
+  }
+  if (!core::file_exists(ca.ca))
+    return core::err(core::Errc::noinput,
+                     "forward_client_ca: " + ca.ca + ": no such file (cactl init makes it)");
+  if (!ca.crl.empty() && !core::file_exists(ca.crl))
+    return core::err(core::Errc::noinput, "forward_client_crl: " + ca.crl + ": no such file");
+  tls::ServerOptions o;
+  o.certs.push_back({cfg->resolve(e.forward_tls_cert), cfg->resolve(e.forward_tls_key)});
+  o.session_tickets = false;
+  WARREN_TRY(ctx, tls::ServerContext::create(o));
+  ctx->set_client_auth([ca](std::string_view) { return ca; });
+  fwd_tls_ = ctx;
+  fwd_tls_key_ = key;
+  return ctx;
+}
+
 // --- start -----------------------------------------------------------------------------------
 
 core::Result<void> Edge::start(ipc::Server& control) {
@@ -95,6 +426,7 @@ core::Result<void> Edge::start(ipc::Server& control) {
   WARREN_TRY(kp, load_key_file(cfg->resolve(cfg->edge.private_key_file), true));
   key_ = kp;
   crypto::wipe(kp.priv.data(), kp.priv.size());
+  WARREN_CHECK(load_geo(*cfg));
   WARREN_TRY(db, store::open_dir(cfg->dir));
   db_.emplace(std::move(db));
   WARREN_CHECK(set_meta(*db_, kMetaEdgeKey, crypto::key_to_base64(key_.pub)));
@@ -390,6 +722,28 @@ boost::json::object Edge::status() {
                           {"target", f->rec.target},
                           {"listening", !f->closed}};
     if (f->rec.protocol == "udp") o["flows"] = f->flows.size();
+    if (!f->rec.name.empty()) o["name"] = f->rec.name;
+    o["tls"] = f->rec.access.tls;
+    o["accepted"] = f->accepted.load();
+    boost::json::object by;
+    uint64_t refused = 0;
+    for (size_t i = 1; i < kRefusals; ++i) {
+      uint64_t n = f->refused[i].load();
+      refused += n;
+      if (n) by[refusal_name(Refusal(i))] = n;
+    }
+    o["refused"] = refused;
+    o["refused_by"] = std::move(by);
+    {
+      std::lock_guard lk(f->gate_mu);
+      o["sources_open"] = f->sources.open_total();
+      if (f->last_refused_ms) {
+        o["last_refused"] = boost::json::object{{"source", f->last_source},
+                                                {"reason", f->last_reason},
+                                                {"time", rfc3339_ms(f->last_refused_ms)},
+                                                {"unix_ms", f->last_refused_ms}};
+      }
+    }
     fwds.push_back(std::move(o));
   }
   return ipc::ok({{"role", "edge"},
@@ -449,11 +803,18 @@ core::Result<void> Edge::reload(std::shared_ptr<const Config> cfg) {
     logger()->warn(
         "event=reload_partial key=private_key_file note=\"restart tunneld to change "
         "the edge key\"");
+  if (auto g = load_geo(*cfg); !g)
+    logger()->warn("event=reload_partial key=geoip_db error=\"{}\" note=\"keeping the last one\"",
+                   g.error().message);
   {
     std::lock_guard lk(cfg_mu_);
     cfg_ = cfg;
   }
-  if (cfg->edge.forward_bind != old->edge.forward_bind)
+  bool tls_changed = cfg->edge.forward_tls_cert != old->edge.forward_tls_cert ||
+                     cfg->edge.forward_tls_key != old->edge.forward_tls_key ||
+                     cfg->edge.forward_client_ca != old->edge.forward_client_ca ||
+                     cfg->edge.forward_client_crl != old->edge.forward_client_crl;
+  if (cfg->edge.forward_bind != old->edge.forward_bind || tls_changed)
     asio::post(w_.at(0), [this] {
       std::vector<ForwardRecord> list;
       for (auto& [k, f] : fwds_) list.push_back(f->rec);
@@ -575,7 +936,9 @@ void Edge::apply_forwards(std::vector<ForwardRecord> list, bool rebind) {
         want.emplace(f.protocol + ":" + std::to_string(f.listen_port), std::move(f));
   for (auto it = fwds_.begin(); it != fwds_.end();) {
     auto w = want.find(it->first);
-    if (w == want.end() || rebind) {
+    // A forward whose access settings turned bad, or that gains or loses TLS, starts again.
+    if (w == want.end() || rebind || !w->second.access_error.empty() ||
+        w->second.access.tls != it->second->rec.access.tls) {
       it->second->close();
       if (w == want.end()) logger()->info("event=forward_down forward={}", it->first);
       it = fwds_.erase(it);
@@ -590,6 +953,25 @@ void Edge::apply_forwards(std::vector<ForwardRecord> list, bool rebind) {
     auto f = std::make_shared<Forward>();
     f->rec = rec;
     f->key = key;
+    // Fail closed: a forward whose access settings cannot be honoured does not listen.
+    std::string why = rec.access_error;
+    if (why.empty() && rec.access.tls && rec.protocol != "tcp")
+      why = "tls_client_cert is for tcp forwards";
+    if (why.empty() && rec.access.tls) {
+      if (auto t = forward_tls(); !t)
+        why = t.error().message;
+      else
+        f->tls = *t;
+    }
+    if (!why.empty()) {
+      logger()->error("event=forward_failed forward={} error=\"{}\"", key, why);
+      continue;
+    }
+    if (rec.access.has_country_rules() && !geo())
+      logger()->warn(
+          "event=forward_no_geoip forward={} note=\"country rules need [edge] geoip_db: no "
+          "source has a known country\"",
+          key);
     net::HostPort hp(cfg->edge.forward_bind, rec.listen_port);
     auto ep = net::resolve_one(hp);
     if (!ep) {
@@ -622,8 +1004,9 @@ void Edge::apply_forwards(std::vector<ForwardRecord> list, bool rebind) {
       asio::co_spawn(ex, udp_forward_loop(f), net::log_errors("udp forward"));
       asio::co_spawn(ex, udp_sweep_loop(f), net::log_errors("udp forward sweep"));
     }
-    logger()->info("event=forward_up forward={} bind={} site={} target={}", key, hp.str(), rec.site,
-                   rec.target);
+    logger()->info("event=forward_up forward={} bind={} site={} target={} access={}{}", key,
+                   hp.str(), rec.site, rec.target, rec.access.open() ? "open" : "rules",
+                   rec.access.tls ? " tls=client_cert" : "");
     fwds_[key] = f;
   }
 }
@@ -638,23 +1021,46 @@ asio::awaitable<void> Edge::tcp_forward_loop(std::shared_ptr<Forward> f) {
       co_await t.async_wait(net::use_tuple);
       continue;
     }
-    auto lane = pick_lane(f->rec.site);
-    if (!lane) {
-      logger()->debug("event=forward_refused forward={} error=\"{}\"", f->key,
-                      lane.error().message);
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) continue;
+    // The access decision first: a refused client reaches neither the site nor the target.
+    auto c = f->conn(source_str(peer));
+    std::string country;
+    std::shared_ptr<Forward::Admission> adm;
+    auto g = f->rec.access.has_country_rules() ? geo() : nullptr;
+    if (Refusal r = f->admit(ip_of(peer.address()), g.get(), country, adm); r != Refusal::none) {
+      f->refuse(c, r, country);
       continue;  // the client sees the connection close
     }
+    auto lane = pick_lane(f->rec.site);
+    if (!lane) {
+      f->refuse(c, Refusal::site_offline, country, lane.error().message);
+      continue;
+    }
     sock.set_option(tcp::no_delay(true), ec);
+    auto protocol = peer.protocol();
     int fd = sock.release(ec);
     if (ec) continue;
     auto l = *lane;
-    asio::post(l->executor(), [l, fd, target = f->rec.target] {
+    if (f->rec.access.tls) {
+      if (!f->tls) {
+        ::close(fd);
+        continue;
+      }
+      asio::co_spawn(w_.next(),
+                     tls_forward_conn(f, std::move(c), std::move(country), fd, protocol, l, adm,
+                                      f->tls, config()->edge.handshake_timeout),
+                     net::log_errors("tls forward"));
+      continue;
+    }
+    f->accept(c, country);
+    asio::post(l->executor(), [l, fd, target = f->rec.target, adm] {
       auto id = l->open_stream(target);
       if (!id) {
         ::close(fd);
         return;
       }
-      l->attach(*id, fd);
+      l->attach(*id, fd, {}, adm);
     });
   }
 }
@@ -672,17 +1078,34 @@ asio::awaitable<void> Edge::udp_forward_loop(std::shared_ptr<Forward> f) {
     if (f->closed || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
       co_return;
     if (ec) continue;  // e.g. ICMP errors from an earlier reply
+    auto known = f->flows.find(from);
+    std::shared_ptr<Forward::Admission> adm;
+    std::string country;
+    std::optional<Forward::Conn> c;
+    if (known == f->flows.end()) {  // a new flow: the access decision (dropped when refused)
+      c = f->conn(source_str(from));
+      auto g = f->rec.access.has_country_rules() ? geo() : nullptr;
+      if (Refusal r = f->admit(ip_of(from.address()), g.get(), country, adm); r != Refusal::none) {
+        f->refuse(*c, r, country, {}, true);
+        continue;
+      }
+    }
     auto& flow = f->flows[from];
     std::shared_ptr<Lane> lane = flow ? flow->lane.lock() : nullptr;
     if (!lane || !lane->stats().open) {
       auto picked = pick_lane(f->rec.site);
       if (!picked) {
+        if (!c) c = f->conn(source_str(from));
+        f->refuse(*c, Refusal::site_offline, country, picked.error().message, true);
         f->flows.erase(from);
         continue;  // dropped: the site is offline
       }
+      if (flow) adm = std::move(flow->admission);  // the same flow on a new lane
       flow = std::make_shared<Forward::Flow>();
       flow->lane = *picked;
+      flow->admission = std::move(adm);
       lane = *picked;
+      if (c) f->accept(*c, country);
     }
     flow->last = Clock::now();
     DgramSink sink = [wf, from, ex](std::span<const uint8_t> d) {

@@ -3,7 +3,8 @@
 // control socket's "dial", and the store's raw TCP/UDP forwards. Lanes run on the workers;
 // listeners and forwards on worker 0; a store watcher thread polls the change counter
 // (store::Db::change_gen). The registry (sites and their lanes) is guarded by mu_; the replay guard
-// by hs_mu_ (taken first).
+// by hs_mu_ (taken first). Forwards decide access for every new connection or UDP flow
+// (tunnel/access.h) on worker 0; TLS forwards terminate TLS on any worker.
 #pragma once
 
 #include <boost/asio/ip/udp.hpp>
@@ -21,6 +22,13 @@
 
 #include "tunnel/daemon.h"
 #include "tunnel/sites.h"
+
+namespace geoip {
+class Db;
+}
+namespace tls {
+class ServerContext;
+}
 
 namespace tunnel {
 
@@ -66,6 +74,10 @@ class Edge : public Daemon, public Lane::Hooks {
   net::asio::awaitable<void> tcp_forward_loop(std::shared_ptr<Forward> f);
   net::asio::awaitable<void> udp_forward_loop(std::shared_ptr<Forward> f);
   net::asio::awaitable<void> udp_sweep_loop(std::shared_ptr<Forward> f);
+  // The TLS context of TLS forwards ([edge] forward_tls_*; worker 0), made on first use.
+  core::Result<std::shared_ptr<tls::ServerContext>> forward_tls();
+  std::shared_ptr<const geoip::Db> geo();
+  core::Result<void> load_geo(const Config& cfg);
 
   // Store: load and apply sites and forwards.
   core::Result<void> load_store(store::Db& db);
@@ -93,6 +105,9 @@ class Edge : public Daemon, public Lane::Hooks {
 
   std::optional<asio::ip::tcp::acceptor> acceptor_;       // worker 0
   std::map<std::string, std::shared_ptr<Forward>> fwds_;  // "tcp:8080" -> forward; worker 0
+  std::shared_ptr<tls::ServerContext> fwd_tls_;           // worker 0
+  std::string fwd_tls_key_;                               // the settings it was made from
+  std::shared_ptr<const geoip::Db> geo_;                  // cfg_mu_; null: no geoip_db
 
   std::mutex store_mu_;
   std::condition_variable store_cv_;

@@ -86,6 +86,7 @@ struct Lane::Relay {
   bool shut_wr = false;
   bool blocked = false;                    // in blocked_: waiting for the lane's backlog to drain
   Clock::time_point since = Clock::now();  // creation, then last datagram (UDP idle)
+  std::shared_ptr<void> token;             // from attach(): released with the relay
   int fd() { return sd ? sd->native_handle() : -1; }
 };
 
@@ -460,12 +461,13 @@ core::Result<uint32_t> Lane::open_flow(std::string_view target, DgramSink sink) 
   return id;
 }
 
-void Lane::attach(uint32_t id, int fd, std::string_view pending) {
+void Lane::attach(uint32_t id, int fd, std::string_view pending, std::shared_ptr<void> token) {
   Relay* r = find(id);
   if (!r || r->sd || done_ || closing_ || r->kind != StreamKind::tcp) {
     ::close(fd);
     return;
   }
+  r->token = std::move(token);
   boost::system::error_code ec;
   r->sd.emplace(ctx_);
   r->sd->assign(fd, ec);

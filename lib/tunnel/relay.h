@@ -101,8 +101,9 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // Opens a UDP flow whose datagrams from the peer go to `sink`.
   core::Result<uint32_t> open_flow(std::string_view target, DgramSink sink);
   // Gives a stream its local end: a connected stream socket (taken over: closed by the lane).
-  // `pending` bytes are sent first. An fd for a stream that is gone is closed.
-  void attach(uint32_t id, int fd, std::string_view pending = {});
+  // `pending` bytes are sent first. An fd for a stream that is gone is closed. `token` is
+  // kept as long as the stream's local end (the edge's forwards count connections by it).
+  void attach(uint32_t id, int fd, std::string_view pending = {}, std::shared_ptr<void> token = {});
   // Gives a UDP flow its local end: a connected datagram socket.
   void attach_dgram(uint32_t id, int fd);
   // Sends one datagram of a flow (dropped when the lane's backlog is high); false when the
