@@ -11,6 +11,7 @@
 #include "core/text.h"
 #include "crypto/crypto.h"
 #include "peerctl.h"
+#include "tunnel/access.h"
 
 namespace peerctl {
 
@@ -213,6 +214,129 @@ std::string backend(const Full& f) {
 
 using control::done;
 
+// The access options of a raw TCP/UDP forward (add and set): tunneld checks them for every new
+// connection (UDP: flow) before anything reaches the site.
+struct ForwardOpts {
+  std::vector<std::string> allow, deny, allow_countries, deny_countries;
+  bool clear_allow = false, clear_deny = false;
+  std::string max_conns, conn_rate, conn_burst;
+  bool tls_client_cert = false, no_tls_client_cert = false;
+
+  bool any() const {
+    return !allow.empty() || !deny.empty() || !allow_countries.empty() || !deny_countries.empty() ||
+           clear_allow || clear_deny || !max_conns.empty() || !conn_rate.empty() ||
+           !conn_burst.empty() || tls_client_cert || no_tls_client_cert;
+  }
+};
+
+void add_forward_options(CLI::App* s, ForwardOpts& o, bool set) {
+  s->add_option("--allow", o.allow,
+                "Forward: accept only sources in IP/CIDR (repeatable; any allow list admits)")
+      ->type_name("IP/CIDR");
+  s->add_option("--deny", o.deny, "Forward: refuse sources in IP/CIDR (repeatable; checked first)")
+      ->type_name("IP/CIDR");
+  s->add_option("--allow-country", o.allow_countries,
+                "Forward: accept only sources in country CC (tunneld's geoip_db; repeatable)")
+      ->type_name("CC");
+  s->add_option("--deny-country", o.deny_countries,
+                "Forward: refuse sources in country CC (tunneld's geoip_db; repeatable)")
+      ->type_name("CC");
+  s->add_option("--max-conns", o.max_conns,
+                "Forward: connections (UDP: flows) open at once per source address (0: no limit)")
+      ->type_name("N");
+  s->add_option("--conn-rate", o.conn_rate,
+                "Forward: new connections (UDP: flows) per second per source (0: no limit)")
+      ->type_name("N/s");
+  s->add_option("--conn-burst", o.conn_burst, "Forward: connections above --conn-rate at once")
+      ->type_name("N");
+  s->add_flag("--tls-client-cert", o.tls_client_cert,
+              "TCP forward: wrap it in TLS that needs a client certificate from the CA");
+  if (set) {
+    s->add_flag("--clear-allow", o.clear_allow,
+                "Empty the allow lists (addresses, countries) first");
+    s->add_flag("--clear-deny", o.clear_deny, "Empty the deny lists (addresses, countries) first");
+    s->add_flag("--no-tls-client-cert", o.no_tls_client_cert, "Stop wrapping a TCP forward in TLS");
+  }
+}
+
+// A count option: "N" (or "N/s" for a rate) within 0..1000000.
+core::Result<int64_t> count_option(const char* field, std::string_view v, bool rate) {
+  std::string_view n = v;
+  if (rate && n.size() > 2 && n.substr(n.size() - 2) == "/s") n.remove_suffix(2);
+  auto x = core::parse_uint(n);
+  if (!x || *x > 1000000)
+    return core::err(core::Errc::data, std::string(field) + ": '" + std::string(v) + "': " +
+                                           (rate ? "not a rate (e.g. 10/s" : "not a count (0") +
+                                           (rate ? ", up to 1000000/s)" : " to 1000000)"));
+  return int64_t(*x);
+}
+
+core::Result<void> apply_forward(const ForwardOpts& o, control::Resource& r) {
+  if (!o.any()) return {};
+  if (r.kind == "http")
+    return core::err(core::Errc::usage,
+                     "--allow, --deny, --max-conns, --conn-rate, --tls-client-cert, … are for "
+                     "tcp/udp forwards (HTTP resources: peerctl rule, peerctl resource auth)");
+  if (o.tls_client_cert && o.no_tls_client_cert)
+    return core::err(core::Errc::usage,
+                     "--tls-client-cert and --no-tls-client-cert exclude each other");
+  if (o.tls_client_cert && r.kind != "tcp")
+    return core::err(core::Errc::usage,
+                     "--tls-client-cert: TLS is for tcp forwards, not " + r.kind);
+  if (o.clear_allow) r.allow.clear(), r.allow_countries.clear();
+  if (o.clear_deny) r.deny.clear(), r.deny_countries.clear();
+  auto add_net = [](const char* field, const std::string& v,
+                    std::vector<std::string>& to) -> core::Result<void> {
+    auto c = auth::parse_cidr(v);
+    if (!c) return core::err(core::Errc::data, std::string(field) + ": " + c.error().message);
+    std::string text = auth::to_string(c->net);
+    if ((c->net.v4 && c->bits != 32) || (!c->net.v4 && c->bits != 128))
+      text += "/" + std::to_string(c->bits);
+    if (std::find(to.begin(), to.end(), text) == to.end()) to.push_back(text);
+    return {};
+  };
+  auto add_cc = [](const char* field, const std::string& v,
+                   std::vector<std::string>& to) -> core::Result<void> {
+    auto c = tunnel::check_country(v);
+    if (!c) return core::err(core::Errc::data, std::string(field) + ": " + c.error().message);
+    if (std::find(to.begin(), to.end(), *c) == to.end()) to.push_back(*c);
+    return {};
+  };
+  for (const auto& v : o.allow) WARREN_CHECK(add_net("--allow", v, r.allow));
+  for (const auto& v : o.deny) WARREN_CHECK(add_net("--deny", v, r.deny));
+  for (const auto& v : o.allow_countries)
+    WARREN_CHECK(add_cc("--allow-country", v, r.allow_countries));
+  for (const auto& v : o.deny_countries)
+    WARREN_CHECK(add_cc("--deny-country", v, r.deny_countries));
+  if (!o.max_conns.empty()) {
+    WARREN_TRY(n, count_option("--max-conns", o.max_conns, false));
+    r.max_conns = n;
+  }
+  if (!o.conn_rate.empty()) {
+    WARREN_TRY(n, count_option("--conn-rate", o.conn_rate, true));
+    r.conn_rate = n;
+  }
+  if (!o.conn_burst.empty()) {
+    WARREN_TRY(n, count_option("--conn-burst", o.conn_burst, false));
+    r.conn_burst = n;
+  }
+  if (o.tls_client_cert) r.tls_client_cert = true;
+  if (o.no_tls_client_cert) r.tls_client_cert = false;
+  return {};
+}
+
+// "allow 2, deny 1, max-conns 4, rate 5/s, tls"; "open" without rules or limits.
+std::string forward_access_summary(const control::Resource& r) {
+  std::vector<std::string> p;
+  if (size_t n = r.allow.size() + r.allow_countries.size())
+    p.push_back("allow " + std::to_string(n));
+  if (size_t n = r.deny.size() + r.deny_countries.size()) p.push_back("deny " + std::to_string(n));
+  if (r.max_conns) p.push_back("max-conns " + std::to_string(r.max_conns));
+  if (r.conn_rate) p.push_back("rate " + std::to_string(r.conn_rate) + "/s");
+  if (r.tls_client_cert) p.push_back("tls");
+  return p.empty() ? "open" : control::join(p, ", ");
+}
+
 // Options of add and set that describe the resource itself.
 struct ShapeOpts {
   std::string host, path;
@@ -310,6 +434,7 @@ void register_add(Ctx& c, CLI::App& noun) {
     std::string name;
     ShapeOpts shape;
     AuthOpts auth;
+    ForwardOpts fwd;
     bool disabled = false;
   };
   auto o = std::make_shared<Opts>();
@@ -319,10 +444,12 @@ void register_add(Ctx& c, CLI::App& noun) {
       "[--redirect-https] [--header 'K: V']... [--client-ca FILE] [--public | --auth "
       "METHOD,...] [AUTH OPTIONS] [--disabled]\n"
       "peerctl resource add NAME (--tcp PORT | --udp PORT) --site SITE --to HOST:PORT "
-      "[--disabled]");
+      "[--allow IP/CIDR]... [--deny IP/CIDR]... [--allow-country CC]... [--deny-country CC]... "
+      "[--max-conns N] [--conn-rate N/s] [--conn-burst N] [--tls-client-cert] [--disabled]");
   s->add_option("name", o->name, "Resource name: 1-64 of [A-Za-z0-9._-]")->required();
   add_shape_options(s, o->shape, false);
   add_auth_options(s, o->auth);
+  add_forward_options(s, o->fwd, false);
   s->add_flag("--disabled", o->disabled, "Add it disabled");
   c.prog.on(s, [&c, o]() -> int {
     control::Resource r;
@@ -344,6 +471,7 @@ void register_add(Ctx& c, CLI::App& noun) {
       return cli::fail({core::Errc::usage, "--host (or --tcp/--udp) is required"});
     }
     if (auto a = apply_shape(sh, r); !a) return cli::fail(a.error());
+    if (auto a = apply_forward(o->fwd, r); !a) return cli::fail(a.error());
     if (auto v = control::check_resource(r); !v) return cli::fail(v.error());
     std::vector<control::Target> targets;
     auto db = open_store(c, true);
@@ -374,6 +502,7 @@ void register_set(Ctx& c, CLI::App& noun) {
   struct Opts {
     std::string name, rename;
     ShapeOpts shape;
+    ForwardOpts fwd;
   };
   auto o = std::make_shared<Opts>();
   auto* s = c.prog.verb(noun, "set", "Change a resource (auth settings: resource auth)",
@@ -381,16 +510,21 @@ void register_set(Ctx& c, CLI::App& noun) {
                         "[--tls | --no-tls] [--redirect-https | --no-redirect-https] "
                         "[--clear-headers] [--header 'K: V']... [--client-ca FILE] "
                         "[--client-crl FILE] [--mtls-mode MODE] [--port PORT] [--site SITE] "
-                        "[--to HOST:PORT]");
+                        "[--to HOST:PORT] [--clear-allow] [--allow IP/CIDR]... "
+                        "[--allow-country CC]... [--clear-deny] [--deny IP/CIDR]... "
+                        "[--deny-country CC]... [--max-conns N] [--conn-rate N/s] "
+                        "[--conn-burst N] [--tls-client-cert | --no-tls-client-cert]");
   s->add_option("name", o->name, "Resource name")->required();
   s->add_option("--rename", o->rename, "New name")->type_name("NEW");
   add_shape_options(s, o->shape, true);
+  add_forward_options(s, o->fwd, true);
   c.prog.on(s, [&c, o]() -> int {
     auto db = open_store(c, false);
     if (!db) return cli::fail(db.error());
     auto r = control::find_resource(*db, o->name);
     if (!r) return cli::fail(r.error());
     if (auto a = apply_shape(o->shape, *r); !a) return cli::fail(a.error());
+    if (auto a = apply_forward(o->fwd, *r); !a) return cli::fail(a.error());
     if (!o->rename.empty()) r->name = o->rename;
     return done(control::update_resource(*db, o->name, *r, actor(), now()));
   });
@@ -413,7 +547,7 @@ void register_list(Ctx& c, CLI::App& noun) {
         out += json_line(control::to_json(f->r, f->targets, f->auth));
       else
         t.add({r.name, r.kind, r.enabled ? "yes" : "no", front(r), backend(*f),
-               r.kind == "http" ? auth_summary(f->auth) : "-"});
+               r.kind == "http" ? auth_summary(f->auth) : forward_access_summary(r)});
     }
     return control::emit(c.prog.common().json ? out : t.str());
   });
@@ -450,6 +584,18 @@ void register_show(Ctx& c, CLI::App& noun) {
       out += auth_text(f->auth);
     } else {
       out += kv_line("site", r->site) + kv_line("to", r->to);
+      auto list = [](const std::vector<std::string>& v) { return control::join(v, " "); };
+      if (!r->allow.empty()) out += kv_line("allow", list(r->allow));
+      if (!r->allow_countries.empty()) out += kv_line("allow countries", list(r->allow_countries));
+      if (!r->deny.empty()) out += kv_line("deny", list(r->deny));
+      if (!r->deny_countries.empty()) out += kv_line("deny countries", list(r->deny_countries));
+      if (r->max_conns) out += kv_line("max conns", std::to_string(r->max_conns) + " per source");
+      if (r->conn_rate)
+        out +=
+            kv_line("conn rate", std::to_string(r->conn_rate) + "/s burst " +
+                                     std::to_string(r->conn_burst ? r->conn_burst : r->conn_rate) +
+                                     " per source");
+      out += kv_line("tls", r->tls_client_cert ? "client certificate from the CA" : "no");
     }
     out += kv_line("created", control::time_or(r->created_at));
     return control::emit(out);

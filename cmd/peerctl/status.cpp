@@ -77,6 +77,34 @@ std::optional<json::object> call(const Ctx& c, const char* daemon, const char* o
   return std::move(*r);
 }
 
+// A forward's live entry in tunneld's status, by protocol and port.
+const json::object* live_forward(const std::optional<json::object>& tun, const std::string& proto,
+                                 uint16_t port) {
+  if (!tun) return nullptr;
+  auto* a = tun->if_contains("forwards");
+  if (!a || !a->is_array()) return nullptr;
+  for (auto& v : a->as_array()) {
+    if (!v.is_object()) continue;
+    auto& o = v.as_object();
+    auto* p = o.if_contains("protocol");
+    if (p && p->is_string() && p->as_string() == proto && num(&o, "port") == port) return &o;
+  }
+  return nullptr;
+}
+
+// "refused 3 (denied 2, rate 1)"; "refused 0".
+std::string refusals(const json::object* l) {
+  std::string out = "refused " + std::to_string(num(l, "refused"));
+  auto* by = l ? l->if_contains("refused_by") : nullptr;
+  if (!by || !by->is_object() || by->as_object().empty()) return out;
+  std::string parts;
+  for (auto& [k, v] : by->as_object())
+    if (v.is_number())
+      parts += (parts.empty() ? "" : ", ") + std::string(k) + " " +
+               std::to_string(v.to_number<int64_t>());
+  return out + " (" + parts + ")";
+}
+
 struct SiteRow {
   std::string name;
   bool enabled = true;
@@ -190,6 +218,27 @@ void register_status(Ctx& c, CLI::App& app) {
         ra.push_back(std::move(ro));
       }
       o["resources"] = std::move(ra);
+      json::array fa;
+      for (auto& [k, f] : model->forwards) {
+        json::object fo{
+            {"name", f.name.empty() ? k.first + ":" + std::to_string(k.second) : f.name},
+            {"protocol", k.first},
+            {"port", k.second},
+            {"site", f.site},
+            {"to", f.target},
+            {"enabled", f.enabled}};
+        if (auto* l = live_forward(tun, k.first, k.second)) {
+          fo["listening"] = flag(l, "listening");
+          fo["accepted"] = num(l, "accepted");
+          fo["refused"] = num(l, "refused");
+          fo["refused_by"] = l->if_contains("refused_by") ? l->at("refused_by") : json::object{};
+          fo["last_refused"] = l->if_contains("last_refused") ? l->at("last_refused") : nullptr;
+        } else {
+          fo["listening"] = tun ? json::value(false) : json::value(nullptr);
+        }
+        fa.push_back(std::move(fo));
+      }
+      o["forwards"] = std::move(fa);
       out = json_line(o);
     } else {
       out += tun ? "tunneld: running\n" : "tunneld: not running: sites from the store\n";
@@ -246,6 +295,27 @@ void register_status(Ctx& c, CLI::App& app) {
           else
             health = "not served";
           out += "    -> " + url + "  " + health + "\n";
+        }
+      }
+      if (!model->forwards.empty())
+        out += "\nforwards: " + std::to_string(model->forwards.size()) + "\n";
+      for (auto& [k, f] : model->forwards) {
+        std::string key = k.first + ":" + std::to_string(k.second);
+        std::string name = f.name.empty() ? key : f.name;
+        auto* l = live_forward(tun, k.first, k.second);
+        std::string state =
+            !f.enabled ? "disabled"
+            : !tun     ? "-"
+            : !l       ? "not listening"
+                       : "accepted " + std::to_string(num(l, "accepted")) + ", " + refusals(l);
+        out += "  " + name + "  " + key + " -> " + f.site + ":" + f.target + "  " + state + "\n";
+        if (auto* lr = l ? l->if_contains("last_refused") : nullptr; lr && lr->is_object()) {
+          auto str = [&](const char* k) {
+            auto* v = lr->as_object().if_contains(k);
+            return v && v->is_string() ? std::string(v->as_string()) : std::string();
+          };
+          out += "    last refused: " + str("source") + " " + str("reason") + " " +
+                 ago(num(&lr->as_object(), "unix_ms") / 1000, now_s) + "\n";
         }
       }
     }

@@ -144,6 +144,14 @@ bj::object to_json(const Resource& r, const std::vector<Target>& targets, const 
     o["port"] = r.port;
     o["site"] = r.site;
     o["to"] = r.to;
+    o["access"] = bj::object{{"allow", strings(r.allow)},
+                             {"deny", strings(r.deny)},
+                             {"allow_countries", strings(r.allow_countries)},
+                             {"deny_countries", strings(r.deny_countries)},
+                             {"max_conns", r.max_conns},
+                             {"conn_rate", r.conn_rate},
+                             {"conn_burst", r.conn_burst},
+                             {"tls_client_cert", r.tls_client_cert}};
   }
   o["created_at"] = time_or(r.created_at, "");
   return o;

@@ -8,6 +8,7 @@
 #include "control/input.h"
 #include "control/validate.h"
 #include "core/text.h"
+#include "tunnel/access.h"
 
 namespace control {
 
@@ -27,6 +28,10 @@ namespace {
 bool is_token_char(char ch) {
   return std::isalnum(static_cast<unsigned char>(ch)) ||
          std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+}
+
+std::vector<std::string> words(const std::string& s) {
+  return core::split(s, ' ');
 }
 
 // The name a forward shows when it has none in the store.
@@ -71,7 +76,9 @@ core::Result<std::vector<Resource>> query_http(store::Db& db, std::string_view w
 
 core::Result<std::vector<Resource>> query_forwards(store::Db& db) {
   WARREN_TRY(st, db.prepare("SELECT coalesce(name, ''), protocol, listen_port, site, target, "
-                            "enabled, created_at FROM forwards ORDER BY protocol, listen_port"));
+                            "enabled, created_at, allow_ips, deny_ips, allow_countries, "
+                            "deny_countries, max_conns, conn_rate, conn_burst, tls_client_cert "
+                            "FROM forwards ORDER BY protocol, listen_port"));
   std::vector<Resource> out;
   for (;;) {
     WARREN_TRY(row, st.step());
@@ -85,6 +92,14 @@ core::Result<std::vector<Resource>> query_forwards(store::Db& db) {
     r.to = st.col_text(4);
     r.enabled = st.col_int(5) != 0;
     r.created_at = st.col_int(6);
+    r.allow = words(st.col_text(7));
+    r.deny = words(st.col_text(8));
+    r.allow_countries = words(st.col_text(9));
+    r.deny_countries = words(st.col_text(10));
+    r.max_conns = st.col_int(11);
+    r.conn_rate = st.col_int(12);
+    r.conn_burst = st.col_int(13);
+    r.tls_client_cert = st.col_int(14) != 0;
     out.push_back(std::move(r));
   }
   return out;
@@ -100,6 +115,14 @@ bj::object resource_detail(const Resource& r) {
     o["port"] = r.port;
     o["site"] = r.site;
     o["to"] = r.to;
+    if (!r.allow.empty()) o["allow"] = join(r.allow, " ");
+    if (!r.deny.empty()) o["deny"] = join(r.deny, " ");
+    if (!r.allow_countries.empty()) o["allow_countries"] = join(r.allow_countries, " ");
+    if (!r.deny_countries.empty()) o["deny_countries"] = join(r.deny_countries, " ");
+    if (r.max_conns) o["max_conns"] = r.max_conns;
+    if (r.conn_rate) o["conn_rate"] = r.conn_rate;
+    if (r.conn_burst) o["conn_burst"] = r.conn_burst;
+    if (r.tls_client_cert) o["tls_client_cert"] = true;
   }
   return o;
 }
@@ -118,6 +141,18 @@ core::Result<void> check_unique(store::Db& db, const Resource& r, std::string_vi
                                        std::to_string(r.port));
   }
   return {};
+}
+
+core::Result<void> write_forward_access(store::Db& db, const Resource& r) {
+  WARREN_TRY(st, db.prepare("UPDATE forwards SET allow_ips = ?3, deny_ips = ?4, "
+                            "allow_countries = ?5, deny_countries = ?6, max_conns = ?7, "
+                            "conn_rate = ?8, conn_burst = ?9, tls_client_cert = ?10 "
+                            "WHERE protocol = ?1 AND listen_port = ?2"));
+  st.bind(1, r.kind).bind(2, int64_t(r.port)).bind(3, join(r.allow, " "));
+  st.bind(4, join(r.deny, " ")).bind(5, join(r.allow_countries, " "));
+  st.bind(6, join(r.deny_countries, " ")).bind(7, r.max_conns).bind(8, r.conn_rate);
+  st.bind(9, r.conn_burst).bind(10, r.tls_client_cert ? 1 : 0);
+  return st.run();
 }
 
 core::Result<void> write_http(store::Db& db, const Resource& r, int64_t now) {
@@ -157,6 +192,38 @@ core::Result<std::string> check_header(std::string_view field, std::string_view 
   return std::string(name) + ": " + std::string(value);
 }
 
+namespace {
+
+// The access settings of a forward, as tunneld will read them (tunnel::make_forward_access).
+core::Result<void> check_forward_access(const Resource& r) {
+  auto field = [](const char* f, const core::Error& e) {
+    return core::err(Errc::data, std::string(f) + ": " + e.message);
+  };
+  for (const auto& a : r.allow)
+    if (auto c = auth::parse_cidr(a); !c) return field("--allow", c.error());
+  for (const auto& a : r.deny)
+    if (auto c = auth::parse_cidr(a); !c) return field("--deny", c.error());
+  for (const auto& cc : r.allow_countries)
+    if (auto c = tunnel::check_country(cc); !c || *c != cc)
+      return field("--allow-country", c ? core::Error{Errc::data, "not upper-case"} : c.error());
+  for (const auto& cc : r.deny_countries)
+    if (auto c = tunnel::check_country(cc); !c || *c != cc)
+      return field("--deny-country", c ? core::Error{Errc::data, "not upper-case"} : c.error());
+  auto limit = [](const char* f, int64_t v) -> core::Result<void> {
+    if (v < 0 || v > 1000000)
+      return core::err(Errc::data, std::string(f) + ": " + std::to_string(v) + ": 0 to 1000000");
+    return {};
+  };
+  WARREN_CHECK(limit("--max-conns", r.max_conns));
+  WARREN_CHECK(limit("--conn-rate", r.conn_rate));
+  WARREN_CHECK(limit("--conn-burst", r.conn_burst));
+  if (r.tls_client_cert && r.kind != "tcp")
+    return core::err(Errc::data, "--tls-client-cert: TLS is for tcp forwards, not " + r.kind);
+  return {};
+}
+
+}  // namespace
+
 core::Result<void> check_resource(const Resource& r) {
   WARREN_CHECK(check_name("NAME", r.name));
   if (r.name.find(':') != std::string::npos)
@@ -178,7 +245,7 @@ core::Result<void> check_resource(const Resource& r) {
   if (r.port == 0) return core::err(Errc::data, "--" + r.kind + ": port 0 is not allowed");
   WARREN_CHECK(check_name("--site", r.site));
   WARREN_CHECK(check_host_port("--to", r.to));
-  return {};
+  return check_forward_access(r);
 }
 
 core::Result<std::vector<Resource>> list_resources(store::Db& db) {
@@ -228,6 +295,7 @@ core::Result<void> add_resource(store::Db& db, const Resource& r, std::string_vi
     st.bind(1, r.kind).bind(2, int64_t(r.port)).bind(3, r.site).bind(4, r.to);
     st.bind(5, r.enabled ? 1 : 0).bind(6, now).bind(7, r.name);
     WARREN_CHECK(st.run());
+    WARREN_CHECK(write_forward_access(db, r));
   }
   WARREN_CHECK(store::audit(db, actor, "resource.add", r.name, detail::json(resource_detail(r))));
   return tx.commit();
@@ -255,6 +323,7 @@ core::Result<void> update_resource(store::Db& db, std::string_view name, const R
     st.bind(1, old.kind).bind(2, int64_t(old.port)).bind(3, int64_t(r.port)).bind(4, r.site);
     st.bind(5, r.to).bind(6, r.enabled ? 1 : 0).bind(7, r.name);
     WARREN_CHECK(st.run());
+    WARREN_CHECK(write_forward_access(db, r));
   }
   auto d = resource_detail(r);
   if (r.name != old.name) d["renamed_from"] = old.name;

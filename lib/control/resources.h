@@ -36,12 +36,20 @@ struct Resource {
   uint16_t port = 0;  // public port on the edge
   std::string site;
   std::string to;  // host:port as the site reaches it
+  // forward access (0070): checked by tunneld for every new connection or UDP flow
+  std::vector<std::string> allow, deny;                      // IPs or CIDRs
+  std::vector<std::string> allow_countries, deny_countries;  // ISO 3166-1 alpha-2
+  int64_t max_conns = 0;  // per source address at once (0: no limit)
+  int64_t conn_rate = 0;  // new connections per second per source address (0: no limit)
+  int64_t conn_burst = 0;
+  bool tls_client_cert = false;  // tcp: TLS with a client certificate from the CA
   bool enabled = true;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
 
 // Checks every field of `r` (as given on the command line: "--host", "--path", …).
+// Addresses and countries of a forward come back normalised (parse_cidr, upper-case).
 core::Result<void> check_resource(const Resource& r);
 // "Name: value" with a token name and no control characters; returned trimmed.
 core::Result<std::string> check_header(std::string_view field, std::string_view v);
