@@ -325,7 +325,7 @@ core::Result<void> apply_forward(const ForwardOpts& o, control::Resource& r) {
   return {};
 }
 
-// "allow 2, deny 1, max-conns 4, rate 5/s, tls"; "open" without rules or limits.
+// "allow 2, deny 1, max-conns 4, rate 5/s, tls"; "-" without rules or limits.
 std::string forward_access_summary(const control::Resource& r) {
   std::vector<std::string> p;
   if (size_t n = r.allow.size() + r.allow_countries.size())
@@ -334,7 +334,7 @@ std::string forward_access_summary(const control::Resource& r) {
   if (r.max_conns) p.push_back("max-conns " + std::to_string(r.max_conns));
   if (r.conn_rate) p.push_back("rate " + std::to_string(r.conn_rate) + "/s");
   if (r.tls_client_cert) p.push_back("tls");
-  return p.empty() ? "open" : control::join(p, ", ");
+  return p.empty() ? "-" : control::join(p, ", ");
 }
 
 // Options of add and set that describe the resource itself.
