@@ -54,8 +54,22 @@ void SessionCache::put(const std::string& hash, std::optional<auth::Session> s, 
   map[hash] = Entry{std::move(s), now_ms};
 }
 
+namespace {
+auth::BackoffConfig backoff_config(const Config& cfg) {
+  auth::BackoffConfig b;
+  b.free_failures = cfg.free_failures;
+  b.lockout_failures = cfg.max_failures;
+  b.lockout_ms = cfg.lockout.count();
+  b.forget_ms = std::max(b.forget_ms, b.lockout_ms);
+  return b;
+}
+}  // namespace
+
 Access::Access(const Config& cfg)
-    : store_path_(cfg.store), pool_(cfg.auth_threads ? cfg.auth_threads : 2) {
+    : store_path_(cfg.store),
+      pool_(cfg.auth_threads ? cfg.auth_threads : 2),
+      backoff_(backoff_config(cfg)),
+      backoff_config_(backoff_config(cfg)) {
   set_ = std::make_shared<AccessSettings>();
   restore_failures();
   writer_ = std::thread([this] { writer_loop(); });
@@ -74,7 +88,7 @@ void Access::restore_failures() {
       "WHERE last_failure > ?1");
   if (!st) return;
   const int64_t now = ::time(nullptr), mono = mono_now_ms();
-  st->bind(1, now - auth::BackoffConfig{}.forget_ms / 1000);
+  st->bind(1, now - backoff_config_.forget_ms / 1000);
   std::lock_guard lk(lim_mu_);
   size_t n = 0;
   for (;;) {

@@ -168,6 +168,10 @@ static core::Result<Config> read(config::Reader& r, const std::string& file,
   au.get("assertion_audience", c.assertion_audience);
   au.get_duration("assertion_ttl", c.assertion_ttl, Millis(1000), Millis(86400000));
   au.get("threads", c.auth_threads, 1u, 64u);
+  au.get("free_failures", c.free_failures, 0, 1000);
+  au.get("max_failures", c.max_failures, 1, 1000);
+  au.get_duration("lockout", c.lockout, Millis(1000), Millis(7 * 86400000LL));
+  if (c.free_failures > c.max_failures) au.fail("free_failures", "must not exceed max_failures");
   path_key(au, "geoip_db", c.geoip_db, "");
   auto hn = au.table("headers");
   auto header_name = [&hn](std::string_view key, std::string& out) {

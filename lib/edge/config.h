@@ -96,7 +96,12 @@ struct Config {
   std::string header_role = "Remote-Role";
   std::string header_assertion = "Warren-Jwt-Assertion";
   unsigned auth_threads = 2;  // threads for password hashing and store lookups
-  std::string geoip_db;       // MaxMind DB (GeoLite2/GeoIP2 Country or City) for country rules
+  // Brute-force guard (auth::BackoffConfig): failures before any wait, failures that lock the
+  // client out of a resource, and for how long. Read at start.
+  int free_failures = 3;
+  int max_failures = 10;
+  Millis lockout{15 * 60000};
+  std::string geoip_db;  // MaxMind DB (GeoLite2/GeoIP2 Country or City) for country rules
 
   // reloading
   Millis store_poll{500};
