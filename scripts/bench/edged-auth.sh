@@ -11,6 +11,9 @@
 # Layout as scripts/bench/edged.sh (LAYOUT=pinned, the default): the origin (netbench serve, one
 # thread) and edged (one I/O thread; its hashing pool is [auth] threads, default 2) share CPU 0,
 # wrk and curl run on CPU 1. LAYOUT=shared: nothing pinned, edged gets 2 I/O threads.
+# 4. with BASE=DIR (the bin directory of an earlier build, e.g. of the previous commit in a git
+#    worktree), that edged (with its own store, made by its own peerctl) serves the same public
+#    route in the same interleaved rounds: public RPS of this build against it (goal: >= 0.98).
 # Knobs: BUILD (build dir), RUNS (rounds, default 3; medians are printed), DUR (seconds per wrk
 # run, default 5), CONNS (wrk connections, default 64), LOGINS (sequential logins, default 10),
 # BURST (concurrent login clients, default 20), PROFILE=1 (perf record edged during one
@@ -82,6 +85,32 @@ HTTP_NOAUDIT=$HTTP
 EDGED_NOAUDIT=$EDGED
 start_edged edged
 
+# The earlier build (BASE): its own WARREN_DIR and store, the same origin and public route.
+if [ -n "${BASE:-}" ]; then
+  for p in edged peerctl; do
+    [ -x "$BASE/$p" ] || { echo "edged-auth.sh: BASE=$BASE has no $p" >&2; exit 66; }
+  done
+  mkdir -p "$T/base"
+  WARREN_DIR=$T/base "$BASE/peerctl" --dir "$T/base" resource add pub --host pub.test --target "$ORIGIN" >/dev/null
+  WARREN_DIR=$T/base "$BASE/peerctl" --dir "$T/base" resource add app --host app.test --target "$ORIGIN" >/dev/null
+  printf '%s\n' "$PASSWORD" | WARREN_DIR=$T/base "$BASE/peerctl" --dir "$T/base" resource auth app --password-file - >/dev/null
+  printf 'threads = %s\n[http]\nlisten = ["127.0.0.1:0"]\n[upstream]\npool_size = 256\n' "$WORKERS" >"$T/base/edged.toml"
+  WARREN_DIR=$T/base $SRV "$BASE/edged" --dir "$T/base" -c "$T/base/edged.toml" -q >"$T/base.out" 2>"$T/base.err" &
+  EDGED_BASE=$!
+  PIDS="$PIDS $EDGED_BASE"
+  for i in $(seq 1 100); do grep -q '^http ' "$T/base.out" 2>/dev/null && break; sleep 0.05; done
+  HTTP_BASE=$(sed -n 's/^http //p' "$T/base.out" | head -1)
+  [ -n "$HTTP_BASE" ] || { echo "edged-auth.sh: the BASE edged did not start" >&2; cat "$T/base.err" >&2; exit 69; }
+  for i in $(seq 1 100); do
+    [ "$(curl -s -H 'Host: pub.test' "http://$HTTP_BASE/")" = hello ] && break
+    sleep 0.05
+  done
+  BASE_COOKIE=$(curl -s -o /dev/null -D - -H 'Host: app.test' --data "method=password&password=$PASSWORD&rd=/" \
+    "http://$HTTP_BASE/.warren/auth/login" | tr -d '\r' | sed -n 's/^Set-Cookie: \(warren_session=[^;]*\).*/\1/p' | head -1)
+  [ "$(curl -s -H 'Host: app.test' -H "Cookie: $BASE_COOKIE" "http://$HTTP_BASE/")" = hello ] ||
+    { echo "edged-auth.sh: no session on the BASE edged" >&2; exit 1; }
+fi
+
 # login -> "status seconds cookie" (one portal login with the password; curl's time_total).
 login() {
   $CLI curl -s -o /dev/null -D "$T/login.$1.hdr" -w '%{http_code} %{time_total}' -H 'Host: app.test' \
@@ -108,6 +137,8 @@ run_wrk() {
   local d=${2:-$DUR} hdr=(-H 'Host: pub.test') addr=$HTTP pid=$EDGED
   [ "$1" = public ] || hdr=(-H 'Host: app.test' -H "Cookie: $COOKIE")
   [ "$1" = session-noaudit ] && { addr=$HTTP_NOAUDIT; pid=$EDGED_NOAUDIT; }
+  [ "$1" = public-base ] && { hdr=(-H 'Host: pub.test'); addr=$HTTP_BASE; pid=$EDGED_BASE; }
+  [ "$1" = session-base ] && { hdr=(-H 'Host: app.test' -H "Cookie: $BASE_COOKIE"); addr=$HTTP_BASE; pid=$EDGED_BASE; }
   local c0 c1
   c0=$(cpu_of "$pid")
   $CLI wrk -t1 -c"$CONNS" -d"${d}s" --latency "${hdr[@]}" "http://$addr/" >"$T/wrk.txt" 2>&1 || true
@@ -129,6 +160,7 @@ echo "edged-auth.sh: versions: edged $("$B/edged" --version | cut -d' ' -f2), wr
 
 # 1. session vs public, interleaved rounds (warm-up first, not counted).
 ROUTES="public session session-noaudit"
+[ -z "${BASE:-}" ] || ROUTES="$ROUTES public-base session-base"
 for k in $ROUTES; do run_wrk "$k" 1 >/dev/null; done
 for r in $(seq 1 "$RUNS"); do
   for k in $ROUTES; do run_wrk "$k" >>"$T/res.$k"; done
@@ -145,6 +177,12 @@ done
 awk -v p="$PUB" -v s="$(col "$T/res.session" 1)" -v n="$(col "$T/res.session-noaudit" 1)" 'BEGIN {
   printf "session/public RPS ratio %.3f: the access check costs %.1f%% of RPS (goal <= 5%%)\n", s / p, (1 - s / p) * 100
   printf "without the audit row in the store per request: %.3f (%.1f%%)\n", n / p, (1 - n / p) * 100 }'
+if [ -n "${BASE:-}" ]; then
+  awk -v p="$PUB" -v b="$(col "$T/res.public-base" 1)" -v d="$BASE" 'BEGIN {
+    printf "public RPS against the build in %s: %.3f (goal >= 0.98)\n", d, p / b }'
+  awk -v p="$(col "$T/res.session" 1)" -v b="$(col "$T/res.session-base" 1)" -v pb="$(col "$T/res.public-base" 1)" 'BEGIN {
+    printf "session RPS against it: %.3f; its own session/public ratio %.3f\n", p / b, b / pb }'
+fi
 
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
   perf record -q -p "$EDGED" -o "$T/perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
