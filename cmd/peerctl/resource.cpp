@@ -347,6 +347,7 @@ struct ShapeOpts {
   std::string client_ca, client_crl, mtls_mode;
   std::string tcp, udp, port, site, to;
   std::string health_path, health_interval;
+  std::string hsts;
 };
 
 void add_shape_options(CLI::App* s, ShapeOpts& o, bool set) {
@@ -355,6 +356,9 @@ void add_shape_options(CLI::App* s, ShapeOpts& o, bool set) {
   s->add_option("--path", o.path, "Path prefix (default /)")->type_name("PATH");
   s->add_flag("--tls", o.tls, "Served over HTTPS (share-link URLs use https://)");
   s->add_flag("--redirect-https", o.redirect, "Redirect plain HTTP requests to HTTPS");
+  s->add_option("--hsts", o.hsts,
+                "Strict-Transport-Security max-age on HTTPS answers (default 365d; 0: none)")
+      ->type_name("DUR");
   s->add_option("--header", o.headers, "Add 'Name: value' to requests to the targets (repeatable)")
       ->type_name("'K: V'");
   s->add_option("--client-ca", o.client_ca, "PEM bundle of CAs for client certificates (mTLS)")
@@ -387,7 +391,8 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
     return core::err(core::Errc::usage, "--tls and --no-tls exclude each other");
   bool http_opts = !o.host.empty() || !o.path.empty() || o.tls || o.no_tls || o.redirect ||
                    o.no_redirect || !o.headers.empty() || o.clear_headers || !o.client_ca.empty() ||
-                   !o.client_crl.empty() || !o.mtls_mode.empty() || !o.targets.empty();
+                   !o.client_crl.empty() || !o.mtls_mode.empty() || !o.targets.empty() ||
+                   !o.hsts.empty();
   bool fwd_opts = !o.site.empty() || !o.to.empty() || !o.port.empty();
   if (r.kind == "http" && fwd_opts)
     return core::err(core::Errc::usage, "--site, --to and --port are for tcp/udp forwards");
@@ -403,6 +408,16 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
   if (o.no_tls) r.tls = false;
   if (o.redirect) r.redirect_https = true;
   if (o.no_redirect) r.redirect_https = false;
+  if (!o.hsts.empty()) {
+    if (o.hsts == "0" || o.hsts == "off") {
+      r.hsts = 0;
+    } else {
+      WARREN_TRY(d, control::check_duration("--hsts", o.hsts));
+      if (d > 2 * 365 * 86400)
+        return core::err(core::Errc::data, "--hsts: '" + o.hsts + "': at most 2 years (730d)");
+      r.hsts = d;
+    }
+  }
   if (o.clear_headers) r.headers.clear();
   for (const auto& h : o.headers) {
     WARREN_TRY(v, control::check_header("--header", h));
@@ -441,7 +456,7 @@ void register_add(Ctx& c, CLI::App& noun) {
   auto* s = c.prog.verb(
       noun, "add", "Add an HTTP resource (host, path, targets, auth) or a raw TCP/UDP forward",
       "peerctl resource add NAME --host HOST [--path PATH] [--target TARGET]... [--tls] "
-      "[--redirect-https] [--header 'K: V']... [--client-ca FILE] [--public | --auth "
+      "[--redirect-https] [--hsts DUR] [--header 'K: V']... [--client-ca FILE] [--public | --auth "
       "METHOD,...] [AUTH OPTIONS] [--disabled]\n"
       "peerctl resource add NAME (--tcp PORT | --udp PORT) --site SITE --to HOST:PORT "
       "[--allow IP/CIDR]... [--deny IP/CIDR]... [--allow-country CC]... [--deny-country CC]... "
@@ -507,7 +522,7 @@ void register_set(Ctx& c, CLI::App& noun) {
   auto o = std::make_shared<Opts>();
   auto* s = c.prog.verb(noun, "set", "Change a resource (auth settings: resource auth)",
                         "peerctl resource set NAME [--rename NEW] [--host HOST] [--path PATH] "
-                        "[--tls | --no-tls] [--redirect-https | --no-redirect-https] "
+                        "[--tls | --no-tls] [--redirect-https | --no-redirect-https] [--hsts DUR] "
                         "[--clear-headers] [--header 'K: V']... [--client-ca FILE] "
                         "[--client-crl FILE] [--mtls-mode MODE] [--port PORT] [--site SITE] "
                         "[--to HOST:PORT] [--clear-allow] [--allow IP/CIDR]... "
@@ -572,6 +587,7 @@ void register_show(Ctx& c, CLI::App& noun) {
                       kv_line("enabled", r->enabled ? "yes" : "no") + kv_line("serves", front(*r));
     if (r->kind == "http") {
       out += kv_line("redirect https", r->redirect_https ? "yes" : "no");
+      out += kv_line("hsts", r->hsts ? control::format_duration(r->hsts) : std::string("off"));
       for (const auto& h : r->headers) out += kv_line("header", h);
       if (r->mtls != "off") out += kv_line("mtls", r->mtls + " (" + r->client_ca + ")");
       if (r->health_interval_ms)

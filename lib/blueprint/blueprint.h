@@ -78,6 +78,7 @@ struct Resource {
   std::string lb = "round_robin";
   bool sticky = false;
   bool redirect_https = false;
+  int64_t hsts = 31536000;  // seconds (0: none)
   std::string mtls = "off";
   std::string client_ca;
   std::string client_crl;

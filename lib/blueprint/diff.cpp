@@ -285,6 +285,7 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
       field(d, "lb", h.lb, r.lb);
       field(d, "sticky", h.sticky, r.sticky);
       field(d, "redirect_https", h.redirect_https, r.redirect_https);
+      field(d, "hsts", h.hsts, r.hsts);
       field(d, "mtls", h.mtls, r.mtls);
       field(d, "client_ca", h.client_ca, r.client_ca);
       field(d, "client_crl", h.client_crl, r.client_crl);

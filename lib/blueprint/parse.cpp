@@ -199,6 +199,7 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
   r.get_enum("lb", res.lb, {"round_robin", "least_conn"});
   r.get("sticky", res.sticky);
   r.get("redirect_https", res.redirect_https);
+  r.get("hsts", res.hsts, int64_t(0), int64_t(63072000));  // max-age in seconds (0: none)
   r.get_enum("mtls", res.mtls, {"off", "optional", "required"});
   r.get("client_ca", res.client_ca);
   r.get("client_crl", res.client_crl);

@@ -170,6 +170,7 @@ std::string render(const Model& m, bool secrets) {
       if (r.lb != "round_robin") o.str("lb", r.lb);
       if (r.sticky) o.boolean("sticky", true);
       if (r.redirect_https) o.boolean("redirect_https", true);
+      if (r.hsts != 31536000) o.num("hsts", r.hsts);
       if (r.mtls != "off") o.str("mtls", r.mtls);
       if (!r.client_ca.empty()) o.str("client_ca", r.client_ca);
       if (!r.client_crl.empty()) o.str("client_crl", r.client_crl);

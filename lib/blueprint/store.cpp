@@ -70,7 +70,8 @@ core::Result<Model> read(store::Db& db) {
   WARREN_CHECK(each(db,
                     "SELECT id, name, host, path_prefix, enabled, lb, sticky, redirect_https, "
                     "mtls, client_ca, client_crl, host_header, health_path, health_interval_ms, "
-                    "health_timeout_ms, health_rise, health_fall, tls, headers FROM resources",
+                    "health_timeout_ms, health_rise, health_fall, tls, headers, hsts "
+                    "FROM resources",
                     [&](store::Stmt& q) {
                       Resource r;
                       r.id = q.col_int(0);
@@ -92,6 +93,7 @@ core::Result<Model> read(store::Db& db) {
                       r.health_fall = q.col_int(16);
                       r.tls = q.col_int(17) != 0;
                       for (auto& h : core::split(q.col_text(18), '\n')) r.headers.push_back(h);
+                      r.hsts = q.col_int(19);
                       auto& slot = m.resources[r.name];
                       slot = std::move(r);
                       by_id[slot.id] = &slot;
@@ -353,15 +355,16 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
              db.prepare("INSERT INTO resources (name, host, path_prefix, enabled, lb, sticky, "
                         "redirect_https, mtls, client_ca, client_crl, host_header, health_path, "
                         "health_interval_ms, health_timeout_ms, health_rise, health_fall, "
-                        "created_at, updated_at, tls, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                        "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19, ?20)"));
-  WARREN_TRY(
-      rupd,
-      db.prepare("UPDATE resources SET name = ?1, host = ?2, path_prefix = ?3, enabled = "
-                 "?4, lb = ?5, sticky = ?6, redirect_https = ?7, mtls = ?8, client_ca = ?9, "
-                 "client_crl = ?10, host_header = ?11, health_path = ?12, "
-                 "health_interval_ms = ?13, health_timeout_ms = ?14, health_rise = ?15, "
-                 "health_fall = ?16, updated_at = ?17, tls = ?19, headers = ?20 WHERE id = ?18"));
+                        "created_at, updated_at, tls, headers, hsts) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19, ?20, "
+                        "?21)"));
+  WARREN_TRY(rupd,
+             db.prepare("UPDATE resources SET name = ?1, host = ?2, path_prefix = ?3, enabled = "
+                        "?4, lb = ?5, sticky = ?6, redirect_https = ?7, mtls = ?8, client_ca = ?9, "
+                        "client_crl = ?10, host_header = ?11, health_path = ?12, "
+                        "health_interval_ms = ?13, health_timeout_ms = ?14, health_rise = ?15, "
+                        "health_fall = ?16, updated_at = ?17, tls = ?19, headers = ?20, hsts = ?21 "
+                        "WHERE id = ?18"));
   WARREN_TRY(tdel, db.prepare("DELETE FROM targets WHERE resource_id = ?1"));
   WARREN_TRY(tins,
              db.prepare("INSERT INTO targets (resource_id, scheme, site, host, port, tls_verify, "
@@ -402,7 +405,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         if (pass) q.bind(18, id);
         std::string headers;
         for (auto& h : r.headers) headers += (headers.empty() ? "" : "\n") + h;
-        q.bind(19, int64_t(r.tls)).bind(20, headers);
+        q.bind(19, int64_t(r.tls)).bind(20, headers).bind(21, r.hsts);
         if (auto ok = q.run(); !ok) return constraint(ok.error()).context("resource " + r.name);
         if (!pass) id = db.last_insert_rowid();
       }

@@ -131,6 +131,7 @@ bj::object to_json(const Resource& r, const std::vector<Target>& targets, const 
     o["path"] = r.path;
     o["tls"] = r.tls;
     o["redirect_https"] = r.redirect_https;
+    o["hsts"] = r.hsts;
     o["headers"] = strings(r.headers);
     o["mtls"] = r.mtls;
     o["client_ca"] = r.client_ca;

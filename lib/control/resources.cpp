@@ -43,7 +43,7 @@ core::Result<std::vector<Resource>> query_http(store::Db& db, std::string_view w
                                                std::string_view arg) {
   std::string sql =
       "SELECT id, name, host, path_prefix, tls, redirect_https, headers, mtls, client_ca, "
-      "client_crl, health_path, health_interval_ms, enabled, created_at, updated_at "
+      "client_crl, health_path, health_interval_ms, enabled, created_at, updated_at, hsts "
       "FROM resources ";
   sql += where;
   sql += " ORDER BY name";
@@ -69,6 +69,7 @@ core::Result<std::vector<Resource>> query_http(store::Db& db, std::string_view w
     r.enabled = st.col_int(12) != 0;
     r.created_at = st.col_int(13);
     r.updated_at = st.col_int(14);
+    r.hsts = st.col_int(15);
     out.push_back(std::move(r));
   }
   return out;
@@ -159,12 +160,12 @@ core::Result<void> write_http(store::Db& db, const Resource& r, int64_t now) {
   WARREN_TRY(st, db.prepare("UPDATE resources SET name = ?2, host = ?3, path_prefix = ?4, "
                             "tls = ?5, redirect_https = ?6, headers = ?7, mtls = ?8, "
                             "client_ca = ?9, client_crl = ?10, health_path = ?11, "
-                            "health_interval_ms = ?12, enabled = ?13, updated_at = ?14 "
-                            "WHERE id = ?1"));
+                            "health_interval_ms = ?12, enabled = ?13, updated_at = ?14, "
+                            "hsts = ?15 WHERE id = ?1"));
   st.bind(1, r.id).bind(2, r.name).bind(3, r.host).bind(4, r.path).bind(5, r.tls ? 1 : 0);
   st.bind(6, r.redirect_https ? 1 : 0).bind(7, join(r.headers, "\n")).bind(8, r.mtls);
   st.bind(9, r.client_ca).bind(10, r.client_crl).bind(11, r.health_path);
-  st.bind(12, r.health_interval_ms).bind(13, r.enabled ? 1 : 0).bind(14, now);
+  st.bind(12, r.health_interval_ms).bind(13, r.enabled ? 1 : 0).bind(14, now).bind(15, r.hsts);
   return st.run();
 }
 

@@ -26,6 +26,7 @@ struct Resource {
   std::string path = "/";
   bool tls = false;  // served over HTTPS (share-link URLs use https://)
   bool redirect_https = false;
+  int64_t hsts = 31536000;           // Strict-Transport-Security max-age on HTTPS answers (0: none)
   std::vector<std::string> headers;  // "Name: value", added to requests to the targets
   std::string mtls = "off";          // off | optional | required
   std::string client_ca;             // PEM bundle path (needed for mtls)

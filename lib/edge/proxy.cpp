@@ -1232,6 +1232,11 @@ asio::awaitable<bool> Session::forward(const Route& route, size_t head_len, bool
     if (c_.tls) extra_.append("; Secure");
     extra_.append("\r\n");
   }
+  // HSTS on the resource's HTTPS answers (an origin that sends its own keeps it).
+  if (c_.tls && route.spec.hsts > 0 && resp_.get("strict-transport-security").empty())
+    extra_.append("Strict-Transport-Security: max-age=")
+        .append(std::to_string(route.spec.hsts))
+        .append("\r\n");
 
   if (resp_.status == 101) {
     if (!req_.upgrade) {

@@ -342,6 +342,7 @@ boost::json::array RouteTable::to_json(int64_t now) const {
     o["redirect_https"] = s.redirect_https;
     o["mtls"] = s.mtls == Mtls::off ? "off" : s.mtls == Mtls::optional ? "optional" : "required";
     o["host_header"] = s.host_header;
+    o["hsts"] = s.hsts;
     if (s.resource_id) o["resource_id"] = s.resource_id;
     if (!s.policy_error.empty())
       o["access"] = "error: " + s.policy_error;
@@ -434,6 +435,9 @@ static core::Result<std::vector<RouteSpec>> read_routes(config::Reader& root) {
     if (s.mtls != Mtls::off && s.client_ca.empty())
       r.fail("mtls", "needs client_ca (a PEM bundle, e.g. from cactl export chain)");
     r.get("host_header", s.host_header);
+    Millis hsts{s.hsts * 1000};
+    if (r.get_duration("hsts", hsts, Millis(0), Millis(63072000000LL)))
+      s.hsts = hsts.count() / 1000;
     r.get("passive_failures", s.passive_fail, 0, 1000);
     r.get_duration("passive_cooldown", s.passive_cooldown, Millis(0), Millis(3600000));
     auto h = r.table("health");
@@ -463,13 +467,12 @@ core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const s
 }
 
 core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
-  WARREN_TRY(
-      q,
-      db.prepare(
-          "SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
-          "client_ca, client_crl, host_header, health_path, health_interval_ms, "
-          "health_timeout_ms, health_rise, health_fall, headers FROM resources WHERE enabled = 1 "
-          "ORDER BY id"));
+  WARREN_TRY(q,
+             db.prepare("SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
+                        "client_ca, client_crl, host_header, health_path, health_interval_ms, "
+                        "health_timeout_ms, health_rise, health_fall, headers, hsts FROM resources "
+                        "WHERE enabled = 1 "
+                        "ORDER BY id"));
   std::vector<RouteSpec> out;
   std::vector<int64_t> ids;
   for (;;) {
@@ -501,6 +504,7 @@ core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
         continue;
       s.request_headers.append(l).append("\r\n");
     }
+    s.hsts = std::clamp<int64_t>(q.col_int(17), 0, 63072000);
     if (!valid_route_host(s.host) || s.path.empty() || s.path[0] != '/') continue;
     if (s.mtls != Mtls::off && s.client_ca.empty()) s.mtls = Mtls::required;  // fail closed
     out.push_back(std::move(s));

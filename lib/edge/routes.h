@@ -75,6 +75,7 @@ struct RouteSpec {
   std::string client_ca;    // PEM bundle verifying client certificates (mtls)
   std::string client_crl;   // PEM CRL checked with it (optional)
   std::string host_header;  // "" keep the client's Host; "@target" the target address
+  int64_t hsts = 31536000;  // Strict-Transport-Security max-age on HTTPS answers (0: none)
   int passive_fail = 3;     // consecutive failed attempts that mark a target down
   Millis passive_cooldown{10000};
   HealthSpec health;

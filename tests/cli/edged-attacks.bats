@@ -1098,6 +1098,15 @@ EOF
   # plain HTTP: no HSTS (RFC 6797 8.1)
   out=$(curl -s -D - -o /dev/null -H 'Host: pub.test' "http://$HTTP/ok-pub-plain" | tr -d '\r')
   printf '%s\n' "$out" | grep -qi '^strict-transport-security' && note "plain HTTP answer carries HSTS"
+  # per resource: a shorter max-age, or none
+  peerctl --dir "$T" resource set pub --hsts 1d >/dev/null
+  peerctl --dir "$T" resource set app --hsts 0 >/dev/null
+  seen_store
+  out=$(curl -s -D - -o /dev/null "${pin[@]}" "https://pub.test:$port/ok-pub-1d" | tr -d '\r')
+  printf '%s\n' "$out" | grep -qi '^strict-transport-security: max-age=86400$' || note "pub with --hsts 1d: $(printf '%s\n' "$out" | grep -i strict)"
+  out=$(curl -s -D - -o /dev/null "${pin[@]}" -H "Cookie: $cookie" "https://app.test:$port/ok-app-off" | tr -d '\r')
+  printf '%s\n' "$out" | grep -qi '^strict-transport-security' && note "app with --hsts 0 still sends HSTS"
+  [ "$(peerctl --dir "$T" resource show app --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["hsts"])')" = 0 ] || note "resource show --json: hsts"
   done_checks
 }
 

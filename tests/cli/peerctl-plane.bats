@@ -229,7 +229,10 @@ resources: 2
     -> http://10.0.0.5:8080  -
     -> site://homelab/192.168.1.10:8080  -
   wiki  wiki.example.com/w  public
-    -> https://10.0.0.6:443  -" ]
+    -> https://10.0.0.6:443  -
+
+forwards: 1
+  tcp:2222  tcp:2222 -> homelab:192.168.1.5:22  -" ]
   run peerctl status --json
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 1 ]

@@ -27,8 +27,9 @@ load peerctl-common
   [ "${lines[0]}" = "name:           web" ]
   [ "${lines[3]}" = "serves:         https://app.example.com/" ]
   [ "${lines[4]}" = "redirect https: yes" ]
-  [ "${lines[5]}" = "header:         X-Env: prod" ]
-  [ "${lines[6]}" = "target 1:       http://127.0.0.1:8080 weight 1" ]
+  [ "${lines[5]}" = "hsts:           365d" ]
+  [ "${lines[6]}" = "header:         X-Env: prod" ]
+  [ "${lines[7]}" = "target 1:       http://127.0.0.1:8080 weight 1" ]
   run peerctl --json resource show web
   json_lines
   [ "$(jq -r .host <<<"$output")" = "app.example.com" ]
