@@ -5,7 +5,6 @@
 #include <boost/json.hpp>
 
 #include <fcntl.h>
-#include <maxminddb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -138,50 +137,6 @@ Access::~Access() {
   if (audit_fd_ > 1) ::close(audit_fd_);
 }
 
-core::Result<std::shared_ptr<GeoDb>> GeoDb::open(const std::string& path) {
-  auto g = std::make_shared<GeoDb>();
-  auto* m = new MMDB_s{};
-  int rc = MMDB_open(path.c_str(), MMDB_MODE_MMAP, m);
-  if (rc != MMDB_SUCCESS) {
-    delete m;
-    std::string why = rc == MMDB_IO_ERROR
-                          ? std::string(MMDB_strerror(rc)) + ": " + std::strerror(errno)
-                          : std::string(MMDB_strerror(rc));
-    return core::err(core::Errc::config, "[auth] geoip_db: " + path + ": " + why);
-  }
-  g->mmdb = m;
-  g->path = path;
-  return g;
-}
-
-GeoDb::~GeoDb() {
-  if (!mmdb) return;
-  MMDB_close(static_cast<MMDB_s*>(mmdb));
-  delete static_cast<MMDB_s*>(mmdb);
-}
-
-std::string GeoDb::country(const auth::IpAddr& ip) const {
-  auto* m = static_cast<MMDB_s*>(mmdb);
-  sockaddr_storage ss{};
-  if (ip.v4) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    std::memcpy(&a->sin_addr, ip.b.data(), 4);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    std::memcpy(&a->sin6_addr, ip.b.data(), 16);
-  }
-  int err = 0;
-  MMDB_lookup_result_s r = MMDB_lookup_sockaddr(m, reinterpret_cast<sockaddr*>(&ss), &err);
-  if (err != MMDB_SUCCESS || !r.found_entry) return {};
-  MMDB_entry_data_s d{};
-  if (MMDB_get_value(&r.entry, &d, "country", "iso_code", nullptr) != MMDB_SUCCESS || !d.has_data ||
-      d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size != 2)
-    return {};
-  return std::string(d.utf8_string, 2);
-}
-
 core::Result<void> Access::configure(const Config& cfg) {
   auto s = std::make_shared<AccessSettings>();
   s->names.user = cfg.header_user;
@@ -198,11 +153,12 @@ core::Result<void> Access::configure(const Config& cfg) {
   s->audit_store = cfg.audit_store;
   if (!cfg.geoip_db.empty()) {
     auto cur = settings();
-    if (cur->geo && cur->geo->path == cfg.geoip_db) {
+    if (cur->geo && cur->geo->path() == cfg.geoip_db) {
       s->geo = cur->geo;
     } else {
-      WARREN_TRY(g, GeoDb::open(cfg.geoip_db));
-      s->geo = std::move(g);
+      auto g = geoip::Db::open(cfg.geoip_db);
+      if (!g) return core::err(core::Errc::config, "[auth] geoip_db: " + g.error().message);
+      s->geo = std::move(*g);
     }
   }
   if (!cfg.assertion_key.empty()) {

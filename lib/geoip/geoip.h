@@ -1,7 +1,6 @@
 // geoip — a MaxMind DB (GeoLite2/GeoIP2 Country or City) opened read-only with libmaxminddb,
 // for country rules. Lookups are thread-safe; the database is memory-mapped and closed with
-// the last shared_ptr. tunneld's forwards use it; edged has the same code in lib/edge
-// (edge::detail::GeoDb) until it moves here.
+// the last shared_ptr. edged's rules and tunneld's forwards use it.
 #pragma once
 
 #include <memory>

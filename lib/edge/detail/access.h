@@ -23,6 +23,7 @@
 #include "auth/limits.h"
 #include "auth/upstream.h"
 #include "edge/config.h"
+#include "geoip/geoip.h"
 #include "jwt/jwt.h"
 #include "net/net.h"
 #include "store/store.h"
@@ -59,17 +60,7 @@ struct AccessSettings {
   std::string mail_command, mail_from;
   std::string audit_log;
   bool audit_store = true;
-  std::shared_ptr<struct GeoDb> geo;  // null: no GeoIP database (country rules never match)
-};
-
-// A MaxMind DB opened read-only (libmaxminddb; lookups are thread-safe).
-struct GeoDb {
-  static core::Result<std::shared_ptr<GeoDb>> open(const std::string& path);
-  ~GeoDb();
-  // ISO 3166-1 alpha-2 country of the address ("" when unknown).
-  std::string country(const auth::IpAddr& ip) const;
-  void* mmdb = nullptr;  // MMDB_s
-  std::string path;      // a reload reopens it only when the path changes
+  std::shared_ptr<const geoip::Db> geo;  // null: no GeoIP database (country rules never match)
 };
 
 class Access {
