@@ -113,6 +113,8 @@ class Session {
   asio::awaitable<bool> handle(size_t head_len);
   const AccessSettings& access_settings();
   void strip_inbound();
+  void strip_inbound(const auth::Policy& p, const auth::Decision& d, std::string_view cname,
+                     const auth::HeaderNames& names);
   asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,
                               std::string_view extra = {});
   // Sends out_, a whole response edged made itself, and accounts for it (metrics, access log).
@@ -454,12 +456,17 @@ const AccessSettings& Session::access_settings() {
 void Session::strip_inbound() {
   static const auth::Policy kNone;
   static const auth::Decision kNobody;
-  const AccessSettings& set = access_settings();
-  const std::string& cname = c_.tls ? kTlsCookie : kPlainCookie;
+  strip_inbound(kNone, kNobody, c_.tls ? kTlsCookie : kPlainCookie, access_settings().names);
+}
+
+// The client's headers as auth::inbound_header says for this decision (identity headers
+// dropped, the session cookie cut out of Cookie).
+void Session::strip_inbound(const auth::Policy& p, const auth::Decision& d, std::string_view cname,
+                            const auth::HeaderNames& names) {
   replaced_.clear();
   std::string rep;
   std::erase_if(req_.headers, [&](http::Header& h) {
-    switch (auth::inbound_header(h.name, h.value, kNobody, kNone, cname, set.names, rep)) {
+    switch (auth::inbound_header(h.name, h.value, d, p, cname, names, rep)) {
       case auth::Inbound::drop:
         return true;
       case auth::Inbound::replace:
@@ -598,22 +605,7 @@ void Session::allow_upstream(const auth::Policy& p, const auth::Decision& d, std
                              int64_t now) {
   Access& ax = *w_.d.access;
   const AccessSettings* set = w_.access_settings.get();
-  const std::string cname = auth::cookie_name(p.cookie_base, c_.tls);
-  replaced_.clear();
-  std::string rep;
-  std::erase_if(req_.headers, [&](http::Header& h) {
-    switch (auth::inbound_header(h.name, h.value, d, p, cname, set->names, rep)) {
-      case auth::Inbound::drop:
-        return true;
-      case auth::Inbound::replace:
-        replaced_.push_back(std::move(rep));
-        h.value = replaced_.back();
-        return false;
-      case auth::Inbound::keep:
-        return false;
-    }
-    return false;
-  });
+  strip_inbound(p, d, auth::cookie_name(p.cookie_base, c_.tls), set->names);
   std::string jwt;
   if (set->key && d.outcome == auth::Outcome::allow && !d.identity.user.empty()) {
     auto a = auth::assertion(d, *set->key, set->issuer,

@@ -288,20 +288,6 @@ done_checks() {
   fi
 }
 
-code_of() { # code_of URL [curl args...]
-  local url=$1
-  shift
-  curl -s -o /dev/null -w '%{http_code}' "$@" "$url"
-}
-
-# login HOST FORM [PORTAL] — posts the portal's login form; sets LOGIN, COOKIE, LOCATION.
-login() {
-  local out
-  out=$(curl -s -D - -o "$T/login.html" -H "Host: $1" --data "$2" "http://$HTTP${3:-/.warren/auth}/login")
-  LOGIN=$(printf '%s' "$out" | head -1 | cut -d' ' -f2)
-  COOKIE=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
-  LOCATION=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p' | head -1)
-}
 
 # portal_login HOST PATH FORM — signs in the way a browser does: GET PATH, follow the redirect
 # to the login page, post FORM to that page's form action. Sets LOGIN and COOKIE.

@@ -44,21 +44,6 @@ resource() {
   if [ $# -gt 0 ]; then peerctl --dir "$T" resource auth "$name" "$@" >/dev/null; fi
 }
 
-code_of() { # code_of URL [curl args...] — the HTTP status
-  local url=$1
-  shift
-  curl -s -o /dev/null -w '%{http_code}' "$@" "$url"
-}
-
-# login HOST FORM — posts the portal form; sets LOGIN (status), COOKIE ("name=value" or "")
-login() {
-  local out
-  out=$(curl -s -D - -o "$T/login.html" -H "Host: $1" --data "$2" "http://$HTTP/.warren/auth/login")
-  printf '%s' "$out" >"$T/login.hdr"
-  LOGIN=$(printf '%s' "$out" | head -1 | cut -d' ' -f2)
-  COOKIE=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p' | head -1)
-  LOCATION=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^Location: //p' | head -1)
-}
 
 @test "password: a browser is sent to the portal, logs in, reaches the origin with a session" {
   auth_setup

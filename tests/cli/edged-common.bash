@@ -72,6 +72,24 @@ jget() {
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# code_of URL [curl args...] — the HTTP status.
+code_of() {
+  local url=$1
+  shift
+  curl -s -o /dev/null -w '%{http_code}' "$@" "$url"
+}
+
+# login HOST FORM [PORTAL] — posts the portal's login form (PORTAL default /.warren/auth);
+# sets LOGIN (status), COOKIE ("name=value" or ""), LOCATION; the head is in $T/login.hdr.
+login() {
+  local out
+  out=$(curl -s -D - -o "$T/login.html" -H "Host: $1" --data "$2" "http://$HTTP${3:-/.warren/auth}/login")
+  printf '%s' "$out" >"$T/login.hdr"
+  LOGIN=$(printf '%s' "$out" | head -1 | cut -d' ' -f2)
+  COOKIE=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
+  LOCATION=$(printf '%s' "$out" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p' | head -1)
+}
+
 # wait_for CMD... — retries CMD (quietly) for up to 5 s.
 wait_for() {
   local i
