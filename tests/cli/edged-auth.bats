@@ -218,7 +218,8 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
 }
 
 @test "brute force backs off and locks out; the rate limit answers 429 with Retry-After" {
-  auth_setup
+  # The 4th failure locks out (for 15 minutes, not a 1 s wait that a slow machine could miss).
+  auth_setup "" 'max_failures = 4'
   resource locked lock.test
   printf 'right-pass-9\n' | peerctl --dir "$T" resource auth locked --password-file - >/dev/null
   resource limited rate.test --public --rate 5 --burst 5
@@ -231,7 +232,8 @@ print("%06d"%((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
   login lock.test 'method=password&password=right-pass-9'
   [ "$LOGIN" = 429 ]
   grep -q '^Retry-After: [0-9]' "$T/login.hdr"
-  sqlite3 "$T/warren.db" 'SELECT failures FROM auth_failures' | grep -q '^[4-9]$'
+  # (kept in the store by edged's writer thread, a moment later)
+  wait_for sh -c "sqlite3 '$T/warren.db' 'SELECT failures FROM auth_failures' | grep -q '^[4-9]\$'"
   # 20 requests on one connection, faster than 5/s refills
   codes=" $(curl -s -o "$T/r#1" -w '%{http_code} ' -H 'Host: rate.test' "http://$HTTP/[1-20]")"
   [[ "$codes" == *" 200"* ]]
