@@ -406,8 +406,9 @@ EOF
   [[ "$output" == *"newer than this binary"* ]]
   sqlite3 "$d/warren.db" "PRAGMA user_version=2"
   # Hold the write lock from another process while cactl wants to write.
-  ( sqlite3 "$d/warren.db" "BEGIN IMMEDIATE; SELECT 1; " ".shell sleep 8" "COMMIT;" >/dev/null 2>&1 & )
-  sleep 1
+  ( sqlite3 "$d/warren.db" "BEGIN IMMEDIATE; SELECT 1; " ".shell touch '$d/locked'; sleep 8" "COMMIT;" >/dev/null 2>&1 & )
+  for _ in $(seq 1 100); do [ -e "$d/locked" ] && break; sleep 0.05; done
+  [ -e "$d/locked" ]
   run env WARREN_DIR=$d cactl revoke --batch <<< "00aa"
   [ "$status" -eq 75 ]
   rm -rf "$d"

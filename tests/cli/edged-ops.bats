@@ -195,7 +195,9 @@ PY
   edged_start
   curl -sS "http://$HTTP/" >"$T/inflight.out" &
   CURLPID=$!
-  sleep 0.3
+  # the request is in edged (the origin takes a second to answer) before the signal
+  inflight() { [ "$(jget "$(ctl '{"op":"status"}')" 'd["connections"]')" -ge 1 ]; }
+  wait_for inflight
   kill -TERM "$EDGED_PID"
   wait "$CURLPID"
   [ "$(cat "$T/inflight.out")" = "done" ]

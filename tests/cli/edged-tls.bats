@@ -167,9 +167,8 @@ targets = [\"$ADDR\"]"
   wait_for is_new
   # Broken files are refused and the old certificates stay in use.
   echo garbage >"$T/certs/app.example.test.fullchain.pem"
-  sleep 0.5
+  wait_for grep -q 'event=cert_reload_failed' "$T/edged.err"
   [ "$(serial)" = "$new" ]
-  grep -q 'event=cert_reload_failed' "$T/edged.err"
 }
 
 @test "TLS upstreams: verified against upstream_ca, name checked, verification optional" {
