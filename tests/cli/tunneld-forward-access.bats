@@ -5,6 +5,8 @@
 # checked twice: the client gets no byte, and the origin saw no connection (a positive control
 # through the same forward afterwards adds exactly one). Settings come from peerctl resource.
 
+load tunneld-common
+
 setup_file() {
   REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
   case ${BUILD:-build} in
@@ -74,21 +76,7 @@ setup() {
 
 # --- helpers ----------------------------------------------------------------------------------
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-wait_listen() { # PORT [udp]
-  for _ in $(seq 1 100); do
-    if [ "${2:-}" = udp ]; then
-      ss -Hlun "sport = :$1" | grep -q . && return 0
-    else
-      ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
 
 wait_gone() { # PORT
   for _ in $(seq 1 100); do

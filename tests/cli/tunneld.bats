@@ -5,6 +5,8 @@
 # -9 and restarts, takeover, 100 reconnects without descriptor growth, reload and drain.
 # Short timers (keepalive 500 ms, idle 2 s, backoff 50..400 ms) keep every wait bounded.
 
+load tunneld-common
+
 setup_file() {
   REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
   case ${BUILD:-build} in
@@ -58,21 +60,7 @@ setup() {
 
 # --- helpers ----------------------------------------------------------------------------------
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-wait_listen() { # PORT [udp]
-  for _ in $(seq 1 100); do
-    if [ "${2:-}" = udp ]; then
-      ss -Hlun "sport = :$1" | grep -q . && return 0
-    else
-      ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
 
 site_timers() { # FILE: short timers for tests, appended to the [site] table
   printf 'reconnect_min = "50ms"\nreconnect_max = "400ms"\nconnect_timeout = "2s"\n' >> "$1"
