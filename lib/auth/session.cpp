@@ -1,6 +1,7 @@
 #include "auth/session.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/text.h"
 #include "crypto/crypto.h"
@@ -107,7 +108,12 @@ std::optional<ShareToken> parse_share_token(std::string_view s) {
 }
 
 ShareToken new_share_token() {
-  return {crypto::random_token(8), new_token()};
+  // The id is typed on command lines (peerctl link revoke ID): one that starts with '-' would
+  // read as an option (1 in 64 of them did), so the first character is a letter or digit.
+  std::string id;
+  do id = crypto::random_token(8);
+  while (!std::isalnum(static_cast<unsigned char>(id[0])));
+  return {std::move(id), new_token()};
 }
 
 std::string to_string(const ShareToken& t) {
