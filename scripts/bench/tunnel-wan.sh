@@ -5,9 +5,9 @@
 # Two network namespaces, warren-wan-a (the edge, 10.99.0.1) and warren-wan-b (the site,
 # 10.99.0.2), joined by scripts/bench/wanem.c (this kernel has no netem): a persistent TUN wan0
 # in each, and wanem between them with a one-way delay of RTT/2, RATE, a drop-tail queue of one
-# bandwidth-delay product and random LOSS. wanem is restarted for each (RTT, loss) cell; the
-# tunnels keep their connections across (the devices stay, a restart is a 0.1 s outage). The
-# iperf3 server runs at the site; the client at the edge reaches it
+# bandwidth-delay product and random LOSS. For each (RTT, loss) cell wanem, the site tunneld
+# and the ssh client are restarted (so no long-lived connection carries its RTT and bandwidth
+# estimates from one cell into the next; the edge, sshd and wireguard-go stay). The iperf3 server runs at the site; the client at the edge reaches it
 #   bare      directly, 10.99.0.2:5201
 #   tunneld   through a raw TCP forward on the edge (127.0.0.1:5301), the site tunneld dialing
 #             the edge over the link (2 lanes, defaults)
@@ -25,7 +25,7 @@
 #
 # Knobs: RTTS ("10 50 100", ms), LOSSES ("0 0.5", %), RATE (1000, Mbit/s), QUEUE (wanem -q;
 # default one BDP), STREAMS ("1 4"), DIRS ("s2e e2s"), PATHS ("bare tunneld ssh wg"),
-# DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (3, s; 0: no latency probe), SEED (1),
+# DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (10, s; 0: no latency probe), SEED (1),
 # TCP_MEM ("4096 131072 33554432"), BUILD (build).
 # Needs root (namespaces, TUN). iperf3 is installed with apt-get when missing; sshd and
 # wireguard-go too, and their paths are skipped with a note when that fails.
@@ -42,7 +42,7 @@ DIRS=${DIRS:-s2e e2s}
 PATHS=${PATHS:-bare tunneld ssh wg}
 DUR=${DUR:-10}
 OMIT=${OMIT:-0}
-PROBE=${PROBE:-3}
+PROBE=${PROBE:-10}
 SEED=${SEED:-1}
 TCP_MEM=${TCP_MEM:-4096 131072 33554432}
 PY=/usr/bin/python3
@@ -150,7 +150,7 @@ link() { # RTT LOSS: (re)start wanem
   delay=$(awk -v r="$1" 'BEGIN {print r / 2}')
   # shellcheck disable=SC2046
   "$T/wanem" -d "$delay" -r "$RATE" -l "$2" -s "$SEED" $([ -n "$QUEUE" ] && echo "-q $QUEUE") \
-    $NA $NB 2>>"$T/wanem.log" &
+    $NA $NB 2> >(tee -a "$T/wanem.log" >&2) &
   WANEM_PID=$!
   sleep 0.2
   kill -0 "$WANEM_PID" 2>/dev/null || { cat "$T/wanem.log" >&2; die 69 "wanem did not start"; }
@@ -192,21 +192,30 @@ if has tunneld; then
   "$BIN/peerctl" --dir "$T/edge" site add wan --edge $A_IP:7000 > "$T/site/tunneld.toml"
   sqlite3 "$T/edge/warren.db" "INSERT INTO forwards (protocol, listen_port, site, target, created_at)
     VALUES ('tcp', 5301, 'wan', '127.0.0.1:5201', 0), ('tcp', 5302, 'wan', '127.0.0.1:5400', 0)"
-  bg site ip netns exec $NB "$BIN/tunneld" --dir "$T/site" -q
   wait_port $NA 5301
   wait_port $NA 5302
   ADDR[tunneld]=127.0.0.1:5301 ECHO[tunneld]=127.0.0.1:5302
 fi
-wait_lanes() { # the site has both lanes up at the edge
+wait_lanes() { # the site has both lanes up
   has tunneld || return 0
   i=0
-  until edge_status | grep -q '"lanes":2'; do
+  until printf '{"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$T/site/run/tunneld.sock" 2>/dev/null |
+    grep -q '"lanes_up":2'; do
     i=$((i + 1))
     [ $i -gt 600 ] && { cat "$T/site.log" >&2; die 69 "the site's lanes did not come up"; }
     sleep 0.05
   done
 }
-wait_lanes
+SITE_PID=""
+start_site() { # a fresh site process, so its lanes learn the new link from scratch
+  if [ -n "$SITE_PID" ]; then
+    kill "$SITE_PID" 2>/dev/null || true
+    wait "$SITE_PID" 2>/dev/null || true
+  fi
+  bg site ip netns exec $NB "$BIN/tunneld" --dir "$T/site" -q
+  SITE_PID=$LAST
+  wait_lanes
+}
 
 if has ssh; then
   ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
@@ -229,21 +238,29 @@ EOF
   mkdir -p /run/sshd
   bg sshd ip netns exec $NB /usr/sbin/sshd -D -e -f "$T/sshd_config"
   wait_port $NB 2222
+fi
+SSH_PID=""
+start_ssh() { # a fresh ssh -L, for the same reason
+  if [ -n "$SSH_PID" ]; then
+    kill "$SSH_PID" 2>/dev/null || true
+    wait "$SSH_PID" 2>/dev/null || true
+  fi
   bg ssh ip netns exec $NA ssh -N -p 2222 -i "$T/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o Ciphers=chacha20-poly1305@openssh.com -o Compression=no -o BatchMode=yes \
     -o ServerAliveInterval=5 -o ServerAliveCountMax=12 \
     -L 127.0.0.1:5311:127.0.0.1:5201 -L 127.0.0.1:5312:127.0.0.1:5400 "root@$B_IP"
+  SSH_PID=$LAST
   i=0
   while ! in_a ss -Hltn "sport = :5312" | grep -q LISTEN; do
     i=$((i + 1))
-    if [ $i -gt 200 ] || ! kill -0 "$LAST" 2>/dev/null; then
+    if [ $i -gt 300 ] || ! kill -0 "$SSH_PID" 2>/dev/null; then
       skip ssh "ssh -L did not come up: $(tail -1 "$T/ssh.log")"
       break
     fi
     sleep 0.05
   done
-  ADDR[ssh]=127.0.0.1:5311 ECHO[ssh]=127.0.0.1:5312
-fi
+}
+ADDR[ssh]=127.0.0.1:5311 ECHO[ssh]=127.0.0.1:5312
 
 if has wg; then
   (umask 077 && wg genkey > "$T/wga.key" && wg genkey > "$T/wgb.key")
@@ -297,9 +314,9 @@ while time.monotonic() < end:
         got += len(b)
     lat.append(time.perf_counter_ns() - t0)
 lat.sort()
-print("%.1f/%.1f" % (lat[len(lat) // 2] / 1e6, lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e6))
+print("%.1f/%.1f/%d" % (lat[len(lat) // 2] / 1e6, lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e6, len(lat)))
 EOF
-probe() { # PATH -> "p50/p99" ms, or "-"
+probe() { # PATH -> "p50/p99/n" (ms, ms, requests), or "-"
   addr=${ECHO[$1]}
   in_a timeout $((PROBE + 20)) "$PY" "$T/probe.py" "${addr%:*}" "${addr##*:}" "$PROBE" 2>/dev/null || echo -
 }
@@ -307,7 +324,8 @@ probe() { # PATH -> "p50/p99" ms, or "-"
 for rtt in $RTTS; do
   for loss in $LOSSES; do
     link "$rtt" "$loss"
-    wait_lanes
+    if has tunneld; then start_site; fi
+    if has ssh; then start_ssh; fi
     PING=$(in_a ping -q -c 5 -i 0.2 $B_IP 2>/dev/null | awk -F/ '/^rtt/ {print $5}')
     echo "== RTT $rtt ms, loss $loss %, $RATE Mbit/s: ping $PING ms" >&2
     echo "${PING:--}" > "$T/ping.$rtt.$loss"
@@ -366,13 +384,13 @@ for rtt in $RTTS; do
 done
 if [ "$PROBE" != 0 ]; then
   echo
-  echo "64-byte request/response over a second connection, p50/p99 ms over $PROBE s: idle, and under one s2e bulk stream"
-  printf '%-6s %-5s %-8s %14s %14s\n' rtt_ms loss% path idle loaded
+  echo "64-byte request/response over a second connection for $PROBE s, p50/p99 ms/requests: idle, and under one s2e bulk stream"
+  printf '%-6s %-5s %-8s %18s %18s\n' rtt_ms loss% path idle loaded
   for rtt in $RTTS; do
     for loss in $LOSSES; do
       for path in $PATHS; do
         read -r idle loaded < "$T/lat.$rtt.$loss.$path" || true
-        printf '%-6s %-5s %-8s %14s %14s\n' "$rtt" "$loss" "$path" "${idle:--}" "${loaded:--}"
+        printf '%-6s %-5s %-8s %18s %18s\n' "$rtt" "$loss" "$path" "${idle:--}" "${loaded:--}"
       done
     done
   done
