@@ -112,6 +112,7 @@ class Session {
  private:
   asio::awaitable<bool> handle(size_t head_len);
   const AccessSettings& access_settings();
+  void forget_elsewhere(const std::string& hash);
   void strip_inbound();
   void strip_inbound(const auth::Policy& p, const auth::Decision& d, std::string_view cname,
                      const auth::HeaderNames& names);
@@ -442,6 +443,18 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
   co_return co_await forward(*route, head_len, keep);
 }
 
+void Session::forget_elsewhere(const std::string& hash) {
+  for (auto& other : w_.d.workers) {
+    Worker* o = other.get();
+    if (o == &w_) continue;
+    asio::post(o->ctx, [o, hash] {
+      auto it = o->sessions.map.find(hash);
+      if (it != o->sessions.map.end() && it->second.session && !it->second.session->revoked)
+        o->sessions.map.erase(it);
+    });
+  }
+}
+
 const AccessSettings& Session::access_settings() {
   if (!w_.access_settings || w_.access_settings_gen != w_.gen) {
     w_.access_settings = w_.d.access->settings();
@@ -763,7 +776,13 @@ asio::awaitable<std::optional<bool>> Session::access(const Route& route, size_t 
       return out;
     };
     Pass pass = co_await ax.offload(job_pass);
-    for (auto& [h, s] : pass.seen) w_.sessions.put(h, std::move(s), mono_ms());
+    for (auto& [h, s] : pass.seen) {
+      // The store says this session is gone or revoked: other workers may still hold it as
+      // valid until the reload the change brings (up to store_poll away); they drop it now,
+      // so a session refused once is refused everywhere from then on.
+      if (!s || s->revoked) forget_elsewhere(h);
+      w_.sessions.put(h, std::move(s), mono_ms());
+    }
     d = std::move(pass.d);
   }
   ax.audit(*w_.access_settings, d, ar, pol, now);
