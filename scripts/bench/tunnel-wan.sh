@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/sh
 # tunneld over an emulated WAN, against the bare link, ssh -L and wireguard-go, side by side in
 # one run (scripts/bench/tunnel-wan.sh).
 #
@@ -7,7 +7,8 @@
 # in each, and wanem between them with a one-way delay of RTT/2, RATE, a drop-tail queue of one
 # bandwidth-delay product and random LOSS. For each (RTT, loss) cell wanem, the site tunneld
 # and the ssh client are restarted (so no long-lived connection carries its RTT and bandwidth
-# estimates from one cell into the next; the edge, sshd and wireguard-go stay). The iperf3 server runs at the site; the client at the edge reaches it
+# estimates from one cell into the next; the edge, sshd and wireguard-go stay). The iperf3
+# server runs at the site; the client at the edge reaches it
 #   bare      directly, 10.99.0.2:5201
 #   tunneld   through a raw TCP forward on the edge (127.0.0.1:5301), the site tunneld dialing
 #             the edge over the link (2 lanes, defaults)
@@ -27,8 +28,9 @@
 # default one BDP), STREAMS ("1 4"), DIRS ("s2e e2s"), PATHS ("bare tunneld ssh wg"),
 # DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (10, s; 0: no latency probe), SEED (1),
 # TCP_MEM ("4096 131072 33554432"), BUILD (build).
-# Needs root (namespaces, TUN). iperf3 is installed with apt-get when missing; sshd and
-# wireguard-go too, and their paths are skipped with a note when that fails.
+# Needs root (namespaces, TUN): exits 77 otherwise. POSIX sh, as `make bench` runs it. iperf3 is
+# installed with apt-get when missing; sshd and wireguard-go too, and their paths are skipped
+# with a note when that fails. The full matrix takes about 25 minutes.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -102,8 +104,9 @@ cleanup() {
   ip netns del $NB 2>/dev/null || true
   rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
-ulimit -n 8192 2>/dev/null || true
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 in_a() { ip netns exec $NA "$@"; }
 in_b() { ip netns exec $NB "$@"; }
@@ -150,10 +153,10 @@ link() { # RTT LOSS: (re)start wanem
   delay=$(awk -v r="$1" 'BEGIN {print r / 2}')
   # shellcheck disable=SC2046
   "$T/wanem" -d "$delay" -r "$RATE" -l "$2" -s "$SEED" $([ -n "$QUEUE" ] && echo "-q $QUEUE") \
-    $NA $NB 2> >(tee -a "$T/wanem.log" >&2) &
+    $NA $NB &
   WANEM_PID=$!
   sleep 0.2
-  kill -0 "$WANEM_PID" 2>/dev/null || { cat "$T/wanem.log" >&2; die 69 "wanem did not start"; }
+  kill -0 "$WANEM_PID" 2>/dev/null || die 69 "wanem did not start"
 }
 link 10 0
 
@@ -180,8 +183,14 @@ EOF
 bg echo ip netns exec $NB "$PY" "$T/echo.py" 5400
 wait_port $NB 5201
 wait_port $NB 5400
-# Each path's iperf3 and echo address, as seen from the edge's namespace.
-declare -A ADDR=([bare]=$B_IP:5201) ECHO=([bare]=$B_IP:5400)
+addr_of() { # PATH bulk|echo: where the edge's namespace reaches the iperf3 or echo server
+  case $1.$2 in
+  bare.bulk) echo $B_IP:5201 ;; bare.echo) echo $B_IP:5400 ;;
+  tunneld.bulk) echo 127.0.0.1:5301 ;; tunneld.echo) echo 127.0.0.1:5302 ;;
+  ssh.bulk) echo 127.0.0.1:5311 ;; ssh.echo) echo 127.0.0.1:5312 ;;
+  wg.bulk) echo 10.98.0.2:5201 ;; wg.echo) echo 10.98.0.2:5400 ;;
+  esac
+}
 
 edge_status() { printf '{"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$T/edge/run/tunneld.sock"; }
 if has tunneld; then
@@ -194,7 +203,6 @@ if has tunneld; then
     VALUES ('tcp', 5301, 'wan', '127.0.0.1:5201', 0), ('tcp', 5302, 'wan', '127.0.0.1:5400', 0)"
   wait_port $NA 5301
   wait_port $NA 5302
-  ADDR[tunneld]=127.0.0.1:5301 ECHO[tunneld]=127.0.0.1:5302
 fi
 wait_lanes() { # the site has both lanes up
   has tunneld || return 0
@@ -260,31 +268,33 @@ start_ssh() { # a fresh ssh -L, for the same reason
     sleep 0.05
   done
 }
-ADDR[ssh]=127.0.0.1:5311 ECHO[ssh]=127.0.0.1:5312
 
-if has wg; then
-  (umask 077 && wg genkey > "$T/wga.key" && wg genkey > "$T/wgb.key")
-  export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
-  if bg wga ip netns exec $NA wireguard-go -f wanwg-a && bg wgb ip netns exec $NB wireguard-go -f wanwg-b &&
-    i=0 && until [ -S /var/run/wireguard/wanwg-a.sock ] && [ -S /var/run/wireguard/wanwg-b.sock ]; do
-      i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
-    done &&
-    in_a wg set wanwg-a private-key "$T/wga.key" listen-port 51820 \
-      peer "$(wg pubkey < "$T/wgb.key")" allowed-ips 10.98.0.2/32 endpoint $B_IP:51820 &&
+wg_up() { # wireguard-go at both ends, peered over the link; fails if no ping gets through
+  bg wga ip netns exec $NA wireguard-go -f wanwg-a
+  bg wgb ip netns exec $NB wireguard-go -f wanwg-b
+  i=0
+  until [ -S /var/run/wireguard/wanwg-a.sock ] && [ -S /var/run/wireguard/wanwg-b.sock ]; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && return 1
+    sleep 0.05
+  done
+  in_a wg set wanwg-a private-key "$T/wga.key" listen-port 51820 \
+    peer "$(wg pubkey < "$T/wgb.key")" allowed-ips 10.98.0.2/32 endpoint $B_IP:51820 &&
     in_b wg set wanwg-b private-key "$T/wgb.key" listen-port 51820 \
       peer "$(wg pubkey < "$T/wga.key")" allowed-ips 10.98.0.1/32 endpoint $A_IP:51820 &&
     ip -n $NA addr add 10.98.0.1/24 dev wanwg-a && ip -n $NB addr add 10.98.0.2/24 dev wanwg-b &&
     ip -n $NA link set wanwg-a mtu 1420 up && ip -n $NB link set wanwg-b mtu 1420 up &&
-    in_a ping -c 1 -W 5 10.98.0.2 >/dev/null 2>&1; then
-    ADDR[wg]=10.98.0.2:5201 ECHO[wg]=10.98.0.2:5400
-  else
-    skip wg "wireguard-go did not come up: $(tail -1 "$T/wga.log" 2>/dev/null)"
-  fi
+    in_a ping -c 1 -W 5 10.98.0.2 >/dev/null 2>&1
+}
+if has wg; then
+  (umask 077 && wg genkey > "$T/wga.key" && wg genkey > "$T/wgb.key")
+  export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
+  wg_up || skip wg "wireguard-go did not come up: $(tail -1 "$T/wga.log" 2>/dev/null)"
 fi
 
 # --- measuring --------------------------------------------------------------------------------
 mbps() { # PATH STREAMS DIR -> Mbit/s received, or "-"
-  addr=${ADDR[$1]}
+  addr=$(addr_of "$1" bulk)
   rev=""
   [ "$3" = s2e ] && rev=-R
   # shellcheck disable=SC2086
@@ -317,7 +327,7 @@ lat.sort()
 print("%.1f/%.1f/%d" % (lat[len(lat) // 2] / 1e6, lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e6, len(lat)))
 EOF
 probe() { # PATH -> "p50/p99/n" (ms, ms, requests), or "-"
-  addr=${ECHO[$1]}
+  addr=$(addr_of "$1" echo)
   in_a timeout $((PROBE + 20)) "$PY" "$T/probe.py" "${addr%:*}" "${addr##*:}" "$PROBE" 2>/dev/null || echo -
 }
 
@@ -345,7 +355,7 @@ for rtt in $RTTS; do
       for path in $PATHS; do
         [ "$path" = tunneld ] && wait_lanes
         idle=$(probe "$path")
-        addr=${ADDR[$path]}
+        addr=$(addr_of "$path" bulk)
         in_a timeout $((PROBE + 30)) iperf3 -c "${addr%:*}" -p "${addr##*:}" -t $((PROBE + 3)) -R \
           >/dev/null 2>&1 &
         bulk=$!

@@ -8,8 +8,8 @@
  * a packet is dropped at random (LOSS_PCT, from a xorshift64* seeded with SEED, so a run is
  * repeatable), else it joins a drop-tail queue of QUEUE bytes (or "Np": N packets of 1500
  * bytes; default one bandwidth-delay product at the RTT 2 x DELAY_MS, at least 64 packets),
- * leaves it at RATE_MBIT (a token bucket one packet deep, 0 for no limit) and comes out
- * DELAY_MS later.  So ping sees 2 x DELAY_MS.  On SIGINT or SIGTERM it prints its counters to
+ * leaves it at RATE_MBIT (a token bucket one packet deep, counting IP bytes; 0 for no limit)
+ * and comes out DELAY_MS later.  So ping sees 2 x DELAY_MS.  On SIGINT or SIGTERM it prints its counters to
  * stderr and exits 0; bad arguments exit 64, a failing system call 69.
  */
 #define _GNU_SOURCE
