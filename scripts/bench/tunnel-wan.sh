@@ -78,6 +78,8 @@ note: $1 skipped: $2"
 NOTES=""
 command -v iperf3 >/dev/null 2>&1 || { echo "tunnel-wan.sh: installing iperf3" >&2; install iperf3 || true; }
 command -v iperf3 >/dev/null 2>&1 || die 69 "iperf3 is not installed"
+command -v ping >/dev/null 2>&1 || install iputils-ping || true
+command -v ping >/dev/null 2>&1 || die 69 "ping is not installed"
 command -v cc >/dev/null 2>&1 || die 69 "cc is not installed"
 if has ssh && { [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; }; then
   install openssh-server openssh-client || true
@@ -121,7 +123,7 @@ wait_port() { # NS PORT: until something listens on PORT in NS
   i=0
   while ! ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q LISTEN; do
     i=$((i + 1))
-    [ $i -gt 200 ] && die 69 "nothing listens on port $2 in $1"
+    [ $i -gt 600 ] && die 69 "nothing listens on port $2 in $1"
     sleep 0.05
   done
 }
