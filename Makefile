@@ -129,8 +129,10 @@ fuzz: $(LIB_SRC)
 demo: deps all
 	$(Q)scripts/demo $(DEMO_ARGS)
 
+# Every benchmark script; one that cannot run here (exit 77: not root, a peer missing) is skipped.
 bench: deps all
-	$(Q)for s in scripts/bench/*.sh; do BUILD=$(BUILD) sh $$s || exit 1; done
+	$(Q)for s in scripts/bench/*.sh; do BUILD=$(BUILD) sh $$s; rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "bench: $$s skipped"; elif [ $$rc -ne 0 ]; then exit 1; fi; done
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
