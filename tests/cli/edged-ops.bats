@@ -271,6 +271,8 @@ EOF2
   wait_for edge_up
   EA=$(jget "$(python3 "$T/h.py" ctl "$T/run/tunneld.sock" '{"op":"status"}')" 'd["listen"]')
   peerctl --dir "$T" site add homelab --edge "$EA" --allow 127.0.0.0/8 >"$T/site/tunneld.toml"
+  # (a first handshake the edge refuses, before it has read the new site, is retried soon)
+  printf 'reconnect_min = "50ms"\nreconnect_max = "400ms"\n' >>"$T/site/tunneld.toml"
   tunneld --dir "$T/site" >"$T/tunneld-site.out" 2>"$T/tunneld-site.err" &
   PIDS="$PIDS $!"
   online() {

@@ -369,6 +369,15 @@ EOF
   peerctl site add office --edge "127.0.0.1:$EP" >/dev/null
   printf '[resources.app]\nhost = "app.test"\ntargets = ["http://127.0.0.1:9"]\n' >r.toml
   peerctl apply --no-prune r.toml >/dev/null
+  # The edge knows the site before it dials (else its first handshake is refused and it backs
+  # off), and a refused site retries soon.
+  printf 'reconnect_min = "50ms"\nreconnect_max = "400ms"\n' >>"$T/site/tunneld.toml"
+  known() {
+    printf '{"op":"status"}\n' | socat -t 3 - UNIX-CONNECT:"$WARREN_DIR/run/tunneld.sock" |
+      jq -e '.sites[] | select(.name == "homelab")'
+  }
+  for _ in $(seq 1 100); do known >/dev/null 2>&1 && break; sleep 0.05; done
+  known >/dev/null
   tunneld --dir "$T/site" >"$T/site.out" 2>"$T/site.err" &
   PIDS="$PIDS $!"
   online() { peerctl status --json | jq -e '.sites[] | select(.name == "homelab") | .online == true and .lanes == 2'; }
