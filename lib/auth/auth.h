@@ -118,6 +118,9 @@ struct ShareLink {
 // Store access, all optional (a missing callback is a method that finds nothing). An error
 // result means the store did not answer: the decision is 503, never an allow.
 struct Lookups {
+  // hash_token(cookie value), when given (a connection remembers the last one: a browser
+  // sends the same cookie with every request on it).
+  std::function<const std::string&(std::string_view token)> token_hash;
   std::function<core::Result<std::optional<Session>>(std::string_view token_hash)> session;
   std::function<core::Result<std::optional<ShareLink>>(std::string_view id)> share_link;
   // Checks Basic credentials (a user's password, or an API key id + secret for this resource)

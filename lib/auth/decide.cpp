@@ -181,7 +181,8 @@ Decision decide(const Request& req, const Policy& policy, const Lookups& lk, int
     for (auto value : cookie_values(v, cname)) {
       if (!token_syntax_ok(value) || !lk.session || looked >= 4) continue;
       looked++;
-      auto th = hash_token(value);
+      std::string own;
+      const std::string& th = lk.token_hash ? lk.token_hash(value) : (own = hash_token(value));
       auto s = lk.session(th);
       if (!s) return unavailable(d);
       if (!*s) continue;

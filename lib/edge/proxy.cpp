@@ -170,10 +170,11 @@ class Session {
   std::string log_user_;  // who access control said the request is
   // Access control, per request.
   std::vector<auth::Header> auth_headers_;
-  std::string auth_extra_;            // identity header lines for the upstream
-  std::string upstream_path_;         // the target without the share token
-  std::string norm_path_;             // the normalised target (req_.path points here)
-  std::deque<std::string> replaced_;  // rewritten Cookie values (req_.headers point here)
+  std::string auth_extra_;             // identity header lines for the upstream
+  std::string upstream_path_;          // the target without the share token
+  std::string norm_path_;              // the normalised target (req_.path points here)
+  std::string token_in_, token_hash_;  // the last session cookie value seen here, its hash
+  std::deque<std::string> replaced_;   // rewritten Cookie values (req_.headers point here)
   std::string subject_;
   struct Local {
     auth::Request ar;
@@ -699,6 +700,13 @@ bool Session::access_local(const Route& route) {
                               int64_t) -> int64_t {
       if (a_.missed && !a_.on_pool) return 0;
       return w_.d.access->failed(ip, rid, cred, mono_ms());
+    };
+    local_lk_.token_hash = [this](std::string_view token) -> const std::string& {
+      if (token != token_in_) {
+        token_in_.assign(token);
+        token_hash_ = auth::hash_token(token);
+      }
+      return token_hash_;
     };
     local_lk_.session = [this](std::string_view h) -> core::Result<std::optional<auth::Session>> {
       if (auto* e = w_.sessions.find(h, a_.now_ms)) return e->session;

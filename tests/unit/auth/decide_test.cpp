@@ -276,6 +276,27 @@ TEST_CASE("decide: session cookies — valid, expired, revoked, foreign, tampere
   REQUIRE(d.identity.user.empty());
 }
 
+TEST_CASE("decide: the cookie's hash comes from Lookups::token_hash when given", "[auth]") {
+  FakeStore st;
+  auto p = policy();
+  auto tok = st.add_session(p, "password");
+  Req r;
+  r.headers = {{"Cookie", "__Host-warren_session=" + tok}};
+  auto lk = st.lookups();
+  int calls = 0;
+  std::string memo;
+  lk.token_hash = [&](std::string_view t) -> const std::string& {
+    calls++;
+    memo = hash_token(t);
+    return memo;
+  };
+  REQUIRE(decide(r.view(), p, lk, kNow).reason == "session");
+  REQUIRE(calls == 1);
+  // A hook that answers wrongly finds no session: the hash is what is looked up.
+  lk.token_hash = [&](std::string_view) -> const std::string& { return memo = "0"; };
+  REQUIRE(decide(r.view(), p, lk, kNow).reason != "session");
+}
+
 TEST_CASE("decide: sliding expiry writes back only when needed", "[auth]") {
   FakeStore st;
   auto p = policy();
