@@ -50,6 +50,7 @@ class Backoff {
   // only time clears them).
   void restore(const std::string& key, int failures, int64_t last_ms, int64_t until_ms);
   size_t size() const { return m_.size(); }
+  const BackoffConfig& config() const { return c_; }
 
  private:
   static constexpr size_t kMaxCredentials = 16;  // per key; beyond, failures stay anonymous

@@ -67,8 +67,7 @@ auth::BackoffConfig backoff_config(const Config& cfg) {
 Access::Access(const Config& cfg)
     : store_path_(cfg.store),
       pool_(cfg.auth_threads ? cfg.auth_threads : 2),
-      backoff_(backoff_config(cfg)),
-      backoff_config_(backoff_config(cfg)) {
+      backoff_(backoff_config(cfg)) {
   set_ = std::make_shared<AccessSettings>();
   restore_failures();
   writer_ = std::thread([this] { writer_loop(); });
@@ -87,7 +86,7 @@ void Access::restore_failures() {
       "WHERE last_failure > ?1");
   if (!st) return;
   const int64_t now = ::time(nullptr), mono = mono_now_ms();
-  st->bind(1, now - backoff_config_.forget_ms / 1000);
+  st->bind(1, now - backoff_.config().forget_ms / 1000);
   std::lock_guard lk(lim_mu_);
   size_t n = 0;
   for (;;) {

@@ -126,7 +126,6 @@ class Access {
 
   std::mutex lim_mu_;
   auth::Backoff backoff_;
-  auth::BackoffConfig backoff_config_;
   struct Bucket {
     int64_t rate = 0, burst = 0;
     std::unique_ptr<auth::RateLimiter> lim;
