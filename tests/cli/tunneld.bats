@@ -351,7 +351,9 @@ hello through the tunnel" ]
   run dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req"
   [[ "$output" == *"hello through the tunnel"* ]]
   OTHER=$(free_port)
-  socat TCP-LISTEN:$OTHER,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo secret' 3>&- &
+  # (the server reads what it is sent: an 'echo' that exits at once made socat fail writing the
+  # request to it, and under load socat gave up before relaying "secret")
+  socat TCP-LISTEN:$OTHER,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo secret; cat >/dev/null' 3>&- &
   echo $! > "$TD/pids/other"
   wait_listen "$OTHER"
   run dial homelab "127.0.0.1:$OTHER" --send "$TD/req"
