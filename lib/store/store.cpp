@@ -214,6 +214,13 @@ Result<int64_t> Db::change_gen() {
   return st->col_int(0);
 }
 
+bool Db::replaced() const {
+  if (!db_) return false;
+  int moved = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK) return false;
+  return moved != 0;
+}
+
 int Db::schema_version() {
   auto st = prepare("PRAGMA user_version");
   if (!st) return -1;

@@ -85,6 +85,11 @@ class Db {
   // with audit rows, session touches or failure counts: daemons poll this to reload.
   core::Result<int64_t> change_gen();
   int schema_version();
+  // Whether the path no longer names the file this connection has open: another file was
+  // renamed over it (a backup restored, a deployment moved in) or it was removed. SQLite's
+  // SQLITE_FCNTL_HAS_MOVED: one stat(2) of the path against the inode of the open file. A
+  // daemon's store poll asks it and reopens; a connection never follows the path by itself.
+  bool replaced() const;
   const std::string& path() const { return path_; }
   sqlite3* raw() { return db_; }
 

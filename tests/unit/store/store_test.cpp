@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 #include "../support.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -116,4 +117,39 @@ TEST_CASE("nested transactions are savepoints: inner rollback keeps the outer wo
   auto st = db->prepare("SELECT group_concat(object, ',') FROM audit");
   REQUIRE(*st->step());
   REQUIRE(st->col_text(0) == "kept,kept2");
+}
+
+TEST_CASE("replaced(): a file renamed over the store or its removal, not a write", "[store]") {
+  auto dir = tmpdir();
+  auto db = store::open_dir(dir);
+  REQUIRE(db);
+  REQUIRE_FALSE(db->replaced());
+  {
+    // Another connection's write changes the file, not which file the path names.
+    auto other = store::open_dir(dir);
+    REQUIRE(other);
+    REQUIRE(other->exec("INSERT INTO meta(key, value) VALUES ('k', 'v')"));
+  }
+  REQUIRE_FALSE(db->replaced());
+  // A copy (a backup restored) renamed over the path.
+  {
+    auto copy = store::open_dir(dir + "/copy");
+    REQUIRE(copy);
+    REQUIRE(copy->exec("INSERT INTO meta(key, value) VALUES ('k', 'from the copy')"));
+  }
+  REQUIRE(std::rename((dir + "/copy/warren.db").c_str(), (dir + "/warren.db").c_str()) == 0);
+  REQUIRE(db->replaced());
+  // A connection opened now has the new file, and is not replaced.
+  auto fresh = store::open_dir(dir);
+  REQUIRE(fresh);
+  REQUIRE_FALSE(fresh->replaced());
+  auto st = fresh->prepare("SELECT value FROM meta WHERE key = 'k'");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  REQUIRE(st->col_text(0) == "from the copy");
+  // Removed: the path names no file at all.
+  REQUIRE(std::remove((dir + "/warren.db").c_str()) == 0);
+  REQUIRE(fresh->replaced());
+  REQUIRE_FALSE(store::Db().replaced());
+  std::system(("rm -rf " + dir).c_str());
 }
