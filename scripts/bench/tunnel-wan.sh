@@ -28,6 +28,12 @@
 # default one BDP), STREAMS ("1 4"), DIRS ("s2e e2s"), PATHS ("bare tunneld ssh wg"),
 # DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (10, s; 0: no latency probe), SEED (1),
 # TCP_MEM ("4096 131072 33554432"), BUILD (build).
+# Self-healing: HEAL (0) outage cycles on the tunneld path after the matrix, at the first RTT
+# of RTTS without loss: each cycle the link drops every packet for OUTAGE (30) s (wanem SIGUSR1)
+# and then recovers, or, every HEAL_RESTART-th (4) cycle, the edge tunneld restarts instead; the
+# time from recovery to the first successful request through the forward is measured (a fresh
+# connection, a 64-byte echo, attempts every 50 ms with a 1 s timeout), p50/p99/max over the
+# cycles. HEAL=100 takes about an hour; MATRIX=0 skips the throughput matrix.
 # Needs root (namespaces, TUN): exits 77 otherwise. POSIX sh, as `make bench` runs it. iperf3 is
 # installed with apt-get when missing; sshd and wireguard-go too, and their paths are skipped
 # with a note when that fails. The full matrix takes about 25 minutes.
@@ -45,6 +51,10 @@ PATHS=${PATHS:-bare tunneld ssh wg}
 DUR=${DUR:-10}
 OMIT=${OMIT:-0}
 PROBE=${PROBE:-10}
+HEAL=${HEAL:-0}
+OUTAGE=${OUTAGE:-30}
+HEAL_RESTART=${HEAL_RESTART:-4}
+MATRIX=${MATRIX:-1}
 SEED=${SEED:-1}
 TCP_MEM=${TCP_MEM:-4096 131072 33554432}
 PY=/usr/bin/python3
@@ -333,7 +343,9 @@ probe() { # PATH -> "p50/p99/n" (ms, ms, requests), or "-"
   in_a timeout $((PROBE + 20)) "$PY" "$T/probe.py" "${addr%:*}" "${addr##*:}" "$PROBE" 2>/dev/null || echo -
 }
 
-for rtt in $RTTS; do
+RUN_RTTS=$RTTS
+[ "$MATRIX" = 1 ] || RUN_RTTS=""
+for rtt in $RUN_RTTS; do
   for loss in $LOSSES; do
     link "$rtt" "$loss"
     if has tunneld; then start_site; fi
@@ -371,8 +383,78 @@ for rtt in $RTTS; do
   done
 done
 
+# --- self-healing -------------------------------------------------------------------------------
+cat > "$T/heal.py" <<'EOF'
+import socket, sys, time
+host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+t0 = time.monotonic()
+while time.monotonic() - t0 < limit:
+    try:
+        s = socket.create_connection((host, port), timeout=1)
+        s.settimeout(1)
+        s.sendall(b"x" * 64)
+        got = b""
+        while len(got) < 64:
+            b = s.recv(64 - len(got))
+            if not b:
+                break
+            got += b
+        s.close()
+        if len(got) == 64:
+            print("%.3f" % (time.monotonic() - t0))
+            raise SystemExit(0)
+    except OSError:
+        pass
+    time.sleep(0.05)
+print("-")
+EOF
+if [ "$HEAL" -gt 0 ] && has tunneld; then
+  rtt=${RTTS%% *}
+  link "$rtt" 0
+  start_site
+  : > "$T/heal"
+  c=1
+  while [ $c -le "$HEAL" ]; do
+    wait_lanes
+    if [ "$HEAL_RESTART" -gt 0 ] && [ $((c % HEAL_RESTART)) -eq 0 ]; then
+      kind=restart
+      for p in $(ip netns pids $NA); do
+        [ "$(cat /proc/"$p"/comm 2>/dev/null)" = tunneld ] && kill "$p"
+      done
+      sleep 0.5
+      bg edge ip netns exec $NA "$BIN/tunneld" --dir "$T/edge" -q
+      wait_port $NA 5302
+    else
+      kind=outage
+      kill -USR1 "$WANEM_PID"
+      sleep "$OUTAGE"
+      kill -USR2 "$WANEM_PID"
+    fi
+    t=$(in_a "$PY" "$T/heal.py" 127.0.0.1 5302 300)
+    echo "$kind $t" >> "$T/heal"
+    echo "  heal cycle $c ($kind): first request after $t s" >&2
+    c=$((c + 1))
+  done
+fi
+
 # --- report -------------------------------------------------------------------------------------
 get() { cat "$T/$1" 2>/dev/null || echo -; }
+if [ -s "$T/heal" ]; then
+  echo
+  echo "Self-healing: seconds from recovery to the first successful request through the tunnel (RTT ${RTTS%% *} ms)"
+  for kind in outage restart; do
+    awk -v k=$kind '$1 == k && $2 != "-" {print $2}' "$T/heal" | sort -n |
+      awk -v k=$kind -v o="$OUTAGE" -v f="$(awk -v k=$kind '$1 == k && $2 == "-"' "$T/heal" | wc -l)" '
+        {v[NR] = $1}
+        END {
+          if (NR == 0) {printf "%-8s no successful cycle (%d failed)\n", k, f; exit}
+          p99 = int(NR * 0.99 + 0.999); if (p99 > NR) p99 = NR
+          printf "%-8s n=%d failed=%d p50=%.2f p99=%.2f max=%.2f%s\n", k, NR, f, v[int((NR + 1) / 2)], v[p99], v[NR],
+            (k == "outage" ? " (after a " o " s black hole)" : " (edge tunneld restarted)")}'
+  done
+fi
+[ "$MATRIX" = 1 ] || exit 0
+
 echo
 echo "Mbit/s received (iperf3 -t $DUR -O $OMIT), link $RATE Mbit/s; ratios to the bare link of the same cell"
 printf '%-6s %-5s %-3s %-4s %6s' rtt_ms loss% P dir ping

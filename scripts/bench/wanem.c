@@ -9,8 +9,10 @@
  * repeatable), else it joins a drop-tail queue of QUEUE bytes (or "Np": N packets of 1500
  * bytes; default one bandwidth-delay product at the RTT 2 x DELAY_MS, at least 64 packets),
  * leaves it at RATE_MBIT (a token bucket one packet deep, counting IP bytes; 0 for no limit)
- * and comes out DELAY_MS later.  So ping sees 2 x DELAY_MS.  On SIGINT or SIGTERM it prints its counters to
- * stderr and exits 0; bad arguments exit 64, a failing system call 69.
+ * and comes out DELAY_MS later.  So ping sees 2 x DELAY_MS.  SIGUSR1 turns the link into a black
+ * hole (every packet both ways is lost) and SIGUSR2 restores it, for outage tests.  On SIGINT or
+ * SIGTERM it prints its counters to stderr and exits 0; bad arguments exit 64, a failing system
+ * call 69.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,7 +47,7 @@ struct link { /* one direction: read from `in`, write to `out` */
 
 static int64_t delay_ns, queue_bytes = -1;
 static double rate_bps, loss;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, blackhole;
 
 static void usage(const char *what, const char *why)
 {
@@ -107,7 +109,7 @@ static int open_tun(const char *netns, const char *ifname)
 /* A packet arrives at `now`: lose it, drop it at a full queue, or schedule its delivery. */
 static void arrive(struct link *l, const unsigned char *buf, size_t len, int64_t now)
 {
-	if (loss > 0 && (next_random(&l->rng) >> 11) * 0x1p-53 * 100 < loss) {
+	if (blackhole || (loss > 0 && (next_random(&l->rng) >> 11) * 0x1p-53 * 100 < loss)) {
 		l->lost++;
 		return;
 	}
@@ -151,8 +153,12 @@ static int64_t deliver(struct link *l, int64_t now)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		blackhole = 1;
+	else if (sig == SIGUSR2)
+		blackhole = 0;
+	else
+		stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -215,10 +221,14 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, &wait_mask);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 
 	static unsigned char buf[65536];
 	struct pollfd fds[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
