@@ -310,6 +310,15 @@ void read_site(config::Reader& s, Config& c) {
 
 }  // namespace
 
+proto::Settings session_settings(const Config& c) {
+  proto::Settings s;
+  s.stream_window = c.stream_window;
+  s.stream_window_max = c.stream_window_max;
+  s.window_budget = c.window_budget;
+  s.max_streams = c.max_streams;
+  return s;
+}
+
 core::Result<Config> load_config(const std::string& path, const std::string& dir) {
   WARREN_TRY(r, config::parse_file(path));
   Config c;
@@ -322,6 +331,13 @@ core::Result<Config> load_config(const std::string& path, const std::string& dir
   r.get_duration("drain_timeout", c.drain_timeout, milliseconds(0), milliseconds(3600000));
   r.get("stream_window", c.stream_window, 16384, 16u << 20);
   r.get("max_streams", c.max_streams, 1, 1u << 20);
+  r.get("stream_window_max", c.stream_window_max, 16384, 1u << 30);
+  if (c.stream_window_max < c.stream_window) c.stream_window_max = c.stream_window;
+  int64_t budget_mib = int64_t(c.window_budget >> 20);
+  r.get("window_budget_mib", budget_mib, 1, 1 << 20);
+  c.window_budget = uint64_t(budget_mib) << 20;
+  r.get("congestion", c.congestion);
+  r.get("notsent_lowat", c.notsent_lowat, 0, 64u << 20);
   auto edge = r.table("edge");
   auto site = r.table("site");
   if (edge.present() && site.present()) {

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "crypto/crypto.h"
 #include "tunnel/proto/noise.h"
+#include "tunnel/proto/session.h"
 
 namespace tunnel {
 
@@ -98,6 +99,14 @@ struct Config {
   uint32_t stream_window =
       1024 * 1024;  // twice the spec's default: 6 Gbit/s needs ~1 MiB in flight
   uint32_t max_streams = 8192;
+  // Receive-window auto-tuning (warren-tunnel(7)): the largest window one stream grows to, and
+  // the receive memory all streams of one site may be promised together (split over its lanes).
+  uint32_t stream_window_max = 32u << 20;
+  uint64_t window_budget = 256ull << 20;
+  // Lane sockets: congestion control ("auto": bbr when the kernel offers it, else its default;
+  // "": the kernel's default; or a name) and TCP_NOTSENT_LOWAT (0: the kernel's).
+  std::string congestion = "auto";
+  uint32_t notsent_lowat = 256 * 1024;
   EdgeConfig edge;
   SiteConfig site;
 
@@ -111,5 +120,8 @@ struct Config {
 core::Result<Config> load_config(const std::string& path, const std::string& dir);
 
 const char* suite_name(proto::Suite s);
+
+// The session settings both roles take from the file (windows, budget, stream limit).
+proto::Settings session_settings(const Config& c);
 
 }  // namespace tunnel

@@ -37,8 +37,26 @@ std::string endpoint_str(const tcp::endpoint& ep) {
   return net::HostPort(ep.address().to_string(), ep.port()).str();
 }
 
-asio::awaitable<int64_t> open_on_lane(std::shared_ptr<Lane> lane, std::string target) {
-  auto id = lane->open_stream(target);
+// A dial waits for the site to connect the target (OPEN_ACK) or to say why not (RST), so that
+// edged answers 502 with the cause at once rather than relaying a stream that closes.
+// The session resets an open the site does not answer within its open_timeout (10 s); this is
+// only a safety net behind it.
+constexpr auto kDialTimeout = std::chrono::seconds(30);
+
+struct OpenWait {
+  explicit OpenWait(asio::any_io_executor ex) : signal(ex, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer signal;  // on the dial's executor; cancelled when the result is in
+  std::optional<core::Result<void>> result;
+};
+
+asio::awaitable<int64_t> open_on_lane(std::shared_ptr<Lane> lane, std::string target,
+                                      std::shared_ptr<OpenWait> wait) {
+  auto id = lane->open_stream(target, [wait](core::Result<void> r) {
+    asio::post(wait->signal.get_executor(), [wait, r = std::move(r)]() mutable {
+      wait->result = std::move(r);
+      wait->signal.cancel();
+    });
+  });
   co_return id ? int64_t(*id) : -1;
 }
 
@@ -493,8 +511,7 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
   proto::ResponderConfig rc;
   rc.static_priv = key_.priv;
   rc.suites = cfg->edge.suites;
-  rc.settings.stream_window = cfg->stream_window;
-  rc.settings.max_streams = cfg->max_streams;
+  rc.settings = session_settings(*cfg);
   rc.settings.keepalive = cfg->edge.keepalive;
   rc.settings.idle_timeout = cfg->edge.idle_timeout;
   rc.settings.handshake_timeout = cfg->edge.handshake_timeout;
@@ -529,6 +546,7 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
   auto lane = std::make_shared<Lane>(ctx, std::move(s), std::move(*sess), *this,
                                      "L" + std::to_string(++next_lane_), &hs_mu_);
   lane->udp_idle = cfg->edge.udp_idle_timeout;
+  lane->options = lane_options(*cfg);
   logger()->debug("event=lane_accepted lane={} peer={}", lane->name(), lane->peer());
   lane->start();
 }
@@ -536,12 +554,58 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
 // --- lane hooks (lane threads) ----------------------------------------------------------------
 
 void Edge::lane_open(Lane& lane) {
+  --handshaking_;
+  // A lane of another group while the live group has lanes: either the site restarted (its old
+  // lanes are dead and cannot answer) or a second process runs with the same key (they answer).
+  // Ask a live lane; a duel keeps the established process and sends the newcomer away.
+  const auto& hello = lane.session().hello();
+  std::shared_ptr<Lane> live;
+  {
+    std::lock_guard lk(mu_);
+    auto k = by_key_.find(lane.session().remote_static());
+    auto it = k == by_key_.end() ? sites_.end() : sites_.find(k->second);
+    if (it != sites_.end() && it->second.group != 0 && it->second.group != hello.lane_group &&
+        !it->second.lanes.empty() && !draining_) {
+      live = it->second.lanes.front();
+      lane.site = it->second.rec.name;  // not among the site's lanes until admitted
+    }
+  }
+  if (!live) {
+    admit(lane);
+    return;
+  }
+  int64_t srtt = live->stats().srtt_us.load();
+  auto wait = std::max<proto::Duration>(std::chrono::seconds(1),
+                                        std::chrono::microseconds(std::max<int64_t>(srtt, 0) * 4));
+  asio::post(live->executor(), [this, live, wait, self = lane.shared_from_this()] {
+    live->probe(wait, [this, live, self](bool alive) {
+      asio::post(self->executor(), [this, live, self, alive] {
+        if (self->done()) return;
+        if (!alive) {
+          admit(*self);
+          return;
+        }
+        {
+          std::lock_guard lk(mu_);
+          if (auto it = sites_.find(self->site); it != sites_.end()) ++it->second.duels;
+        }
+        logger()->error(
+            "event=site_duel site={} lane={} peer={} live_peer={} reason=\"another process with "
+            "this site's key is connected: keeping the established one, refusing this one\"",
+            self->site, self->name(), self->peer(), live->peer());
+        self->close(proto::CloseCode::duplicate,
+                    "another process with this site's key is connected");
+      });
+    });
+  });
+}
+
+void Edge::admit(Lane& lane) {
   const auto& sess = lane.session();
   const auto& hello = sess.hello();
   std::vector<std::shared_ptr<Lane>> replaced;
   bool came_online = false, takeover = false;
   uint64_t sid = sess.welcome().session_id;
-  --handshaking_;
   {
     std::lock_guard lk(mu_);
     auto k = by_key_.find(sess.remote_static());
@@ -636,10 +700,16 @@ core::Result<std::shared_ptr<Lane>> Edge::pick_lane(const std::string& site) {
   if (it == sites_.end()) return core::err(core::Errc::noinput, "no site " + site);
   if (!it->second.rec.enabled)
     return core::err(core::Errc::unavailable, "site " + site + " is disabled");
+  // The lane with the shortest queue of sealed bytes (a bulk transfer fills its lane's), then
+  // the fewest streams.
   std::shared_ptr<Lane> best;
+  auto key = [](const Lane& l) {
+    return std::make_pair(l.stats().queued.load(std::memory_order_relaxed),
+                          l.stats().streams.load(std::memory_order_relaxed));
+  };
   for (const auto& l : it->second.lanes) {
     if (!l->stats().open) continue;
-    if (!best || l->stats().streams.load() < best->stats().streams.load()) best = l;
+    if (!best || key(*l) < key(*best)) best = l;
   }
   if (!best) return core::err(core::Errc::unavailable, "site " + site + " is offline");
   return best;
@@ -664,9 +734,29 @@ asio::awaitable<boost::json::object> Edge::dial(ipc::Request& req) {
     co_return ipc::fail(lane.error());
   }
   auto l = *lane;
-  int64_t id = co_await asio::co_spawn(l->executor(), open_on_lane(l, target), asio::use_awaitable);
+  auto wait = std::make_shared<OpenWait>(co_await asio::this_coro::executor);
+  int64_t id =
+      co_await asio::co_spawn(l->executor(), open_on_lane(l, target, wait), asio::use_awaitable);
   if (id < 0)
     co_return ipc::fail(core::err(core::Errc::unavailable, "site " + site + " is offline"));
+  if (!wait->result) {  // the completion is posted to this executor: it cannot be missed
+    wait->signal.expires_after(kDialTimeout);
+    co_await wait->signal.async_wait(net::use_tuple);
+  }
+  if (!wait->result) {
+    asio::post(l->executor(), [l, id] {
+      l->refuse(uint32_t(id), proto::ResetCode::cancel, "dial timed out");
+    });
+    logger()->info("event=dial_failed site={} target={} error=\"timed out\"", site, target);
+    co_return ipc::fail(core::err(core::Errc::tempfail,
+                                  "site " + site + ": no answer for " + target + " within " +
+                                      std::to_string(kDialTimeout.count()) + " s"));
+  }
+  if (!*wait->result) {
+    logger()->info("event=dial_failed site={} target={} error=\"{}\"", site, target,
+                   wait->result->error().message);
+    co_return ipc::fail(wait->result->error());
+  }
   req.take_over([l, id](ipc::Stream s) { return hand_to_lane(l, uint32_t(id), std::move(s)); });
   logger()->debug("event=dial site={} target={} lane={} stream={}", site, target, l->name(), id);
   co_return ipc::ok();
@@ -680,7 +770,7 @@ boost::json::object Edge::status() {
   {
     std::lock_guard lk(mu_);
     for (const auto& [name, s] : sites_) {
-      uint64_t in = s.closed_in, out = s.closed_out, streams = 0;
+      uint64_t in = s.closed_in, out = s.closed_out, streams = 0, queued = 0, extra = 0, grows = 0;
       int64_t rtt = -1;
       size_t up = 0;
       for (const auto& l : s.lanes) {
@@ -689,6 +779,9 @@ boost::json::object Edge::status() {
         out += st.bytes_out;
         streams += st.streams;
         up += st.open;
+        queued += st.queued;
+        extra += st.window_extra;
+        grows += st.window_grows;
         int64_t r = st.rtt_us;
         if (r >= 0 && (rtt < 0 || r < rtt)) rtt = r;
       }
@@ -706,7 +799,11 @@ boost::json::object Edge::status() {
                             {"bytes_out", out},
                             {"streams", streams},
                             {"reconnects", s.reconnects},
-                            {"handshakes", s.handshakes}};
+                            {"handshakes", s.handshakes},
+                            {"duels", s.duels},
+                            {"queued_bytes", queued},
+                            {"window_extra_bytes", extra},
+                            {"window_grows", grows}};
       if (rtt >= 0)
         o["rtt_ms"] = double(rtt) / 1000.0;
       else

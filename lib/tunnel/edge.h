@@ -46,6 +46,7 @@ class Edge : public Daemon, public Lane::Hooks {
   size_t lanes_alive() override;
 
   void lane_open(Lane& lane) override;
+  void admit(Lane& lane);  // the lane joins its site (after a duel check, when one was due)
   void lane_stream(Lane& lane, uint32_t id, proto::StreamKind kind,
                    std::string_view target) override;
   void lane_closed(Lane& lane, const std::string& reason) override;
@@ -60,7 +61,7 @@ class Edge : public Daemon, public Lane::Hooks {
     uint16_t lanes_expected = 0;
     std::vector<std::shared_ptr<Lane>> lanes;  // open lanes of the live group
     std::set<uint16_t> seen;                   // lane indexes that were up once
-    uint64_t reconnects = 0, handshakes = 0;
+    uint64_t reconnects = 0, handshakes = 0, duels = 0;
     int64_t last_handshake_ms = 0, offline_since_ms = 0;
     uint64_t closed_in = 0, closed_out = 0;  // bytes of lanes that are gone
   };
@@ -113,7 +114,7 @@ class Edge : public Daemon, public Lane::Hooks {
   std::condition_variable store_cv_;
   bool store_stop_ = false;
   uint64_t store_req_ = 0, store_done_ = 0;  // reload requests and their completions
-  std::string store_error_;
+  std::optional<core::Error> store_error_;  // of the last pass that answered a reload
   std::optional<store::Db> db_;
   std::thread store_thread_;
 };

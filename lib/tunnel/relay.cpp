@@ -1,5 +1,7 @@
 #include "tunnel/relay.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -12,6 +14,7 @@
 
 #include "core/fs.h"
 #include "log/log.h"
+#include "tunnel/config.h"
 
 namespace tunnel {
 
@@ -26,7 +29,9 @@ namespace {
 
 constexpr size_t kLaneRead = 256 * 1024;         // lane socket reads
 constexpr size_t kChunk = proto::kMaxFrameBody;  // one DATA record per local read (128 KiB - 8)
-constexpr size_t kMaxBacklog = 1024 * 1024;      // sealed output waiting behind a write
+// Sealed output waiting for the lane's socket. Small, so that with TCP_NOTSENT_LOWAT the queue
+// that decides which stream goes next is ours (round robin), not a deep FIFO in front of it.
+constexpr size_t kMaxBacklog = 512 * 1024;
 constexpr int kReadsPerTurn = 4;                 // local reads before yielding to other work
 constexpr auto kCloseFlush = 2s;                 // time to write CLOSE before dropping
 constexpr auto kAttachDeadline = 15s;            // a stream we opened must get its local end
@@ -87,6 +92,7 @@ struct Lane::Relay {
   bool blocked = false;                    // in blocked_: waiting for the lane's backlog to drain
   Clock::time_point since = Clock::now();  // creation, then last datagram (UDP idle)
   std::shared_ptr<void> token;             // from attach(): released with the relay
+  OpenDone on_open;                        // ours: waiting for OPEN_ACK
   int fd() { return sd ? sd->native_handle() : -1; }
 };
 
@@ -103,6 +109,7 @@ Lane::Lane(asio::io_context& ctx, asio::ip::tcp::socket sock, proto::Session ses
       log_(wlog::get("tunnel")),
       tick_(ctx),
       sweep_(ctx),
+      probe_t_(ctx),
       done_sig_(ctx, asio::steady_timer::time_point::max()) {
   boost::system::error_code ec;
   auto ep = sock_.remote_endpoint(ec);
@@ -117,6 +124,7 @@ Lane::~Lane() = default;
 void Lane::start() {
   boost::system::error_code ec;
   sock_.set_option(asio::ip::tcp::no_delay(true), ec);
+  apply_socket_options();
   kick_write();  // the site's handshake-init message
   read_lane();
   arm_tick();
@@ -217,14 +225,28 @@ void Lane::handle(std::span<const proto::Event> events) {
       case EventType::reset:
         log_->debug("event=stream_reset lane={} stream={} code={} reason=\"{}\"", name_, e.id,
                     proto::to_string(ResetCode(e.code)), e.text);
-        erase(e.id);
+        if (Relay* r = find(e.id); r && r->on_open) {
+          auto code = ResetCode(e.code);
+          auto errc = code == ResetCode::refused        ? core::Errc::noperm
+                      : code == ResetCode::stream_limit ? core::Errc::tempfail
+                                                        : core::Errc::unavailable;
+          std::string why = e.text.empty() ? std::string(proto::to_string(code)) : std::string(e.text);
+          opened(*r, core::err(errc, why));
+        }
+        erase(e.id, true);
         break;
       case EventType::dgram:
         if (Relay* r = find(e.id)) relay_dgram(*r, e.data);
         break;
       case EventType::pong:
+        if (!probes_.empty() && e.data.size() == 8 && proto::get_u64(e.data.data()) == probe_seq_)
+          end_probe(true);
+        break;
+      case EventType::open_ack:
+        if (Relay* r = find(e.id)) opened(*r, {});
         break;
       case EventType::closed:
+        peer_close_ = proto::CloseCode(e.code);
         close_reason_ = std::string("closed by peer: ") +
                         proto::to_string(proto::CloseCode(e.code)) +
                         (e.text.empty() ? "" : " (" + std::string(e.text) + ")");
@@ -242,7 +264,21 @@ void Lane::handle(std::span<const proto::Event> events) {
 // --- writing the lane --------------------------------------------------------------------------
 
 bool Lane::backlog_high() const {
-  return s_.output().size() >= kMaxBacklog;
+  return queued() >= kMaxBacklog;
+}
+
+// Congestion control and the unsent-queue limit. Never SO_SNDBUF/SO_RCVBUF: pinning them turns
+// off the kernel's buffer auto-tuning, which a long fat path needs.
+void Lane::apply_socket_options() {
+  int fd = sock_.native_handle();
+  if (!options.congestion.empty() &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, options.congestion.data(),
+                   socklen_t(options.congestion.size())) != 0)
+    log_->debug("event=congestion_unavailable lane={} algorithm={} error=\"{}\"", name_,
+                options.congestion, core::errno_text(errno));
+  if (options.notsent_lowat > 0)
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &options.notsent_lowat,
+                       sizeof options.notsent_lowat);
 }
 
 // Writes sealed output straight from the session's buffer with non-blocking send(2) calls of
@@ -286,16 +322,21 @@ void Lane::kick_write() {
   if (closing_) finish(close_reason_);
 }
 
+// Round robin: each waiting stream gets one record in turn while the backlog has room; those
+// not reached keep their place ahead of the ones that just had a turn (they block again at
+// the back), so a bulk stream never makes an interactive one wait more than a record per turn.
 void Lane::unblock() {
   if (blocked_.empty() || backlog_high()) return;
   std::vector<uint32_t> ids;
   ids.swap(blocked_);
-  for (uint32_t id : ids) {
-    if (Relay* r = find(id)) {
+  size_t i = 0;
+  for (; i < ids.size() && !backlog_high(); ++i) {
+    if (Relay* r = find(ids[i])) {
       r->blocked = false;
-      pump_read(id);
+      pump_read(ids[i]);
     }
   }
+  blocked_.insert(blocked_.begin(), ids.begin() + ptrdiff_t(i), ids.end());
 }
 
 void Lane::sync_stats() {
@@ -303,9 +344,13 @@ void Lane::sync_stats() {
   stats_.bytes_in.store(st.bytes_in, std::memory_order_relaxed);
   stats_.bytes_out.store(st.bytes_out, std::memory_order_relaxed);
   stats_.streams.store(uint32_t(relays_.size()), std::memory_order_relaxed);
-  if (st.rtt)
-    stats_.rtt_us.store(std::chrono::duration_cast<std::chrono::microseconds>(*st.rtt).count(),
-                        std::memory_order_relaxed);
+  stats_.queued.store(queued(), std::memory_order_relaxed);
+  using std::chrono::microseconds, std::chrono::duration_cast;
+  if (st.rtt) stats_.rtt_us.store(duration_cast<microseconds>(*st.rtt).count());
+  if (st.srtt) stats_.srtt_us.store(duration_cast<microseconds>(*st.srtt).count());
+  stats_.window_grows.store(st.window_grows, std::memory_order_relaxed);
+  stats_.window_extra.store(st.window_extra, std::memory_order_relaxed);
+  stats_.budget_denied.store(st.budget_denied, std::memory_order_relaxed);
 }
 
 // --- timers ----------------------------------------------------------------------------------
@@ -326,6 +371,8 @@ void Lane::arm_tick() {
       self->fail(r.error().message);
       return;
     }
+    self->handle(*r);  // opens that timed out
+    if (self->done_) return;
     self->kick_write();
     self->sync_stats();
     self->arm_tick();
@@ -356,6 +403,33 @@ void Lane::arm_sweep() {
   });
 }
 
+// --- liveness probe --------------------------------------------------------------------------
+
+void Lane::probe(proto::Duration timeout, std::function<void(bool)> done) {
+  if (done_ || closing_ || !s_.is_open()) {
+    asio::post(ctx_, [done = std::move(done)] { done(false); });
+    return;
+  }
+  probes_.push_back(std::move(done));
+  if (probes_.size() > 1) return;  // one PING answers them all
+  uint8_t body[8];
+  proto::put_u64(body, ++probe_seq_ | (uint64_t{1} << 63));  // apart from the session's keepalives
+  probe_seq_ = proto::get_u64(body);
+  s_.ping(body);
+  kick_write();
+  probe_t_.expires_after(timeout);
+  probe_t_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->end_probe(false);
+  });
+}
+
+void Lane::end_probe(bool alive) {
+  probe_t_.cancel();
+  auto waiting = std::move(probes_);
+  probes_.clear();
+  for (auto& f : waiting) f(alive);
+}
+
 // --- closing ---------------------------------------------------------------------------------
 
 void Lane::close(proto::CloseCode code, std::string_view reason) {
@@ -363,11 +437,7 @@ void Lane::close(proto::CloseCode code, std::string_view reason) {
   s_.close(code, reason);
   close_reason_ = std::string("closed: ") + std::string(reason);
   closing_ = true;
-  for (auto& [id, r] : relays_) {
-    boost::system::error_code ec;
-    if (r->sd) r->sd->close(ec);
-  }
-  relays_.clear();
+  drop_all("lane closed: " + std::string(reason));
   blocked_.clear();
   sync_stats();
   tick_.expires_after(kCloseFlush);
@@ -396,10 +466,8 @@ void Lane::finish(const std::string& reason) {
   sock_.close(ec);
   tick_.cancel();
   sweep_.cancel();
-  for (auto& [id, r] : relays_)
-    if (r->sd) r->sd->close(ec);
-  relays_.clear();
-  blocked_.clear();
+  drop_all("lane down: " + reason);
+  end_probe(false);
   stats_.open = false;
   sync_stats();
   stats_.streams = 0;
@@ -426,13 +494,44 @@ Lane::Relay& Lane::add_relay(uint32_t id, StreamKind kind) {
   return ref;
 }
 
-void Lane::erase(uint32_t id) {
+void Lane::erase(uint32_t id, bool abort) {
   auto it = relays_.find(id);
   if (it == relays_.end()) return;
-  boost::system::error_code ec;
-  if (it->second->sd) it->second->sd->close(ec);
+  Relay& r = *it->second;
+  if (r.on_open) opened(r, core::err(core::Errc::unavailable, "stream closed before it opened"));
+  close_local(r, abort);
   relays_.erase(it);
   stats_.streams.store(uint32_t(relays_.size()), std::memory_order_relaxed);
+}
+
+// A TCP peer of an aborted stream gets a reset, not a FIN: a download cut short by a dead site
+// or a reset target must not look complete. (A Unix socket has no reset; edged checks lengths.)
+void Lane::close_local(Relay& r, bool abort) {
+  if (!r.sd) return;
+  if (abort) {
+    linger l{1, 0};
+    (void)::setsockopt(r.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  boost::system::error_code ec;
+  r.sd->close(ec);
+}
+
+// The lane ends with streams still open: every one of them was cut short.
+void Lane::drop_all(const std::string& why) {
+  auto relays = std::move(relays_);
+  relays_.clear();
+  blocked_.clear();
+  for (auto& [id, r] : relays) {
+    if (r->on_open) opened(*r, core::err(core::Errc::unavailable, why));
+    close_local(*r, true);
+  }
+}
+
+void Lane::opened(Relay& r, core::Result<void> result) {
+  if (!r.on_open) return;
+  auto done = std::move(r.on_open);
+  r.on_open = nullptr;
+  done(std::move(result));
 }
 
 void Lane::maybe_finish(Relay& r) {
@@ -441,13 +540,19 @@ void Lane::maybe_finish(Relay& r) {
   erase(r.id);
 }
 
-core::Result<uint32_t> Lane::open_stream(std::string_view target) {
+core::Result<uint32_t> Lane::open_stream(std::string_view target, OpenDone done) {
   if (!is_open()) return core::err(core::Errc::unavailable, "lane is not open");
   WARREN_TRY(id, s_.open_stream(target));
   Relay& r = add_relay(id, StreamKind::tcp);
   r.ours = true;
   arm_sweep();
   kick_write();
+  if (done) {
+    if (s_.peer_acks_opens())
+      r.on_open = std::move(done);
+    else  // a minor-1 peer: no OPEN_ACK will come; the first data or an RST tells
+      asio::post(ctx_, [done = std::move(done)] { done({}); });
+  }
   return id;
 }
 
@@ -468,6 +573,7 @@ void Lane::attach(uint32_t id, int fd, std::string_view pending, std::shared_ptr
     return;
   }
   r->token = std::move(token);
+  if (!r->ours) s_.accept_stream(id);  // the target is connected: OPEN_ACK
   boost::system::error_code ec;
   r->sd.emplace(ctx_);
   r->sd->assign(fd, ec);
@@ -532,7 +638,8 @@ bool Lane::send_dgram(uint32_t id, std::span<const uint8_t> data) {
 
 void Lane::refuse(uint32_t id, ResetCode code, std::string_view reason) {
   if (s_.stream_exists(id)) s_.reset(id, code, reason);
-  erase(id);
+  if (Relay* r = find(id)) opened(*r, core::err(core::Errc::unavailable, std::string(reason)));
+  erase(id, true);
   kick_write();
 }
 
@@ -543,7 +650,7 @@ void Lane::local_error(Relay& r, int err, const char* what) {
   if (s_.stream_exists(id))
     s_.reset(id, err == ECONNRESET || err == EPIPE ? ResetCode::target_reset : ResetCode::internal,
              reason);
-  erase(id);
+  erase(id, true);
 }
 
 // Peer -> local: write straight from the session's receive buffer (one sendmsg(2) for a run
@@ -607,7 +714,7 @@ void Lane::on_writable(uint32_t id) {
   while (!r->out.empty()) {
     ssize_t n = ::send(r->fd(), r->out.data(), r->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
-      s_.consumed(id, size_t(n));
+      s_.consumed(id, size_t(n), Clock::now());  // (later than the last input: date it now)
       r->out.consume(size_t(n));
       continue;
     }
@@ -641,7 +748,9 @@ void Lane::pump_read(uint32_t id) {
     return;
   }
   int fd = r->fd();
-  for (int i = 0; i < kReadsPerTurn; ++i) {
+  // Others waiting for the backlog: one record per turn, then the back of the queue.
+  int turns = blocked_.empty() ? kReadsPerTurn : 1;
+  for (int i = 0; i < turns; ++i) {
     if (backlog_high()) {
       r->blocked = true;
       blocked_.push_back(id);
@@ -745,6 +854,24 @@ ResetCode reset_code_for(const boost::system::error_code& ec) {
     return ResetCode::unreachable;
   if (ec == e::connection_reset) return ResetCode::target_reset;
   return ResetCode::connect_failed;
+}
+
+std::string resolve_congestion(std::string_view want) {
+  if (want != "auto") return std::string(want);
+  auto avail = core::read_file("/proc/sys/net/ipv4/tcp_available_congestion_control");
+  if (!avail) return {};
+  std::string_view v = *avail;
+  for (size_t at = 0; at < v.size();) {
+    size_t end = v.find_first_of(" \n", at);
+    if (end == std::string_view::npos) end = v.size();
+    if (v.substr(at, end - at) == "bbr") return "bbr";
+    at = end + 1;
+  }
+  return {};
+}
+
+LaneOptions lane_options(const Config& c) {
+  return LaneOptions{resolve_congestion(c.congestion), int(c.notsent_lowat)};
 }
 
 void raise_fd_limit() {

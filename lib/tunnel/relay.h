@@ -58,11 +58,23 @@ struct LaneStats {
   std::atomic<bool> open{false};
   std::atomic<uint64_t> bytes_in{0}, bytes_out{0};  // wire bytes
   std::atomic<uint32_t> streams{0};
-  std::atomic<int64_t> rtt_us{-1};
+  std::atomic<int64_t> rtt_us{-1};   // last sample
+  std::atomic<int64_t> srtt_us{-1};  // smoothed
+  std::atomic<uint64_t> queued{0};   // sealed bytes waiting for the socket (the lane's queue)
+  std::atomic<uint64_t> window_grows{0}, window_extra{0}, budget_denied{0};
   std::atomic<int64_t> handshake_unix_ms{0};
 };
 
 using DgramSink = std::function<void(std::span<const uint8_t>)>;
+// How an open ends: ok once the peer connected the target (OPEN_ACK, or at once when the peer
+// predates it), else the reason (the peer's RST, the lane going away, the deadline).
+using OpenDone = std::function<void(core::Result<void>)>;
+
+// Socket settings of a lane (tunneld.toml [tunnel]).
+struct LaneOptions {
+  std::string congestion;    // TCP_CONGESTION ("" = the kernel's default)
+  int notsent_lowat = 0;     // TCP_NOTSENT_LOWAT in bytes (0 = leave the kernel's)
+};
 
 class Lane : public std::enable_shared_from_this<Lane> {
  public:
@@ -96,8 +108,9 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool is_open() const { return s_.is_open() && !closing_ && !done_; }
   bool done() const { return done_; }
 
-  // Opens a stream to the peer's target; its local end comes later with attach().
-  core::Result<uint32_t> open_stream(std::string_view target);
+  // Opens a stream to the peer's target; its local end comes later with attach(). `done`
+  // (optional) learns whether the peer reached the target (called once, on this thread).
+  core::Result<uint32_t> open_stream(std::string_view target, OpenDone done = {});
   // Opens a UDP flow whose datagrams from the peer go to `sink`.
   core::Result<uint32_t> open_flow(std::string_view target, DgramSink sink);
   // Gives a stream its local end: a connected stream socket (taken over: closed by the lane).
@@ -114,6 +127,12 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool has_stream(uint32_t id) const { return relays_.count(id) != 0; }
   size_t stream_count() const { return relays_.size(); }
 
+  // Asks the peer for a PONG: done(true) when one comes within `timeout`, else done(false)
+  // (also when the lane ends first). Called back on this thread.
+  void probe(proto::Duration timeout, std::function<void(bool)> done);
+  // The code of the CLOSE the peer sent, if it sent one.
+  std::optional<proto::CloseCode> peer_close() const { return peer_close_; }
+
   // Sends CLOSE, writes what is queued (for at most 2 s), then closes the connection.
   void close(proto::CloseCode code, std::string_view reason);
   // Cancelled when the lane is done: check done() first, then wait on it (lane's thread).
@@ -124,6 +143,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   uint64_t group = 0;
   uint16_t index = 0;
   std::chrono::milliseconds udp_idle{0};  // UDP flows idle this long are reset (0: never)
+  LaneOptions options;                    // before start()
   std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
 
  private:
@@ -135,16 +155,24 @@ class Lane : public std::enable_shared_from_this<Lane> {
   void handle(std::span<const proto::Event> events);
   void kick_write();
   bool backlog_high() const;
+  size_t queued() const { return wbuf_.size() - wpos_ + s_.output().size(); }
+  void apply_socket_options();
   void unblock();
   void arm_tick();
   void arm_sweep();
   void fail(const std::string& reason);
   void finish(const std::string& reason);
   void sync_stats();
+  void end_probe(bool alive);
 
   Relay* find(uint32_t id);
   Relay& add_relay(uint32_t id, proto::StreamKind kind);
-  void erase(uint32_t id);
+  // Drops a stream's local end; `abort`: with a TCP reset (SO_LINGER 0), not a clean close, so
+  // an aborted transfer never looks complete to the other side.
+  void erase(uint32_t id, bool abort = false);
+  void opened(Relay& r, core::Result<void> result);
+  void close_local(Relay& r, bool abort);
+  void drop_all(const std::string& why);
   void maybe_finish(Relay& r);
   void relay_data(Relay& r, std::span<const proto::Event> run);
   void relay_dgram(Relay& r, std::span<const uint8_t> data);
@@ -162,7 +190,10 @@ class Lane : public std::enable_shared_from_this<Lane> {
   std::string name_, peer_;
   std::mutex* hs_mu_;
   std::shared_ptr<spdlog::logger> log_;
-  asio::steady_timer tick_, sweep_, done_sig_;
+  asio::steady_timer tick_, sweep_, probe_t_, done_sig_;
+  std::vector<std::function<void(bool)>> probes_;
+  uint64_t probe_seq_ = 0;
+  std::optional<proto::CloseCode> peer_close_;
   bool sweeping_ = false;
   proto::Buffer wbuf_;  // records being written, from wpos_ on
   size_t wpos_ = 0;
@@ -177,6 +208,14 @@ class Lane : public std::enable_shared_from_this<Lane> {
 
 // Where a connect error leaves a stream: RST code and a short reason.
 proto::ResetCode reset_code_for(const boost::system::error_code& ec);
+
+// The congestion control for lanes: "auto" is bbr when the kernel offers it (else ""), other
+// names are kept ("" = the kernel's default). Reads /proc once per call.
+std::string resolve_congestion(std::string_view want);
+
+struct Config;
+// The lane socket settings of tunneld.toml.
+LaneOptions lane_options(const Config& c);
 
 // Raises RLIMIT_NOFILE to its hard limit (a tunnel holds two descriptors per stream).
 void raise_fd_limit();

@@ -32,6 +32,9 @@ std::shared_ptr<spdlog::logger> logger() {
   return l;
 }
 
+constexpr std::string_view kDuplicate =
+    "the edge refused this lane: another process with this site's key is connected";
+
 }  // namespace
 
 milliseconds backoff_delay(unsigned attempt, milliseconds min, milliseconds max, double u) {
@@ -116,8 +119,7 @@ asio::awaitable<void> Site::lane_loop(size_t i) {
         ic.hello.lane_index = uint16_t(i);
         ic.hello.lane_count = uint16_t(slots_.size());
         ic.hello.site_id = sc.name;
-        ic.settings.stream_window = cfg->stream_window;
-        ic.settings.max_streams = cfg->max_streams;
+        ic.settings = session_settings(*cfg);
         ic.settings.handshake_timeout = std::max<Clock::duration>(sc.connect_timeout, 1s);
         {
           std::lock_guard lk(mu_);
@@ -133,6 +135,7 @@ asio::awaitable<void> Site::lane_loop(size_t i) {
           auto lane = std::make_shared<Lane>(ctx, std::move(sock), std::move(*sess), *this,
                                              "lane" + std::to_string(i));
           lane->index = uint16_t(i);
+          lane->options = lane_options(*cfg);
           lane->group = group_;
           {
             std::lock_guard lk(mu_);
@@ -143,7 +146,14 @@ asio::awaitable<void> Site::lane_loop(size_t i) {
           lane->start();
           if (!lane->done()) co_await lane->done_signal().async_wait(net::use_tuple);
           std::lock_guard lk(mu_);
-          if (slots_[i].was_open) attempt = 0;
+          if (lane->peer_close() == proto::CloseCode::duplicate) {
+            // Another process with our key holds the session: keep out of its way, at the
+            // longest backoff, and say so where the operator looks.
+            err = kDuplicate;
+            attempt = 62;
+          } else if (slots_[i].was_open) {
+            attempt = 0;
+          }
           slots_[i].lane.reset();
         }
       }
@@ -153,7 +163,8 @@ asio::awaitable<void> Site::lane_loop(size_t i) {
       std::lock_guard lk(mu_);
       slots_[i].last_error = err;
       if (err != last_logged)
-        logger()->warn("event=connect_failed lane={} error=\"{}\"", i, err);
+        logger()->log(err == kDuplicate ? spdlog::level::err : spdlog::level::warn,
+                      "event=connect_failed lane={} error=\"{}\"", i, err);
       else
         logger()->debug("event=connect_failed lane={} error=\"{}\"", i, err);
       last_logged = err;

@@ -62,63 +62,6 @@ setup() {
 
 
 
-site_timers() { # FILE: short timers for tests, appended to the [site] table
-  printf 'reconnect_min = "50ms"\nreconnect_max = "400ms"\nconnect_timeout = "2s"\n' >> "$1"
-}
-
-start_edge() {
-  (tunneld --dir "$E" -v >>"$TD/edge.log" 2>&1 3>&- & echo $! > "$TD/pids/edge")
-  for _ in $(seq 1 100); do
-    [ -S "$E/run/tunneld.sock" ] && edge_status >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-start_site() { # DIR NAME
-  (tunneld --dir "$1" -v >>"$TD/$2.log" 2>&1 3>&- & echo $! > "$TD/pids/$2")
-}
-
-call() { # SOCKET JSON -> reply line
-  printf '%s\n' "$2" | socat -t 3 - UNIX-CONNECT:"$1"
-}
-
-edge_status() { call "$E/run/tunneld.sock" '{"op":"status"}'; }
-
-site_field() { # SITE FIELD
-  edge_status | jq -r --arg s "$1" ".sites[] | select(.name == \$s) | .$2"
-}
-
-wait_online() { # SITE [true|false] [tries]
-  local want=${2:-true}
-  for _ in $(seq 1 "${3:-100}"); do
-    [ "$(site_field "$1" online)" = "$want" ] && return 0
-    sleep 0.05
-  done
-  echo "site $1 online != $want; edge log:" >&2
-  tail -20 "$TD/edge.log" >&2
-  return 1
-}
-
-# wait_log PATTERN FILE [tries]: waits (<= tries x 50 ms) for an extended regex in a log.
-wait_log() {
-  for _ in $(seq 1 "${3:-100}"); do
-    grep -Eq "$1" "$2" && return 0
-    sleep 0.05
-  done
-  echo "no line matching $1 in $2" >&2
-  return 1
-}
-
-# wait_gone PID: waits (<= 5 s) until the process is gone.
-wait_gone() {
-  for _ in $(seq 1 100); do
-    kill -0 "$1" 2>/dev/null || return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 fd_count() { ls "/proc/$1/fd" | wc -l; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -268,11 +211,14 @@ hello through the tunnel" ]
   [[ "$output" == *'"code":64'* ]]
   run call "$E/run/tunneld.sock" '{"op":"nope"}'
   [[ "$output" == *'unknown op'* ]]
-  # A refused target: the stream is reset, the raw connection just closes.
+  # A refused target: the dial answers only once the site tried, with the site's reason.
   CLOSED=$(free_port)
-  run dial homelab "127.0.0.1:$CLOSED" --send "$TD/req"
-  [ "$status" -eq 0 ]
-  [ "${#lines[@]}" -eq 1 ]
+  run call "$E/run/tunneld.sock" "{\"op\":\"dial\",\"site\":\"homelab\",\"target\":\"127.0.0.1:$CLOSED\"}"
+  [ "$output" = "{\"ok\":false,\"error\":\"connect 127.0.0.1:$CLOSED: Connection refused\",\"code\":69}" ]
+  # An unresolvable name: unreachable, with the resolver's reason.
+  run call "$E/run/tunneld.sock" '{"op":"dial","site":"homelab","target":"no-such-host.invalid:80"}'
+  [[ "$output" == '{"ok":false,"error":"resolve no-such-host.invalid'* ]]
+  [[ "$output" == *'"code":69}' ]]
 }
 
 @test "bulk transfers keep every byte, both directions and 8 streams at once" {
@@ -357,9 +303,10 @@ hello through the tunnel" ]
   echo $! > "$TD/pids/other"
   wait_listen "$OTHER"
   run dial homelab "127.0.0.1:$OTHER" --send "$TD/req"
+  [ "$status" -eq 3 ]
   [[ "$output" != *secret* ]]
-  # The site logs the refusal when the stream reaches it (the dial may have returned first).
-  wait_log "event=stream_refused.*127.0.0.1:$OTHER.*not_allowed" "$TD/site.log"
+  [[ "$output" == *'"error":"target not allowed by the site","code":77'* ]]
+  grep -Eq "event=stream_refused.*127.0.0.1:$OTHER.*not_allowed" "$TD/site.log"
   # By name: localhost resolves to 127.0.0.1 but only ports up to 1024 are allowed by name,
   # and no network rule allows the address.
   run dial homelab "localhost:$OTHER" --send "$TD/req"
@@ -451,29 +398,32 @@ hello through the tunnel" ]
   [ "$(echo "$output" | jq '.lanes_up')" -ge 1 ]
 }
 
-@test "a second process with the same key takes over; 100 reconnects leak no descriptors" {
+@test "a second process with the same key is refused and backs off; 100 refusals leak nothing" {
   wait_online homelab true 80
   for _ in $(seq 1 40); do [ "$(site_field homelab lanes)" -eq 2 ] && break; sleep 0.05; done
   ep=$(cat "$TD/pids/edge") sp=$(cat "$TD/pids/site")
   sleep 0.3
   efd0=$(fd_count "$ep") sfd0=$(fd_count "$sp") erss0=$(rss_kb "$ep")
-  h0=$(site_field homelab handshakes)
+  h0=$(site_field homelab handshakes) d0=$(site_field homelab duels)
+  r0=$(grep -c "replaced" "$TD/site.log" || true)
   mkdir -p "$TD/twin"
-  sed 's/^reconnect_min = .*/reconnect_min = "20ms"/' "$S/tunneld.toml" | grep -v health_file \
-    > "$TD/twin/tunneld.toml"
+  sed 's/^reconnect_min = .*/reconnect_min = "20ms"/; s/^reconnect_max = .*/reconnect_max = "40ms"/' \
+    "$S/tunneld.toml" | grep -v health_file > "$TD/twin/tunneld.toml"
   start_site "$TD/twin" twin
-  # The two processes keep taking the session from each other.
+  # The edge asks the established lanes, they answer: the twin is sent away, again and again.
   for _ in $(seq 1 300); do
-    [ $(( $(site_field homelab handshakes) - h0 )) -ge 100 ] && break
+    [ $(( $(site_field homelab duels) - d0 )) -ge 100 ] && break
     sleep 0.05
   done
   kill -9 "$(cat "$TD/pids/twin")"
-  [ $(( $(site_field homelab handshakes) - h0 )) -ge 100 ]
-  grep -q "takeover=true" "$TD/edge.log"
-  grep -q "replaced" "$TD/site.log"
-  wait_online homelab true 80
-  for _ in $(seq 1 60); do [ "$(site_field homelab lanes)" -eq 2 ] && break; sleep 0.05; done
-  sleep 1.5  # the twin's lanes time out on the edge; everything settles
+  [ $(( $(site_field homelab duels) - d0 )) -ge 100 ]
+  # The established process never lost its session.
+  [ "$(site_field homelab handshakes)" -eq "$h0" ]
+  [ "$(grep -c "replaced" "$TD/site.log" || true)" -eq "$r0" ]
+  grep -q "event=site_duel site=homelab" "$TD/edge.log"
+  grep -q "another process with this site's key is connected" "$TD/twin.log"
+  [ "$(site_field homelab lanes)" -eq 2 ]
+  sleep 0.5  # the twin's last lanes close on the edge
   efd1=$(fd_count "$ep") sfd1=$(fd_count "$sp") erss1=$(rss_kb "$ep")
   echo "edge fds $efd0 -> $efd1, site fds $sfd0 -> $sfd1, edge rss $erss0 -> $erss1 kB" >&3
   [ "$efd1" -le $((efd0 + 2)) ]
@@ -483,6 +433,41 @@ hello through the tunnel" ]
   printf 'GET /index.html HTTP/1.0\r\n\r\n' > "$TD/req"
   run dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req"
   [[ "$output" == *"hello through the tunnel"* ]]
+}
+
+@test "a frozen site is taken over by its restart once its lanes do not answer" {
+  wait_online homelab true 80
+  for _ in $(seq 1 40); do [ "$(site_field homelab lanes)" -eq 2 ] && break; sleep 0.05; done
+  sp=$(cat "$TD/pids/site")
+  h0=$(site_field homelab handshakes)
+  # Frozen: its sockets stay open, as after a power cut or a network change.
+  kill -STOP "$sp"
+  mkdir -p "$TD/restart"
+  grep -v health_file "$S/tunneld.toml" > "$TD/restart/tunneld.toml"
+  start_site "$TD/restart" restart
+  for _ in $(seq 1 100); do
+    [ $(( $(site_field homelab handshakes) - h0 )) -ge 2 ] && break
+    sleep 0.05
+  done
+  [ $(( $(site_field homelab handshakes) - h0 )) -ge 2 ]
+  grep -q "takeover=true" "$TD/edge.log"
+  printf 'GET /index.html HTTP/1.0\r\n\r\n' > "$TD/req"
+  run dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req"
+  [[ "$output" == *"hello through the tunnel"* ]]
+  # The old process wakes up: now it is the newcomer, and it is sent away.
+  d0=$(site_field homelab duels)
+  kill -CONT "$sp"
+  for _ in $(seq 1 100); do
+    [ "$(site_field homelab duels)" -gt "$d0" ] && break
+    sleep 0.05
+  done
+  [ "$(site_field homelab duels)" -gt "$d0" ]
+  # Back to one site process for the tests that follow.
+  kill -9 "$(cat "$TD/pids/restart")"
+  wait_gone "$(cat "$TD/pids/restart")"
+  wait_online homelab true 100
+  for _ in $(seq 1 100); do [ "$(site_field homelab lanes)" -eq 2 ] && break; sleep 0.05; done
+  [ "$(site_field homelab lanes)" -eq 2 ]
 }
 
 @test "store changes apply live: remove refuses, rotate-key locks the old key out" {

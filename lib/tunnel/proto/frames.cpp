@@ -169,6 +169,10 @@ void append_close(std::vector<uint8_t>& out, CloseCode code, std::string_view re
   append_coded(out, FrameType::close, 0, static_cast<uint16_t>(code), reason);
 }
 
+void append_open_ack(std::vector<uint8_t>& out, uint32_t id) {
+  frame(out, FrameType::open_ack, id, 0);
+}
+
 void append_key_update(std::vector<uint8_t>& out) {
   frame(out, FrameType::key_update, 0, 0);
 }
@@ -182,11 +186,11 @@ Fault next_frame(std::span<const uint8_t>& in, Frame& f) {
   if (len > in.size() - kFrameHeaderLen) return Fault::malformed;
   f.body = in.subspan(kFrameHeaderLen, len);
   in = in.subspan(kFrameHeaderLen + len);
-  if (f.raw_type < 0x01 || f.raw_type > 0x0a) return Fault::none;  // unknown: skipped
+  if (f.raw_type < 0x01 || f.raw_type > 0x0b) return Fault::none;  // unknown: skipped
   f.known = true;
   f.type = static_cast<FrameType>(f.raw_type);
   const auto& b = f.body;
-  bool stream_frame = f.type <= FrameType::dgram;
+  bool stream_frame = f.type <= FrameType::dgram || f.type == FrameType::open_ack;
   if (stream_frame ? f.id == 0 : f.id != 0) return Fault::malformed;
   switch (f.type) {
     case FrameType::open:
@@ -205,6 +209,7 @@ Fault next_frame(std::span<const uint8_t>& in, Frame& f) {
       break;
     case FrameType::fin:
     case FrameType::key_update:
+    case FrameType::open_ack:
       if (!b.empty()) return Fault::malformed;
       break;
     case FrameType::rst:

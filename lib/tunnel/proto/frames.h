@@ -73,6 +73,7 @@ void append_dgram(std::vector<uint8_t>& out, uint32_t id, std::span<const uint8_
 void append_ping(std::vector<uint8_t>& out, FrameType ping_or_pong, std::span<const uint8_t> body);
 void append_close(std::vector<uint8_t>& out, CloseCode code, std::string_view reason);
 void append_key_update(std::vector<uint8_t>& out);
+void append_open_ack(std::vector<uint8_t>& out, uint32_t id);
 
 // A target is "host:port": 1..255 bytes, printable ASCII without spaces, ending in ":<1-65535>".
 bool valid_target(std::string_view t);

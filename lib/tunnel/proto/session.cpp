@@ -64,7 +64,7 @@ core::Result<Session> Session::initiator(InitiatorConfig cfg, TimePoint now) {
   s.next_id_ = 1;
   s.remote_static_ = cfg.responder_static;
   s.hello_ = cfg.hello;
-  s.hello_.minor = kMinorVersion;
+  s.hello_.minor = std::clamp<uint8_t>(s.settings_.minor, 1, kMinorVersion);
   s.hello_.initial_window = s.settings_.stream_window;
   s.hs_ = std::make_unique<Handshake>(Handshake::Config{cfg.suite, Handshake::Role::initiator,
                                                         cfg.static_priv, cfg.responder_static,
@@ -184,10 +184,11 @@ Fault Session::handle_handshake(uint8_t type, std::span<const uint8_t> body) {
     }
     hello_ = std::move(h);
     peer_window_ = hello_.initial_window;
+    peer_minor_ = hello_.minor;
     keepalive_ = settings_.keepalive;
     idle_timeout_ = settings_.idle_timeout;
-    welcome_ = Welcome{kMinorVersion, sid, settings_.stream_window, to_ms(keepalive_),
-                       to_ms(idle_timeout_)};
+    welcome_ = Welcome{std::clamp<uint8_t>(settings_.minor, 1, kMinorVersion), sid,
+                       settings_.stream_window, to_ms(keepalive_), to_ms(idle_timeout_)};
     std::vector<uint8_t> wp, msg;
     encode(welcome_, wp);
     if (Fault w = hs_->write_message2(wp, msg); w != Fault::none) return w;
@@ -208,6 +209,7 @@ Fault Session::handle_handshake(uint8_t type, std::span<const uint8_t> body) {
   if (Fault d = decode(payload, w); d != Fault::none) return d;
   welcome_ = w;
   peer_window_ = w.initial_window;
+  peer_minor_ = w.minor;
   keepalive_ = std::chrono::milliseconds(w.keepalive_ms);
   idle_timeout_ = std::chrono::milliseconds(w.idle_timeout_ms);
   handshake_hash_ = hs_->handshake_hash();
@@ -241,6 +243,7 @@ Fault Session::handle_record(uint8_t* hdr, size_t body_len) {
   if (state_ == State::confirming) {
     state_ = State::open;
     events_.push_back(Event{EventType::handshake_done});
+    if (minor() >= 2) send_keepalive();  // the edge's first RTT sample, for window growth
   }
   std::span<const uint8_t> in(body, n);
   while (!in.empty() && state_ == State::open) {
@@ -257,6 +260,8 @@ bool Session::known_closed(uint32_t id) const {
 
 void Session::erase_stream(std::unordered_map<uint32_t, Stream>::iterator it) {
   if (peer_owned(it->first)) --peer_streams_;
+  if (it->second.window > settings_.stream_window)
+    stats_.window_extra -= it->second.window - settings_.stream_window;
   streams_.erase(it);
 }
 
@@ -282,7 +287,8 @@ Fault Session::handle_frame(const Frame& f, bool last) {
       s.kind = f.kind;
       if (f.kind == StreamKind::tcp) {
         s.send_credit = f.window;
-        s.recv_credit = settings_.stream_window;
+        s.recv_credit = s.window = settings_.stream_window;
+        s.last_grant = now_;
       }
       streams_.emplace(f.id, s);
       ++peer_streams_;
@@ -340,7 +346,7 @@ Fault Session::handle_frame(const Frame& f, bool last) {
       return Fault::none;
     case FrameType::pong:
       if (keepalive_out_ && f.body.size() == 8 && get_u64(f.body.data()) == keepalive_out_->first) {
-        stats_.rtt = now_ - keepalive_out_->second;
+        on_rtt_sample(now_ - keepalive_out_->second);
         keepalive_out_.reset();
       }
       events_.push_back(Event{EventType::pong, 0, StreamKind::tcp, 0, f.body});
@@ -350,6 +356,16 @@ Fault Session::handle_frame(const Frame& f, bool last) {
       fault_ = Fault::peer_closed;
       events_.push_back(Event{EventType::closed, 0, StreamKind::tcp, f.code, {}, f.reason});
       return Fault::none;
+    case FrameType::open_ack: {
+      if (!peer_acks_opens()) return Fault::none;  // not in the version we speak: skipped
+      auto it = find(missing);
+      if (it == streams_.end()) return missing;
+      Stream& s = it->second;
+      if (peer_owned(f.id) || s.acked) return Fault::protocol;  // only for our opens, once
+      s.acked = true;
+      events_.push_back(Event{EventType::open_ack, f.id, s.kind});
+      return Fault::none;
+    }
     case FrameType::key_update:
       if (!last) return Fault::protocol;  // must end its record
       recv_->rekey();
@@ -373,24 +389,26 @@ core::Error Session::fail(Fault f, std::string_view detail, bool send_close) {
   return fault_error(f, detail);
 }
 
-core::Result<void> Session::on_tick(TimePoint now) {
+core::Result<std::span<const Event>> Session::on_tick(TimePoint now) {
   now_ = now;
+  events_.clear();
   switch (state_) {
     case State::handshake:
     case State::confirming:
       if (now >= deadline_) return fail(Fault::timeout, "handshake");
-      return {};
+      return std::span<const Event>(events_);
     case State::open:
       if (now - last_recv_ >= idle_timeout_) return fail(Fault::timeout, "idle", true);
+      expire_opens();
       if (now - send_key_since_ >= settings_.rekey_after_time) key_update();
       if (now - last_sent_ >= keepalive_) send_keepalive();
-      return {};
+      return std::span<const Event>(events_);
     case State::closed:
-      return {};
+      return std::span<const Event>(events_);
     case State::failed:
       return fault_error(fault_);
   }
-  return {};
+  return std::span<const Event>(events_);
 }
 
 TimePoint Session::next_tick() const {
@@ -400,7 +418,8 @@ TimePoint Session::next_tick() const {
       return deadline_;
     case State::open:
       return std::min({last_recv_ + idle_timeout_, last_sent_ + keepalive_,
-                       send_key_since_ + settings_.rekey_after_time});
+                       send_key_since_ + settings_.rekey_after_time,
+                       open_deadlines_.empty() ? TimePoint::max() : open_deadlines_.front().second});
     default:
       return TimePoint::max();
   }
@@ -467,9 +486,23 @@ void Session::send_keepalive() {
   uint8_t body[8];
   put_u64(body, ++keepalive_seq_);
   keepalive_out_ = {keepalive_seq_, now_};
+  last_probe_ = now_;
   queue_frame_room(kFrameHeaderLen + sizeof body);
   append_ping(ctl_, FrameType::ping, body);
   flush();
+}
+
+void Session::on_rtt_sample(Duration d) {
+  stats_.rtt = d;
+  stats_.srtt = stats_.srtt ? (*stats_.srtt * 7 + d) / 8 : d;
+}
+
+// A receiver that is granting credit measures the RTT now and then (its own keepalives do not
+// run while it keeps sending WINDOW frames). One probe at a time.
+void Session::maybe_probe_rtt() {
+  if (keepalive_out_ && now_ - keepalive_out_->second < 4 * settings_.rtt_probe) return;
+  if (now_ - last_probe_ < settings_.rtt_probe) return;
+  send_keepalive();
 }
 
 // --- streams -------------------------------------------------------------------------------
@@ -487,10 +520,13 @@ core::Result<uint32_t> Session::open(StreamKind kind, std::string_view target) {
   s.kind = kind;
   if (kind == StreamKind::tcp) {
     s.send_credit = peer_window_;
-    s.recv_credit = settings_.stream_window;
+    s.recv_credit = s.window = settings_.stream_window;
+    s.last_grant = now_;
   }
   streams_.emplace(id, s);
   ++stats_.streams_opened;
+  if (kind == StreamKind::tcp && peer_acks_opens())
+    open_deadlines_.emplace_back(id, now_ + settings_.open_timeout);
   queue_frame_room(kFrameHeaderLen + 5 + target.size());
   append_open(ctl_, id, kind, kind == StreamKind::tcp ? settings_.stream_window : 0, target);
   flush();
@@ -570,20 +606,77 @@ size_t Session::send(uint32_t id, std::span<const uint8_t> data) {
   return sent;
 }
 
-void Session::consumed(uint32_t id, size_t n) {
+void Session::consumed(uint32_t id, size_t n, TimePoint now) {
   if (state_ != State::open) return;
   auto it = streams_.find(id);
   if (it == streams_.end() || it->second.kind != StreamKind::tcp) return;
+  if (now > now_) now_ = now;
   Stream& s = it->second;
   n = size_t(std::min<uint64_t>(n, s.buffered));
   s.buffered -= n;
   s.unacked += n;
-  uint64_t threshold = std::max<uint32_t>(1, settings_.stream_window / 4);
+  uint64_t threshold = std::max<uint32_t>(1, s.window / 4);
   if (s.remote_fin || s.unacked < threshold) return;
+  maybe_probe_rtt();
+  // A quarter of the window came and went within two round trips: the sender is limited by
+  // the window, not by its data or the path. Until the first RTT sample, 100 ms stands in.
+  uint64_t grow = 0;
+  Duration rtt = stats_.srtt.value_or(std::chrono::milliseconds(100));
+  if (s.window < settings_.stream_window_max && now_ - s.last_grant < 2 * rtt) {
+    uint64_t want = std::min<uint64_t>(uint64_t(s.window) * 2, settings_.stream_window_max) -
+                    s.window;
+    // The budget is the site's: each of its lanes has its share.
+    uint64_t budget = settings_.window_budget / std::max<uint16_t>(1, hello_.lane_count);
+    uint64_t room = budget > stats_.window_extra ? budget - stats_.window_extra : 0;
+    grow = std::min(want, room);
+    if (grow < want) ++stats_.budget_denied;
+    if (grow > 0) {
+      s.window += uint32_t(grow);
+      stats_.window_extra += grow;
+      ++stats_.window_grows;
+    }
+  }
+  s.last_grant = now_;
+  uint64_t credit = s.unacked + grow;
   queue_frame_room(kFrameHeaderLen + 4);
-  append_window(ctl_, id, uint32_t(s.unacked));
-  s.recv_credit += s.unacked;
+  append_window(ctl_, id, uint32_t(credit));
+  s.recv_credit += credit;
   s.unacked = 0;
+  flush();
+}
+
+uint32_t Session::stream_window(uint32_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? 0 : it->second.window;
+}
+
+// Opens the peer neither acknowledged nor reset in time: reset both ways, reported as a reset
+// with code unreachable, so the opener's caller hears why.
+void Session::expire_opens() {
+  while (!open_deadlines_.empty() && open_deadlines_.front().second <= now_) {
+    uint32_t id = open_deadlines_.front().first;
+    open_deadlines_.pop_front();
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.acked) continue;
+    if (open_timeout_text_.empty())
+      open_timeout_text_ = "no answer from the peer within " +
+                           std::to_string(to_ms(settings_.open_timeout)) + " ms";
+    queue_frame_room(kFrameHeaderLen + 2 + 16);
+    append_rst(ctl_, id, ResetCode::cancel, "open timed out");
+    erase_stream(it);
+    events_.push_back(Event{EventType::reset, id, StreamKind::tcp,
+                            static_cast<uint16_t>(ResetCode::unreachable), {}, open_timeout_text_});
+  }
+  flush();
+}
+
+void Session::accept_stream(uint32_t id) {
+  if (state_ != State::open || !peer_acks_opens() || !peer_owned(id)) return;
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.acked) return;
+  it->second.acked = true;
+  queue_frame_room(kFrameHeaderLen);
+  append_open_ack(ctl_, id);
   flush();
 }
 

@@ -14,7 +14,9 @@
 // room lives inside output() and must be committed before the session is used again).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -35,6 +37,18 @@ namespace tunnel::proto {
 // Tunables of one side. The defaults are the ones warren-tunnel(7) describes.
 struct Settings {
   uint32_t stream_window = 512 * 1024;  // credit this side grants per stream, re-granted as read
+  // Receive-window auto-tuning: a stream whose sender uses up its window within two round trips
+  // is window-limited, and its window doubles (up to stream_window_max), as HTTP/2 and QUIC
+  // stacks do; the sum of all growth stays within window_budget (the memory this session may
+  // promise to buffer; the site's budget, shared evenly by its lanes). stream_window_max ==
+  // stream_window turns auto-tuning off.
+  uint32_t stream_window_max = 16 * 1024 * 1024;
+  uint64_t window_budget = 64 * 1024 * 1024;
+  Duration rtt_probe = std::chrono::seconds(1);  // a busy receiver re-measures the RTT this often
+  // A stream we open must be acknowledged (OPEN_ACK) or reset by the peer within this; else it
+  // is reset with a timeout (minor 2 peers only).
+  Duration open_timeout = std::chrono::seconds(10);
+  uint8_t minor = kMinorVersion;  // the minor version this side speaks (lower: compatibility)
   uint32_t max_streams = 8192;          // concurrent streams the peer may open (more: RST)
   uint64_t rekey_after_records = kRekeyAfterRecords;
   uint64_t rekey_after_bytes = kRekeyAfterBytes;
@@ -81,6 +95,7 @@ enum class EventType : uint8_t {
   reset,           // id, code (ResetCode), text = reason: the stream is gone
   dgram,           // id, data: one datagram of a UDP flow
   pong,            // data: the PONG body (an answer to ping(), or to a keepalive)
+  open_ack,        // id: the peer connected the target of a stream we opened (minor >= 2)
   closed,          // code (CloseCode), text: the peer closed the session
 };
 
@@ -108,7 +123,11 @@ struct SessionStats {
   uint64_t records_in = 0, records_out = 0;
   uint64_t rekeys_sent = 0, rekeys_received = 0;
   uint64_t streams_opened = 0;
-  std::optional<Duration> rtt;  // from the last keepalive PING/PONG
+  std::optional<Duration> rtt;   // from the last keepalive or probe PING/PONG
+  std::optional<Duration> srtt;  // smoothed (7/8 old + 1/8 sample), what window growth uses
+  uint64_t window_grows = 0;     // receive windows doubled
+  uint64_t budget_denied = 0;    // growth refused by the window budget
+  uint64_t window_extra = 0;     // bytes of receive window granted above stream_window, now
 };
 
 class Session {
@@ -128,8 +147,9 @@ class Session {
   core::Result<std::span<const Event>> on_read(size_t n, TimePoint now);
   // Copying receive (the same, for bytes the caller already holds).
   core::Result<std::span<const Event>> on_bytes(std::span<const uint8_t> in, TimePoint now);
-  // Timers: handshake and idle timeouts, keepalive PINGs, time-based rekey.
-  core::Result<void> on_tick(TimePoint now);
+  // Timers: handshake and idle timeouts, keepalive PINGs, time-based rekey, open deadlines
+  // (reported as reset events).
+  core::Result<std::span<const Event>> on_tick(TimePoint now);
   // When on_tick() must run next.
   TimePoint next_tick() const;
 
@@ -164,8 +184,20 @@ class Session {
                                                    size_t n);
   // Copying send: sends as much of data as credit allows; returns how much.
   size_t send(uint32_t id, std::span<const uint8_t> data);
-  // n bytes of received DATA were delivered: grants the peer more credit.
-  void consumed(uint32_t id, size_t n);
+  // n bytes of received DATA were delivered: grants the peer more credit (growing the window
+  // when the sender is window-limited). `now` dates the grant; without it, the last input's.
+  void consumed(uint32_t id, size_t n, TimePoint now);
+  void consumed(uint32_t id, size_t n) { consumed(id, n, now_); }
+  // The receive window of a stream now (its credit size once everything is re-granted).
+  uint32_t stream_window(uint32_t id) const;
+  // A stream the peer opened is connected to its target: sends OPEN_ACK when the peer speaks
+  // minor 2 or later (before that, the opener assumes success). Once per stream.
+  void accept_stream(uint32_t id);
+  // Whether the peer acknowledges our opens with OPEN_ACK (else: treat an open as accepted).
+  bool peer_acks_opens() const { return minor() >= kMinorOpenAck; }
+  uint8_t peer_minor() const { return peer_minor_; }
+  // The version both sides speak: the lower of the two.
+  uint8_t minor() const { return std::min(settings_.minor, peer_minor_); }
   void fin(uint32_t id);  // half-close: no more data from us
   void reset(uint32_t id, ResetCode code, std::string_view reason = {});
   core::Result<void> send_dgram(uint32_t id, std::span<const uint8_t> datagram);
@@ -195,8 +227,11 @@ class Session {
     uint64_t recv_credit = 0;  // bytes the peer may still send
     uint64_t unacked = 0;      // delivered but not yet re-granted
     uint64_t buffered = 0;     // received but not yet reported consumed
+    TimePoint last_grant{};    // when credit was last granted (auto-tuning)
+    uint32_t window = 0;       // receive window (grows toward stream_window_max)
     bool local_fin = false;
     bool remote_fin = false;
+    bool acked = false;  // OPEN_ACK sent (peer's stream) or received (ours)
   };
 
   Session();
@@ -213,6 +248,8 @@ class Session {
   void after_seal(size_t plain_len);
   void key_update();
   void send_keepalive();
+  void maybe_probe_rtt();
+  void on_rtt_sample(Duration d);
   void erase_stream(std::unordered_map<uint32_t, Stream>::iterator it);
   bool peer_owned(uint32_t id) const { return (id & 1) == (initiator_ ? 0u : 1u); }
   core::Result<uint32_t> open(StreamKind kind, std::string_view target);
@@ -241,6 +278,7 @@ class Session {
   uint64_t next_id_ = 0;       // our next stream id (initiator odd, responder even)
   uint32_t last_peer_id_ = 0;  // highest id the peer opened
   uint32_t peer_window_ = 0;   // the peer's announced per-stream credit
+  uint8_t peer_minor_ = 1;     // the peer's minor version, from its handshake payload
   size_t peer_streams_ = 0;    // open streams the peer opened
 
   TimePoint now_{};
@@ -251,6 +289,10 @@ class Session {
   uint64_t recv_records_ = 0, recv_bytes_ = 0;  // since the last key update we received
   uint64_t keepalive_seq_ = 0;
   std::optional<std::pair<uint64_t, TimePoint>> keepalive_out_;
+  TimePoint last_probe_{};
+  std::deque<std::pair<uint32_t, TimePoint>> open_deadlines_;  // our opens awaiting OPEN_ACK
+  void expire_opens();
+  std::string open_timeout_text_;
   SessionStats stats_;
 };
 

@@ -74,6 +74,8 @@ const char* to_string(CloseCode c) {
       return "internal error";
     case CloseCode::flow_control:
       return "flow-control error";
+    case CloseCode::duplicate:
+      return "another process with this key is connected";
   }
   return "unknown";
 }
@@ -100,6 +102,8 @@ const char* to_string(FrameType t) {
       return "CLOSE";
     case FrameType::key_update:
       return "KEY_UPDATE";
+    case FrameType::open_ack:
+      return "OPEN_ACK";
   }
   return "UNKNOWN";
 }

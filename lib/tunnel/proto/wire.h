@@ -20,7 +20,9 @@ using Duration = Clock::duration;
 
 // Prologue mixed into every handshake: protocol name and major version.
 inline constexpr std::string_view kPrologue = "warren-tunnel/1";
-inline constexpr uint8_t kMinorVersion = 1;  // carried in both handshake payloads
+// Carried in both handshake payloads. 2 added OPEN_ACK; a session speaks min(ours, peer's).
+inline constexpr uint8_t kMinorVersion = 2;
+inline constexpr uint8_t kMinorOpenAck = 2;  // first minor version with OPEN_ACK
 
 // Outer message header: type (1 byte) + body length (3 bytes, big-endian).
 inline constexpr size_t kHeaderLen = 4;
@@ -52,6 +54,7 @@ enum class FrameType : uint8_t {
   pong = 0x08,
   close = 0x09,
   key_update = 0x0a,
+  open_ack = 0x0b,  // minor 2: the stream's target is connected (sent by the side that accepted)
 };
 
 enum class StreamKind : uint8_t { tcp = 0, udp = 1 };
@@ -89,6 +92,7 @@ enum class CloseCode : uint16_t {
   idle_timeout = 4,
   internal = 5,
   flow_control = 6,
+  duplicate = 7,  // another process with the same site key holds the session (back off)
 };
 
 // Why a session ended (or a message was refused). Never asserted on: network bytes only ever

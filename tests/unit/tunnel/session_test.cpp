@@ -237,6 +237,7 @@ TEST_CASE("flow control: an unread stream stops its sender and never blocks the 
           "[tunnel][session]") {
   Pair p;
   p.icfg.settings.stream_window = 64 * 1024;  // the site's receive window per stream
+  p.icfg.settings.stream_window_max = 64 * 1024;  // fixed: no auto-tuning here
   p.connect();
   auto slow = p.edge->open_stream("10.0.0.1:1");
   auto fast = p.edge->open_stream("10.0.0.1:2");
@@ -334,9 +335,10 @@ TEST_CASE("ping/pong, keepalives and the idle timeout run on the injected clock"
   p.connect();
   p.edge->ping(bytes("opaque"));
   p.pump();
-  auto pong = find(p.edge_ev, EventType::pong);
-  REQUIRE(pong);
-  REQUIRE(pong->data == "opaque");
+  REQUIRE(count(p.edge_ev, EventType::pong) == 2);  // the edge's first RTT probe, then ours
+  REQUIRE(p.edge_ev.back().type == EventType::pong);
+  REQUIRE(p.edge_ev.back().data == "opaque");
+  REQUIRE(p.edge->stats().rtt);
 
   // Quiet for a keepalive interval: each side pings; with the pongs flowing nobody times out.
   REQUIRE(p.site->next_tick() == p.now + 5s);
@@ -404,7 +406,7 @@ TEST_CASE("rekey: after N records, after N bytes and after T, both sides in lock
     p.pump();
     REQUIRE(p.edge->stats().rekeys_sent == 14);
     REQUIRE(p.site->stats().rekeys_received == 14);
-    REQUIRE(count(p.edge_ev, EventType::pong) == 20);
+    REQUIRE(count(p.edge_ev, EventType::pong) == 21);  // and the RTT probe after confirming
   }
   SECTION("after N bytes") {
     p.icfg.settings.rekey_after_bytes = 100000;
