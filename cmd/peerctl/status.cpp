@@ -158,8 +158,8 @@ void register_status(Ctx& c, CLI::App& app) {
       return nullptr;
     };
 
-    // A target at a site that tunneld reports offline cannot be reached, whatever edged's
-    // health state says (edged marks it down only after a request fails).
+    // A target at a site that tunneld reports offline cannot be reached, whatever edged says
+    // (edged follows tunneld's sites, but polls them: it may lag by a fraction of a second).
     auto site_offline = [&](const blueprint::Target& t) {
       if (t.site.empty() || !tun) return false;
       auto it = live_sites.find(t.site);
@@ -205,12 +205,18 @@ void register_status(Ctx& c, CLI::App& app) {
           std::string url = blueprint::target_url(t);
           json::object to{{"target", url}, {"enabled", t.enabled}};
           auto* lt = live_target(n, url);
+          // "reason": why the target takes no traffic, as edged says ("site homelab offline",
+          // a health check's error, recent failures).
           if (site_offline(t)) {
             to["up"] = false;
             to["last_error"] = "site " + t.site + " is offline";
+            to["reason"] = lt && lt->if_contains("reason")
+                               ? lt->at("reason")
+                               : json::value("site " + t.site + " offline");
           } else {
             to["up"] = lt ? json::value(flag(lt, "up")) : json::value(nullptr);
             if (lt && lt->if_contains("last_error")) to["last_error"] = lt->at("last_error");
+            if (lt && lt->if_contains("reason")) to["reason"] = lt->at("reason");
           }
           ta.push_back(std::move(to));
         }
@@ -286,13 +292,21 @@ void register_status(Ctx& c, CLI::App& app) {
           std::string health;
           if (!t.enabled)
             health = "disabled";
-          else if (site_offline(t))
-            health = "down (site offline)";
-          else if (!edg)
+          else if (site_offline(t)) {
+            auto* lt = live_target(n, url);
+            auto* why = lt ? lt->if_contains("reason") : nullptr;
+            health = "down (" +
+                     (why && why->is_string() ? std::string(why->as_string())
+                                              : "site " + t.site + " offline") +
+                     ")";
+          } else if (!edg)
             health = "-";
-          else if (auto* lt = live_target(n, url))
-            health = flag(lt, "up") ? "up" : "down";
-          else
+          else if (auto* lt = live_target(n, url)) {
+            auto* why = lt->if_contains("reason");
+            health = flag(lt, "up")            ? "up"
+                     : why && why->is_string() ? "down (" + std::string(why->as_string()) + ")"
+                                               : "down";
+          } else
             health = "not served";
           out += "    -> " + url + "  " + health + "\n";
         }

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -300,6 +302,10 @@ class Control {
   asio::awaitable<void> health_loop(std::shared_ptr<Checker> ck);
   asio::awaitable<std::pair<bool, std::string>> check_once(Checker& ck);
   asio::awaitable<void> poll_loop();
+  asio::awaitable<void> site_loop();
+  asio::awaitable<std::string> ask_tunneld(const std::string& path, boost::json::object& reply);
+  void apply_sites(const Snapshot& snap, const boost::json::object* status,
+                   const std::string& error);
   asio::awaitable<void> metrics_conn(net::tcp::socket s);
   asio::awaitable<void> drain_loop();
   core::Result<void> open_log(const Config& cfg);
@@ -310,7 +316,14 @@ class Control {
   std::map<TargetState*, std::shared_ptr<Checker>> checkers_;
   BufferPool bufs_;
   std::string log_path_;
+  std::unique_ptr<Stream> tun_;  // kept open between polls of tunneld's status
+  std::string tun_in_;           // what it sent past the last reply line
 };
+
+// How often tunneld's status is asked while targets are behind sites, and how long it may take.
+constexpr auto kSitePoll = 250ms;
+constexpr auto kSitePollTimeout = 1s;
+constexpr size_t kMaxStatusReply = 16 << 20;
 
 core::Result<void> Control::open_log(const Config& cfg) {
   if (cfg.access_log.empty()) return {};
@@ -501,6 +514,13 @@ asio::awaitable<std::pair<bool, std::string>> Control::check_once(Checker& ck) {
 
 asio::awaitable<void> Control::health_loop(std::shared_ptr<Checker> ck) {
   while (!ck->stop) {
+    if (!ck->t->site_up.load()) {
+      // Its site is offline: nothing to check (apply_sites wakes us when it returns), and its
+      // streaks stay as they were.
+      ck->timer.expires_after(ck->spec.interval);
+      co_await ck->timer.async_wait(net::use_tuple);
+      continue;
+    }
     asio::steady_timer limit(d_.ctl, ck->spec.timeout);
     auto res = co_await (check_once(*ck) || limit.async_wait(net::use_tuple));
     if (ck->stop) break;
@@ -583,6 +603,153 @@ asio::awaitable<void> Control::poll_loop() {
   }
 }
 
+// ---- sites: targets follow tunneld's view of their site ----------------------------------------
+
+// One `status` request on tunneld's control socket (the connection is kept for the next poll).
+// "" and `reply` filled, or why not.
+asio::awaitable<std::string> Control::ask_tunneld(const std::string& path,
+                                                  boost::json::object& reply) {
+  auto fail = [this](std::string why) {
+    if (tun_) tun_->close();
+    return why;
+  };
+  if (!tun_ || !tun_->is_open()) {
+    tun_ = std::make_unique<Stream>(d_.ctl.get_executor());
+    tun_in_.clear();
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path) co_return fail(path + ": socket path too long");
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    if (auto ec = co_await tun_->connect(&sa, sizeof sa, AF_UNIX); ec)
+      co_return fail(path + ": " + ec.message());
+  }
+  if (auto ec = co_await tun_->write("{\"op\":\"status\"}\n"); ec)
+    co_return fail(path + ": " + ec.message());
+  size_t nl;
+  while ((nl = tun_in_.find('\n')) == std::string::npos) {
+    if (tun_in_.size() > kMaxStatusReply) co_return fail(path + ": status reply too long");
+    char buf[16384];
+    auto [ec, n] = co_await tun_->read_some(buf, sizeof buf);
+    if (ec)
+      co_return fail(path + ": " +
+                     (ec == asio::error::eof ? std::string("connection closed") : ec.message()));
+    tun_in_.append(buf, n);
+  }
+  error_code jec;
+  auto v = boost::json::parse(std::string_view(tun_in_).substr(0, nl), jec);
+  tun_in_.erase(0, nl + 1);
+  if (jec || !v.is_object()) co_return fail(path + ": malformed status reply");
+  auto* ok = v.as_object().if_contains("ok");
+  if (!ok || !ok->is_bool() || !ok->as_bool()) {
+    auto* e = v.as_object().if_contains("error");
+    co_return fail(path +
+                   ": status: " + (e && e->is_string() ? std::string(e->as_string()) : "refused"));
+  }
+  reply = std::move(v.as_object());
+  co_return std::string();
+}
+
+// Marks every target of a site tunneld reports offline (or disabled) down at once, and up
+// again as soon as it is online. A site tunneld does not list is left to `dial` (which says why
+// it fails), and so is everything while tunneld does not answer: no target goes down for that.
+void Control::apply_sites(const Snapshot& snap, const boost::json::object* status,
+                          const std::string& error) {
+  std::map<std::string, Daemon::SiteView> view;
+  if (status) {
+    if (!d_.tunneld_reachable && !d_.tunneld_error.empty())
+      logger()->info("event=tunneld_reachable socket={}", snap.cfg->tunneld_socket);
+    d_.tunneld_reachable = true;
+    d_.tunneld_error.clear();
+    if (auto* a = status->if_contains("sites"); a && a->is_array())
+      for (auto& sv : a->as_array()) {
+        if (!sv.is_object()) continue;
+        const auto& so = sv.as_object();
+        auto* n = so.if_contains("name");
+        if (!n || !n->is_string()) continue;
+        auto* on = so.if_contains("online");
+        auto* en = so.if_contains("enabled");
+        bool online = on && on->is_bool() && on->as_bool();
+        bool enabled = !en || !en->is_bool() || en->as_bool();
+        view[std::string(n->as_string())].state = !enabled ? "disabled"
+                                                  : online ? "online"
+                                                           : "offline";
+      }
+  } else {
+    std::string e = "tunneld unreachable: " + error;
+    if (d_.tunneld_reachable || d_.tunneld_error.empty())
+      logger()->warn("event=tunneld_unreachable error=\"{}\"", error);
+    d_.tunneld_reachable = false;
+    d_.tunneld_error = std::move(e);
+  }
+  for (auto& r : snap.routes->routes()) {
+    for (auto& t : r->targets) {
+      const std::string& site = t->spec.site;
+      if (site.empty()) continue;
+      std::string reason;
+      if (auto it = view.find(site); it != view.end()) {
+        it->second.targets++;
+        if (it->second.state != "online") reason = "site " + site + " " + it->second.state;
+      }
+      if (!reason.empty()) {
+        {
+          std::lock_guard lk(t->mu);
+          t->site_reason = reason;
+        }
+        t->site_up = false;
+      } else if (!t->site_up.load()) {
+        t->site_up = true;
+        // Its failures were the site's: it starts afresh, and an active check runs now.
+        t->fails = 0;
+        t->down_until = 0;
+        if (auto ck = checkers_.find(t.get()); ck != checkers_.end()) ck->second->timer.cancel();
+      }
+    }
+  }
+  for (auto& [name, v] : view) {
+    if (!v.targets) continue;
+    auto old = d_.sites.find(name);
+    std::string was = old == d_.sites.end() ? "online" : old->second.state;
+    if (v.state != "online" && was == "online")
+      logger()->warn("event=site_targets_down site={} state={} targets={}", name, v.state,
+                     v.targets);
+    else if (v.state == "online" && was != "online")
+      logger()->info("event=site_targets_up site={} targets={}", name, v.targets);
+  }
+  std::erase_if(view, [](const auto& kv) { return kv.second.targets == 0; });
+  d_.sites = std::move(view);
+}
+
+asio::awaitable<void> Control::site_loop() {
+  asio::steady_timer t(d_.ctl);
+  for (;;) {
+    t.expires_after(kSitePoll);
+    auto [ec] = co_await t.async_wait(net::use_tuple);
+    if (ec || d_.draining) co_return;
+    auto snap = d_.current();
+    bool any = false;
+    for (auto& r : snap->routes->routes())
+      for (auto& tg : r->targets) any = any || !tg->spec.site.empty();
+    if (!any) {  // nothing behind a site: tunneld is not asked
+      if (d_.tunneld_polled) {
+        d_.tunneld_polled = false;
+        d_.sites.clear();
+        tun_.reset();
+      }
+      continue;
+    }
+    d_.tunneld_polled = true;
+    boost::json::object reply;
+    asio::steady_timer limit(d_.ctl, kSitePollTimeout);
+    auto res = co_await (ask_tunneld(snap->cfg->tunneld_socket, reply) ||
+                         limit.async_wait(net::use_tuple));
+    std::string err = res.index() == 0 ? std::get<0>(res) : "status timed out";
+    if (res.index() != 0 && tun_) tun_->close();
+    if (d_.draining) co_return;
+    auto cur = d_.current();  // a reload may have come meanwhile
+    apply_sites(*cur, err.empty() ? &reply : nullptr, err);
+  }
+}
+
 asio::awaitable<void> Control::metrics_conn(net::tcp::socket s) {
   std::string buf(8192, '\0');
   size_t have = 0;
@@ -659,6 +826,15 @@ boost::json::object Control::status() {
   o["store"] = snap->cfg->store;
   o["routes_file"] = snap->cfg->routes_file;
   if (!d_.last_reload_error.empty()) o["last_reload_error"] = d_.last_reload_error;
+  if (d_.tunneld_polled) {
+    boost::json::object tj{{"socket", snap->cfg->tunneld_socket},
+                           {"reachable", d_.tunneld_reachable}};
+    if (!d_.tunneld_error.empty()) tj["error"] = d_.tunneld_error;
+    boost::json::object sj;
+    for (auto& [name, v] : d_.sites) sj[name] = v.state;
+    tj["sites"] = std::move(sj);
+    o["tunneld"] = std::move(tj);
+  }
   boost::json::array certs;
   if (snap->tls)
     for (auto& n : snap->tls->names()) certs.push_back(boost::json::value(n));
@@ -673,6 +849,7 @@ void Control::start() {
   auto snap = d_.current();
   const Config& cfg = *snap->cfg;
   asio::co_spawn(d_.ctl, poll_loop(), net::log_errors("poll"));
+  asio::co_spawn(d_.ctl, site_loop(), net::log_errors("sites"));
   sync_health();
   if (!cfg.control_socket.empty()) {
     ipc::ServerOptions so;
@@ -837,12 +1014,22 @@ std::string render_metrics(Daemon& d) {
       "# HELP edged_target_up Whether a target receives traffic (health checks and passive "
       "failures).\n");
   o.append("# TYPE edged_target_up gauge\n");
-  std::string req, fail, act;
+  std::string req, fail, act, down;
   for (auto& r : snap->routes->routes()) {
     for (auto& t : r->targets) {
       std::string lbl =
           "{route=\"" + label(r->spec.name) + "\",target=\"" + label(t->spec.str()) + "\"} ";
       o.append("edged_target_up").append(lbl).append(t->up(now) ? "1\n" : "0\n");
+      const char* kind = nullptr;
+      (void)t->down_reason(now, &kind);
+      if (kind)
+        down.append("edged_target_down{route=\"")
+            .append(label(r->spec.name))
+            .append("\",target=\"")
+            .append(label(t->spec.str()))
+            .append("\",reason=\"")
+            .append(kind)
+            .append("\"} 1\n");
       req.append("edged_target_requests_total")
           .append(lbl)
           .append(std::to_string(t->requests.load()))
@@ -864,6 +1051,21 @@ std::string render_metrics(Daemon& d) {
   o.append("# TYPE edged_target_failures_total counter\n").append(fail);
   o.append("# HELP edged_target_active_requests Requests in flight to a target.\n");
   o.append("# TYPE edged_target_active_requests gauge\n").append(act);
+  o.append(
+      "# HELP edged_target_down Targets that receive no traffic, by why: site (tunneld reports "
+      "its site offline or disabled), health_check, passive (recent failures).\n");
+  o.append("# TYPE edged_target_down gauge\n").append(down);
+  if (d.tunneld_polled) {
+    o.append("# HELP edged_tunneld_up Whether tunneld answered the last status poll.\n");
+    o.append("# TYPE edged_tunneld_up gauge\nedged_tunneld_up ");
+    o.append(d.tunneld_reachable ? "1\n" : "0\n");
+    o.append("# HELP edged_site_online Whether tunneld reports a site that targets use online.\n");
+    o.append("# TYPE edged_site_online gauge\n");
+    for (auto& [name, v] : d.sites)
+      o.append("edged_site_online{site=\"")
+          .append(label(name))
+          .append(v.state == "online" ? "\"} 1\n" : "\"} 0\n");
+  }
   return o;
 }
 

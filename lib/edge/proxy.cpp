@@ -1061,7 +1061,17 @@ asio::awaitable<bool> Session::forward(const Route& route, size_t head_len, bool
   TargetState* t = route.pick(now, sticky, nullptr);
   if (!t) {
     in_.consume(head_len);
+    // Why, from the targets themselves ("site homelab offline"), so the page and the log say
+    // what an operator can act on.
     std::string why = "no healthy target for route \"" + route.spec.name + "\"";
+    std::string reasons;
+    for (auto& tp : route.targets) {
+      std::string r = tp->down_reason(now);
+      if (r.empty() || reasons.find(r) != std::string::npos) continue;
+      if (reasons.size() > 200) break;
+      reasons += (reasons.empty() ? "" : "; ") + r;
+    }
+    if (!reasons.empty()) why += ": " + reasons;
     co_return co_await reply(503, why, keep && body == http::Body::none);
   }
   auto shared_of = [&](TargetState* p) {

@@ -84,6 +84,24 @@ void TargetState::record(bool ok, int64_t now, int fail_limit, Millis cooldown) 
   }
 }
 
+std::string TargetState::down_reason(int64_t now, const char** kind) {
+  const char* k = nullptr;
+  std::string why;
+  std::lock_guard lk(mu);
+  if (!site_up.load(std::memory_order_relaxed)) {
+    k = "site";
+    why = site_reason;
+  } else if (!healthy.load(std::memory_order_relaxed)) {
+    k = "health_check";
+    why = last_error.empty() ? "health check failing" : last_error;
+  } else if (down_until.load(std::memory_order_relaxed) > now) {
+    k = "passive";
+    why = last_error.empty() ? "recent failures" : last_error;
+  }
+  if (kind) *kind = k;
+  return why;
+}
+
 static std::string cookie_for(const std::string& key) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (char c : key) {
@@ -370,6 +388,8 @@ boost::json::array RouteTable::to_json(int64_t now) const {
       to["up"] = t->up(now);
       to["healthy"] = t->healthy.load();
       to["passive_down"] = t->down_until.load() > now;
+      if (!t->spec.site.empty()) to["site_up"] = t->site_up.load();
+      if (std::string why = t->down_reason(now); !why.empty()) to["reason"] = why;
       to["active"] = t->active.load();
       to["requests"] = t->requests.load();
       to["failures"] = t->failures.load();

@@ -93,18 +93,23 @@ struct TargetState {
   std::string key;                              // route name + " " + spec.str()
   std::string cookie;                           // sticky cookie value (stable hash of key)
   std::atomic<bool> healthy{true};              // active checks (true when there are none)
+  std::atomic<bool> site_up{true};              // tunneld: its site is online (true: unknown)
   std::atomic<int> active{0};                   // requests in flight (least_conn)
   std::atomic<int> fails{0};                    // consecutive passive failures
   std::atomic<int64_t> down_until{0};           // passive: ms since epoch (steady) until retried
   std::atomic<int> check_ok{0}, check_fail{0};  // active check streaks
   std::atomic<uint64_t> requests{0}, failures{0};
-  std::string last_error;  // guarded by mu (health checker and reporters)
+  std::string last_error;   // guarded by mu (health checker and reporters)
+  std::string site_reason;  // guarded by mu: why site_up is false ("site homelab offline")
   std::mutex mu;
 
   bool up(int64_t now_ms) const {
-    return healthy.load(std::memory_order_relaxed) &&
+    return healthy.load(std::memory_order_relaxed) && site_up.load(std::memory_order_relaxed) &&
            down_until.load(std::memory_order_relaxed) <= now_ms;
   }
+  // Why the target is not up, "" when it is: its site first, then the active check, then
+  // passive failures. `kind` (may be null) gets "site", "health_check" or "passive".
+  std::string down_reason(int64_t now_ms, const char** kind = nullptr);
   // Passive outcome of one attempt (connect/response failure or success).
   void record(bool ok, int64_t now_ms, int fail_limit, Millis cooldown);
 };

@@ -238,7 +238,8 @@ def ws(addr, host, rounds, trigger=None):
     print('DONE', flush=True)
 
 def fake_tunneld(path, log):
-    # tunneld's dial contract: {"op":"dial","site":S,"target":"h:p"} -> {"ok":true} + stream.
+    # tunneld's dial contract: {"op":"dial","site":S,"target":"h:p"} -> {"ok":true} + stream;
+    # and its status op (many per connection), with one site, homelab, online.
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -261,13 +262,19 @@ def fake_tunneld(path, log):
         except OSError:
             pass
     def conn(c):
-        line = b''
-        while not line.endswith(b'\n'):
-            d = c.recv(1)
-            if not d:
-                return
-            line += d
-        req = json.loads(line)
+        while True:
+            line = b''
+            while not line.endswith(b'\n'):
+                d = c.recv(1)
+                if not d:
+                    return
+                line += d
+            req = json.loads(line)
+            if req.get('op') != 'status':
+                break
+            # edged polls status while targets are behind sites: homelab is online.
+            c.sendall(json.dumps({'ok': True, 'role': 'edge', 'sites': [
+                {'name': 'homelab', 'enabled': True, 'online': True}]}).encode() + b'\n')
         with open(log, 'a') as lf:
             lf.write(json.dumps(req, sort_keys=True) + '\n')
         if req.get('op') != 'dial' or req.get('site') != 'homelab':

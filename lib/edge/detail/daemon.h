@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -240,6 +241,16 @@ struct Daemon {
   std::atomic<int64_t> open_connections{0};
   int64_t started_at = 0;
   uint64_t reloads = 0;
+  // Sites as tunneld's `status` last reported them (control thread only): polled while some
+  // target is behind a site. state: "online", "offline" or "disabled".
+  struct SiteView {
+    std::string state;
+    size_t targets = 0;  // targets of the current routes at this site
+  };
+  bool tunneld_polled = false;     // some target is behind a site: tunneld is asked
+  bool tunneld_reachable = false;  // its last answer was a good status
+  std::string tunneld_error;       // why not ("tunneld unreachable: …")
+  std::map<std::string, SiteView> sites;
   std::string last_reload_error;
   std::vector<std::string> conflicts;
 
