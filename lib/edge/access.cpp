@@ -204,8 +204,11 @@ store::Db* Access::thread_db() {
   // One connection per pool thread, opened on first use and again after a failure.
   thread_local std::optional<store::Db> db;
   thread_local std::string path;
-  if (db && path == store_path_) return &*db;
+  thread_local uint64_t epoch = 0;
+  uint64_t e = store_epoch_.load(std::memory_order_acquire);
+  if (db && path == store_path_ && epoch == e) return &*db;
   db.reset();
+  epoch = e;
   if (store_path_.empty() || !core::file_exists(store_path_)) return nullptr;
   store::OpenOptions oo;
   oo.create = false;
@@ -345,6 +348,7 @@ void Access::writer_loop() {
   // Batches: whatever queued up in ~100 ms goes in one transaction (each job in a savepoint,
   // so one failing write does not undo the others).
   std::optional<store::Db> db;
+  uint64_t epoch = store_epoch_.load(std::memory_order_acquire);
   for (;;) {
     std::deque<std::function<core::Result<void>(store::Db&)>> batch;
     std::vector<AuditRow> rows;
@@ -361,6 +365,10 @@ void Access::writer_loop() {
     }
     flush_audit_log(lines);
     if (batch.empty() && rows.empty()) continue;
+    if (uint64_t e = store_epoch_.load(std::memory_order_acquire); e != epoch) {
+      db.reset();  // the file was replaced: write to the one the path names now
+      epoch = e;
+    }
     if (!db) {
       if (!store_path_.empty() && core::file_exists(store_path_)) {
         store::OpenOptions oo;

@@ -318,6 +318,7 @@ class Control {
   std::string log_path_;
   std::unique_ptr<Stream> tun_;  // kept open between polls of tunneld's status
   std::string tun_in_;           // what it sent past the last reply line
+  bool store_missing_ = false;   // the store path names no file (logged once)
 };
 
 // How often tunneld's status is asked while targets are behind sites, and how long it may take.
@@ -566,7 +567,23 @@ asio::awaitable<void> Control::poll_loop() {
     if (cfg.store_poll.count() > 0 && now - last_store >= cfg.store_poll.count() &&
         !cfg.store.empty()) {
       last_store = now;
-      if (src_.db_open) {
+      if (src_.db_open && src_.db.replaced()) {
+        // Another file was renamed over the store (a backup restored, a deployment): the open
+        // connection still reads the old one. Let go of it everywhere and load the new file.
+        if (core::file_exists(cfg.store)) {
+          logger()->warn("event=store_replaced path={}", cfg.store);
+          src_.db = store::Db();
+          src_.db_open = false;
+          store_missing_ = false;
+          if (d_.access) d_.access->store_replaced();
+          changed = true;
+          why = "store_replaced";
+        } else if (!store_missing_) {
+          store_missing_ = true;
+          logger()->error("event=store_missing path={} detail=\"serving the last state read\"",
+                          cfg.store);
+        }
+      } else if (src_.db_open) {
         auto v = src_.db.change_gen();
         if (v && *v != src_.data_version) {
           changed = true;

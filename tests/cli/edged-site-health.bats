@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# edged follows its sites: targets behind a site go down the moment tunneld reports the site
-# offline and come back when it is online again (real tunneld edge and site, a recording
-# origin).
+# edged follows its sites and its store: targets behind a site go down the moment tunneld
+# reports the site offline and come back when it is online again (real tunneld edge and site,
+# a recording origin); a store file replaced under a running edged is noticed and reopened.
 
 load edged-common
 
@@ -154,4 +154,35 @@ PY
   [[ "$output" == *"tunneld"*" 502" ]]
   grep -q 'event=tunneld_unreachable' "$T/edged.err"
   [ ! -e "$T/origin.log" ]
+}
+
+@test "a store file replaced under a running edged (a backup restored) is noticed and reopened" {
+  origin a --reply from-a
+  A=$ADDR
+  origin b --reply from-b
+  B=$ADDR
+  peerctl --dir "$T" resource add app --host app.test --target "$A" >/dev/null
+  edged_config
+  edged_start
+  run curl -sS -H 'Host: app.test' "http://$HTTP/"
+  [ "$output" = from-a ]
+  [ "$(code_of "http://$HTTP/" -H 'Host: fresh.test')" != 200 ]
+  # The replacement: a consistent copy, changed with peerctl pointed at the copy's directory.
+  mkdir "$T/copy"
+  sqlite3 "$T/warren.db" ".backup '$T/copy/warren.db'"
+  peerctl --dir "$T/copy" resource add fresh --host fresh.test --target "$B" >/dev/null
+  peerctl --dir "$T/copy" resource remove app >/dev/null
+  [ ! -e "$T/copy/warren.db-wal" ]
+  # Renamed over the live file; the old file's WAL and shared-memory files go with it.
+  mv "$T/copy/warren.db" "$T/warren.db"
+  rm -f "$T/warren.db-wal" "$T/warren.db-shm"
+  fresh() { [ "$(curl -sS -H 'Host: fresh.test' "http://$HTTP/")" = from-b ]; }
+  wait_for fresh
+  [ "$(code_of "http://$HTTP/" -H 'Host: app.test')" != 200 ]
+  grep -q "event=store_replaced path=$T/warren.db" "$T/edged.err"
+  [ "$(ctl '{"op":"routes"}' | jq -r '[.routes[].name] | join(" ")')" = fresh ]
+  # Later changes to the new file are followed as before (the poll watches the new file).
+  peerctl --dir "$T" resource add later --host later.test --target "$A" >/dev/null
+  later() { [ "$(curl -sS -H 'Host: later.test' "http://$HTTP/")" = from-a ]; }
+  wait_for later
 }

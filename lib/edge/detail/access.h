@@ -112,6 +112,10 @@ class Access {
   // cache at its next request, without waiting for the reload the store change brings.
   std::atomic<uint64_t> session_epoch{0};
 
+  // The store file was replaced (renamed over): the pool threads and the writer drop their
+  // connections to the old file and open the path again at their next use (control thread).
+  void store_replaced() { store_epoch_.fetch_add(1, std::memory_order_release); }
+
  private:
   store::Db* thread_db();
   void writer_loop();
@@ -120,6 +124,7 @@ class Access {
   void flush_audit_log(std::string& lines);
 
   std::string store_path_;
+  std::atomic<uint64_t> store_epoch_{0};  // see store_replaced()
   net::asio::thread_pool pool_;
   mutable std::mutex set_mu_;
   std::shared_ptr<const AccessSettings> set_;
