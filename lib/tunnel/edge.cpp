@@ -700,12 +700,15 @@ core::Result<std::shared_ptr<Lane>> Edge::pick_lane(const std::string& site) {
   if (it == sites_.end()) return core::err(core::Errc::noinput, "no site " + site);
   if (!it->second.rec.enabled)
     return core::err(core::Errc::unavailable, "site " + site + " is disabled");
-  // The lane with the shortest queue of sealed bytes (a bulk transfer fills its lane's), then
-  // the fewest streams.
+  // The lane with the shortest queues: our sealed bytes waiting (256 KiB steps), then the last
+  // RTT sample (5 ms steps; it grows with the queues at the site and in the kernels, where a
+  // bulk download waits), then the fewest streams.
   std::shared_ptr<Lane> best;
   auto key = [](const Lane& l) {
-    return std::make_pair(l.stats().queued.load(std::memory_order_relaxed),
-                          l.stats().streams.load(std::memory_order_relaxed));
+    const auto& st = l.stats();
+    return std::make_tuple(st.queued.load(std::memory_order_relaxed) >> 18,
+                           std::max<int64_t>(st.rtt_us.load(std::memory_order_relaxed), 0) / 5000,
+                           st.streams.load(std::memory_order_relaxed));
   };
   for (const auto& l : it->second.lanes) {
     if (!l->stats().open) continue;

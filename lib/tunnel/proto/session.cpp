@@ -495,6 +495,10 @@ void Session::send_keepalive() {
 void Session::on_rtt_sample(Duration d) {
   stats_.rtt = d;
   stats_.srtt = stats_.srtt ? (*stats_.srtt * 7 + d) / 8 : d;
+  if (!stats_.min_rtt || d <= *stats_.min_rtt || now_ - min_rtt_at_ > std::chrono::seconds(10)) {
+    stats_.min_rtt = d;
+    min_rtt_at_ = now_;
+  }
 }
 
 // A receiver that is granting credit measures the RTT now and then (its own keepalives do not
@@ -618,11 +622,13 @@ void Session::consumed(uint32_t id, size_t n, TimePoint now) {
   uint64_t threshold = std::max<uint32_t>(1, s.window / 4);
   if (s.remote_fin || s.unacked < threshold) return;
   maybe_probe_rtt();
-  // A quarter of the window came and went within two round trips: the sender is limited by
-  // the window, not by its data or the path. Until the first RTT sample, 100 ms stands in.
+  // A quarter of the window came and went within one round trip of the bare path: the sender
+  // is limited by the window, not by its data or the path (a window-limited sender moves a
+  // quarter in a quarter of a round trip; one limited by its data or the path grows the window
+  // to at most four times what it moves per round trip). Until the first sample, 100 ms.
   uint64_t grow = 0;
-  Duration rtt = stats_.srtt.value_or(std::chrono::milliseconds(100));
-  if (s.window < settings_.stream_window_max && now_ - s.last_grant < 2 * rtt) {
+  Duration rtt = stats_.min_rtt.value_or(std::chrono::milliseconds(100));
+  if (s.window < settings_.stream_window_max && now_ - s.last_grant < rtt) {
     uint64_t want = std::min<uint64_t>(uint64_t(s.window) * 2, settings_.stream_window_max) -
                     s.window;
     // The budget is the site's: each of its lanes has its share.

@@ -37,8 +37,8 @@ namespace tunnel::proto {
 // Tunables of one side. The defaults are the ones warren-tunnel(7) describes.
 struct Settings {
   uint32_t stream_window = 512 * 1024;  // credit this side grants per stream, re-granted as read
-  // Receive-window auto-tuning: a stream whose sender uses up its window within two round trips
-  // is window-limited, and its window doubles (up to stream_window_max), as HTTP/2 and QUIC
+  // Receive-window auto-tuning: a stream whose sender uses a quarter of its window within one
+  // round trip (the least recent RTT sample) is window-limited, and its window doubles (up to stream_window_max), as HTTP/2 and QUIC
   // stacks do; the sum of all growth stays within window_budget (the memory this session may
   // promise to buffer; the site's budget, shared evenly by its lanes). stream_window_max ==
   // stream_window turns auto-tuning off.
@@ -124,7 +124,10 @@ struct SessionStats {
   uint64_t rekeys_sent = 0, rekeys_received = 0;
   uint64_t streams_opened = 0;
   std::optional<Duration> rtt;   // from the last keepalive or probe PING/PONG
-  std::optional<Duration> srtt;  // smoothed (7/8 old + 1/8 sample), what window growth uses
+  std::optional<Duration> srtt;  // smoothed (7/8 old + 1/8 sample)
+  // The least sample of the last 10 s: the path without our own queues, what window growth
+  // uses (a smoothed RTT inflated by a backlog would grow the window that made the backlog).
+  std::optional<Duration> min_rtt;
   uint64_t window_grows = 0;     // receive windows doubled
   uint64_t budget_denied = 0;    // growth refused by the window budget
   uint64_t window_extra = 0;     // bytes of receive window granted above stream_window, now
@@ -290,6 +293,7 @@ class Session {
   uint64_t keepalive_seq_ = 0;
   std::optional<std::pair<uint64_t, TimePoint>> keepalive_out_;
   TimePoint last_probe_{};
+  TimePoint min_rtt_at_{};
   std::deque<std::pair<uint32_t, TimePoint>> open_deadlines_;  // our opens awaiting OPEN_ACK
   void expire_opens();
   std::string open_timeout_text_;
