@@ -1,10 +1,15 @@
 #include "tunnel/config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "config/config.h"
 #include "core/fs.h"
@@ -232,6 +237,9 @@ void read_edge(config::Reader& e, Config& c) {
   e.get_duration("udp_idle_timeout", x.udp_idle_timeout, milliseconds(100), milliseconds(86400000));
   e.get_duration("store_poll", x.store_poll, milliseconds(50), milliseconds(600000));
   e.get("max_handshakes", x.max_handshakes, 1, 100000);
+  e.get("max_handshakes_per_source", x.max_handshakes_per_source, 1, 100000);
+  x.handshake_reserve = x.max_handshakes / 4;
+  e.get("handshake_reserve", x.handshake_reserve, 0, 100000);
   e.get("geoip_db", x.geoip_db);
   e.get("forward_tls_cert", x.forward_tls_cert);
   e.get("forward_tls_key", x.forward_tls_key);
@@ -255,7 +263,9 @@ void read_edge(config::Reader& e, Config& c) {
   }
 }
 
-void read_site(config::Reader& s, Config& c) {
+// key_problem: why private_key_file could not be used, with its own code (missing, unreadable,
+// not a regular file, not a key), so load_config can report that code rather than 78.
+void read_site(config::Reader& s, Config& c, std::optional<core::Error>& key_problem) {
   SiteConfig& x = c.site;
   if (s.need("name", x.name)) {
     if (auto ok = check_site_name(x.name); !ok) s.fail("name", ok.error().message);
@@ -273,16 +283,19 @@ void read_site(config::Reader& s, Config& c) {
   } else if (key_file) {
     std::string path;
     s.get("private_key_file", path);
-    auto text = core::read_file(c.resolve(path), 4096);
+    auto text = read_regular_file(c.resolve(path), 4096);
     if (!text) {
       s.fail("private_key_file", text.error().message);
+      key_problem = text.error();
     } else {
       auto k = parse_private_key(*text, path);
       crypto::wipe(text->data(), text->size());
-      if (!k)
+      if (!k) {
         s.fail("private_key_file", k.error().message);
-      else
+        key_problem = k.error();
+      } else {
         x.private_key = *k;
+      }
     }
   } else {
     s.require("private_key");
@@ -319,8 +332,42 @@ proto::Settings session_settings(const Config& c) {
   return s;
 }
 
+core::Result<std::string> read_regular_file(const std::string& path, size_t max_bytes) {
+  if (path == "-") return core::read_file(path, max_bytes);
+  auto sys = [&](int e) {
+    return core::err(core::errc_from_errno(e), path + ": " + core::errno_text(e));
+  };
+  auto not_regular = [&] { return core::err(Errc::noinput, path + ": not a regular file"); };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sys(errno);
+  if (!S_ISREG(st.st_mode)) return not_regular();
+  // Something else may be swapped in after the stat: O_NONBLOCK keeps a FIFO's open from
+  // waiting for a writer, and the fstat below refuses it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return sys(errno);
+  core::Result<std::string> out = std::string();
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) out = not_regular();
+  char buf[16384];
+  while (out) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      out = sys(errno);
+    } else if (n == 0) {
+      break;
+    } else if (out->size() + size_t(n) > max_bytes) {
+      out = core::err(Errc::data, path + ": input too large");
+    } else {
+      out->append(buf, size_t(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
 core::Result<Config> load_config(const std::string& path, const std::string& dir) {
-  WARREN_TRY(r, config::parse_file(path));
+  WARREN_TRY(text, read_regular_file(path, 16u << 20));
+  WARREN_TRY(r, config::parse_string(text, path == "-" ? "stdin" : path));
   Config c;
   c.path = path;
   c.dir = dir;
@@ -338,6 +385,7 @@ core::Result<Config> load_config(const std::string& path, const std::string& dir
   c.window_budget = uint64_t(budget_mib) << 20;
   r.get("congestion", c.congestion);
   r.get("notsent_lowat", c.notsent_lowat, 0, 64u << 20);
+  std::optional<core::Error> key_problem;
   auto edge = r.table("edge");
   auto site = r.table("site");
   if (edge.present() && site.present()) {
@@ -347,11 +395,19 @@ core::Result<Config> load_config(const std::string& path, const std::string& dir
     read_edge(edge, c);
   } else if (site.present()) {
     c.role = Role::site;
-    read_site(site, c);
+    read_site(site, c, key_problem);
   } else {
     r.fail("edge", "missing table: [edge] (accept sites) or [site] (dial the edge)");
   }
-  WARREN_CHECK(r.finish());
+  if (auto done = r.finish(); !done) {
+    core::Error e = done.error();
+    // The first problem is the key file's: "file:line:col: site.private_key_file: why".
+    const std::string& why = key_problem ? key_problem->message : "";
+    if (!why.empty() && e.message.size() >= why.size() &&
+        e.message.compare(e.message.size() - why.size(), why.size(), why) == 0)
+      e.code = key_problem->code;
+    return e;
+  }
   return c;
 }
 

@@ -64,6 +64,8 @@ struct EdgeConfig {
   milliseconds udp_idle_timeout{60000};
   milliseconds store_poll{500};
   uint32_t max_handshakes = 256;  // connections still in the handshake at once
+  uint32_t max_handshakes_per_source = 8;  // of them from one address
+  uint32_t handshake_reserve = 64;         // of them only for addresses that completed one
   std::string geoip_db;           // MaxMind DB for the forwards' country rules ("" none)
   // TLS forwards (tls_client_cert in the store): the certificate they present, and the CA
   // bundle (and optional CRL) their clients' certificates must chain to.
@@ -115,9 +117,16 @@ struct Config {
   std::string socket_path() const { return resolve(socket); }
 };
 
-// Parses and validates; errors are Errc::config "file:line:col: message" (Errc::noinput when
-// the file is missing). Reads private_key_file for a site.
+// Parses and validates; errors are Errc::config "file:line:col: message", Errc::noinput when
+// the file is missing or not a regular file, Errc::noperm when it cannot be read. Reads a site's
+// private_key_file (a problem with it keeps that file's code, with the key's file:line:col).
 core::Result<Config> load_config(const std::string& path, const std::string& dir);
+
+// The whole of a regular file ("-": stdin), never blocking on a FIFO or a device: stat, then open
+// with O_NONBLOCK and fstat again. Errc::noinput "PATH: not a regular file" (also for a
+// directory), Errc::noinput when missing, Errc::noperm when unreadable, Errc::data when larger
+// than max_bytes.
+core::Result<std::string> read_regular_file(const std::string& path, size_t max_bytes);
 
 const char* suite_name(proto::Suite s);
 

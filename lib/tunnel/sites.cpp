@@ -4,6 +4,7 @@
 
 #include "core/fs.h"
 #include "core/text.h"
+#include "tunnel/config.h"
 #include "tunnel/proto/frames.h"
 
 namespace tunnel {
@@ -197,14 +198,14 @@ core::Result<crypto::Key> parse_private_key(std::string_view text, std::string_v
 
 core::Result<crypto::KeyPair> load_key_file(const std::string& path, bool create) {
   crypto::init();
-  auto text = core::read_file(path, 4096);
+  auto text = read_regular_file(path, 4096);
   if (!text && text.error().code == Errc::noinput && create) {
     crypto::KeyPair kp = crypto::generate_keypair();
     std::string b64 = crypto::key_to_base64(kp.priv) + "\n";
     auto w = core::write_file_excl(path, b64, 0600);
     crypto::wipe(b64.data(), b64.size());
     if (w) return kp;
-    text = core::read_file(path, 4096);  // lost a race with another creator: use its key
+    text = read_regular_file(path, 4096);  // lost a race with another creator: use its key
   }
   if (!text) return text.error();
   auto priv = parse_private_key(*text, path);

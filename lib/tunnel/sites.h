@@ -59,6 +59,7 @@ core::Result<void> set_meta(store::Db& db, std::string_view key, std::string_vie
 
 // The edge's static key pair from `path` (base64 private key, one line). With `create`, a
 // missing file is created (0600, O_EXCL; a concurrent creator wins and its key is read back).
+// A path that is not a regular file (a FIFO, a directory) is refused, never opened for reading.
 core::Result<crypto::KeyPair> load_key_file(const std::string& path, bool create);
 // A private key from base64 text (one line, surrounding blanks ignored); Errc::data if bad.
 core::Result<crypto::Key> parse_private_key(std::string_view text, std::string_view what);
