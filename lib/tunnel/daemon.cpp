@@ -3,6 +3,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <csignal>
 #include <ctime>
@@ -46,49 +49,89 @@ std::string parent_dir(const std::string& p) {
 
 // State of one run, shared by the control-socket handlers and the signal coroutine. Lives on
 // run()'s stack until every worker has stopped. (Member coroutines, not lambdas: a coroutine
-// lambda's captures die with the temporary closure.)
+// lambda's captures die with the temporary closure.) A reload reads files and may wait for the
+// store, so it runs on its own thread (reloader), never on worker 0, whose lanes, listeners and
+// control socket go on meanwhile; reloads run one at a time in the order they were asked for.
 struct Runner {
   std::shared_ptr<spdlog::logger> log = wlog::get("tunnel");
   Workers& w;
   Daemon& d;
   ipc::Server& srv;
-  std::mutex reload_mu;
+  asio::thread_pool reloader{1};
+  std::mutex mu;  // current (held briefly: worker 0 reads drain_timeout under it)
   std::shared_ptr<const Config> current;
 
   Runner(Workers& w_, Daemon& d_, ipc::Server& s_, std::shared_ptr<const Config> c)
       : w(w_), d(d_), srv(s_), current(std::move(c)) {}
 
+  std::shared_ptr<const Config> config() {
+    std::lock_guard lk(mu);
+    return current;
+  }
+
+  // On the reloader thread. The file first: a bad one changes nothing. Then the daemon takes
+  // the new configuration and re-reads the store; a store failure (locked: 75) leaves the new
+  // configuration in use, and the store is read again on its next change or reload.
   core::Result<void> reload() {
-    std::lock_guard lk(reload_mu);
-    auto n = load_config(current->path, current->dir);
-    if (n && n->role != current->role)
-      n = core::err(core::Errc::config, current->path +
+    auto cur = config();
+    if (cur->path == "-") {
+      log->warn(
+          "event=reload_partial key=config note=\"the configuration came from stdin and "
+          "is not read again; the store is\"");
+      if (auto r = d.reload(cur); !r) {
+        log->error("event=reload_failed error=\"{}\" code={}", r.error().message,
+                   core::exit_code(r.error().code));
+        return r.error();
+      }
+      log->info("event=reloaded config=stdin");
+      return {};
+    }
+    auto n = load_config(cur->path, cur->dir);
+    if (n && n->role != cur->role)
+      n = core::err(core::Errc::config, cur->path +
                                             ": the role ([edge] or [site]) cannot "
                                             "change on reload; restart tunneld");
     if (!n) {
-      log->error("event=reload_failed error=\"{}\" note=\"the old configuration stays\"",
-                 n.error().message);
+      log->error("event=reload_failed error=\"{}\" code={} note=\"the old configuration stays\"",
+                 n.error().message, core::exit_code(n.error().code));
       return n.error();
     }
-    if (n->socket_path() != current->socket_path())
+    if (n->socket_path() != cur->socket_path())
       log->warn("event=reload_partial key=socket note=\"restart tunneld to move the socket\"");
     auto next = std::make_shared<const Config>(std::move(*n));
-    if (auto r = d.reload(next); !r) {
-      log->error("event=reload_failed error=\"{}\"", r.error().message);
+    auto r = d.reload(next);
+    {
+      std::lock_guard lk(mu);
+      current = next;
+    }
+    if (!r) {
+      log->error(
+          "event=reload_failed error=\"{}\" code={} note=\"the new configuration is in "
+          "use; the store was not read\"",
+          r.error().message, core::exit_code(r.error().code));
       return r.error();
     }
-    current = next;
-    log->info("event=reloaded config={}", current->path);
+    log->info("event=reloaded config={}", next->path);
     return {};
   }
 
-  milliseconds drain_timeout() {
-    std::lock_guard lk(reload_mu);
-    return current->drain_timeout;
+  asio::awaitable<core::Result<void>> reload_here() { co_return reload(); }
+
+  // The control socket's reload: runs on the reloader, the reply waits for it (worker 0 does not).
+  asio::awaitable<boost::json::object> reload_op(ipc::Request&) {
+    auto r = co_await asio::co_spawn(reloader, reload_here(), asio::use_awaitable);
+    co_return r ? ipc::ok() : ipc::fail(r.error());
   }
 
+  // SIGHUP: queued on the reloader; the outcome is in the log.
+  void reload_later() {
+    asio::post(reloader, [this] { (void)reload(); });
+  }
+
+  milliseconds drain_timeout() { return config()->drain_timeout; }
+
   asio::awaitable<void> second_signal() {
-    std::function<void()> on_hup = [this] { (void)reload(); };
+    std::function<void()> on_hup = [this] { reload_later(); };
     int sig = co_await net::wait_signals(std::move(on_hup));
     if (sig == 0) co_return;
     log->warn("event=drain_aborted note=\"second signal: stopping now\"");
@@ -98,7 +141,7 @@ struct Runner {
   // Waits for INT/TERM (HUP reloads), then drains: no new streams, open ones get up to
   // drain_timeout, then every lane gets CLOSE (going away) and the workers stop.
   asio::awaitable<void> signals() {
-    std::function<void()> on_hup = [this] { (void)reload(); };
+    std::function<void()> on_hup = [this] { reload_later(); };
     int sig = co_await net::wait_signals(std::move(on_hup));
     if (sig == 0) co_return;
     auto ex = co_await asio::this_coro::executor;
@@ -146,10 +189,7 @@ core::Result<void> run(const Config& c) {
   Runner run(w, *d, srv, cfg);
 
   srv.on("status", [&](ipc::Request&) { return d->status(); });
-  srv.on("reload", [&](ipc::Request&) {
-    auto r = run.reload();
-    return r ? ipc::ok() : ipc::fail(r.error());
-  });
+  srv.on("reload", [&](ipc::Request& r) { return run.reload_op(r); });
   WARREN_CHECK(d->start(srv));
   WARREN_CHECK(srv.listen());
   auto ex = w.at(0).get_executor();
@@ -157,6 +197,7 @@ core::Result<void> run(const Config& c) {
   asio::co_spawn(ex, run.signals(), net::log_errors("signals"));
   w.run();
   srv.stop();
+  run.reloader.join();  // a reload under way finishes (within the store's wait) before d goes
   run.log->info("event=stopped");
   return {};
 }

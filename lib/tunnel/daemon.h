@@ -1,6 +1,7 @@
 // tunnel::Daemon — what the edge and site roles share with the runner (daemon.cpp): start,
 // status, reload, drain. Created and started on the main thread; the methods below are then
-// called from worker 0's thread (control socket, signals) and must be thread-safe.
+// called from worker 0's thread (control socket, signals) or, for reload, from the runner's
+// reload thread, and must be thread-safe. None may block worker 0 on a file or the store.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -20,7 +21,8 @@ class Daemon {
   // Listens / dials, registers role-specific control ops (edge: "dial").
   virtual core::Result<void> start(ipc::Server& control) = 0;
   virtual boost::json::object status() = 0;
-  // Swaps in a new configuration (already validated) and re-reads the store.
+  // Swaps in a new configuration (already validated) and re-reads the store. The new
+  // configuration stays even when the store cannot be read (locked: Errc::tempfail).
   virtual core::Result<void> reload(std::shared_ptr<const Config> cfg) = 0;
   // Stop accepting new streams and connections.
   virtual void begin_drain() = 0;
