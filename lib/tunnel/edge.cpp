@@ -479,32 +479,62 @@ asio::awaitable<void> Edge::accept_loop() {
       co_await t.async_wait(net::use_tuple);
       continue;
     }
-    if (handshaking_.load() >= int(config()->edge.max_handshakes)) {
+    auto peer = sock.remote_endpoint(ec);
+    std::string src = ec ? std::string("?") : peer.address().to_string();
+    if (const char* why = admit_handshake(src)) {
       int64_t now = unix_ms_now(), last = refused_log_ms_.load();
       if (now - last > 1000 && refused_log_ms_.compare_exchange_strong(last, now))
-        logger()->warn("event=lane_refused reason=too_many_handshakes limit={}",
-                       config()->edge.max_handshakes);
+        logger()->warn("event=lane_refused reason={} source={} handshaking={} limit={}", why, src,
+                       handshaking_.load(), config()->edge.max_handshakes);
       continue;  // sock closes here
     }
-    ++handshaking_;
     auto protocol = sock.local_endpoint(ec).protocol();
     int fd = sock.release(ec);
     if (ec) {
-      --handshaking_;
+      handshake_over(src, false);
       continue;
     }
     auto& ctx = w_.next();
-    asio::post(ctx, [this, &ctx, fd, protocol] { new_lane(ctx, fd, protocol); });
+    asio::post(ctx, [this, &ctx, fd, protocol, src] { new_lane(ctx, fd, protocol, src); });
   }
 }
 
-void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
+// Handshake slots (accept loop): at most max_handshakes_per_source from one address, and the
+// last handshake_reserve of max_handshakes only for addresses that completed a handshake
+// before, so a flood of half-open handshakes cannot lock known sites out. Null: admitted.
+const char* Edge::admit_handshake(const std::string& src) {
+  auto cfg = config();
+  std::lock_guard lk(hs_src_mu_);
+  int total = handshaking_.load();
+  uint32_t max = cfg->edge.max_handshakes;
+  uint32_t open = max > cfg->edge.handshake_reserve ? max - cfg->edge.handshake_reserve : 0;
+  auto& mine = hs_by_source_[src];
+  if (mine >= int(cfg->edge.max_handshakes_per_source)) return "too_many_from_source";
+  if (total >= int(max)) return "too_many_handshakes";
+  if (total >= int(open) && !known_sources_.count(src)) return "reserved_for_known_sources";
+  ++mine;
+  ++handshaking_;
+  return nullptr;
+}
+
+void Edge::handshake_over(const std::string& src, bool ok) {
+  std::lock_guard lk(hs_src_mu_);
+  --handshaking_;
+  if (auto it = hs_by_source_.find(src); it != hs_by_source_.end() && --it->second <= 0)
+    hs_by_source_.erase(it);
+  if (ok) {
+    if (known_sources_.size() >= 4096) known_sources_.clear();  // bounded; relearned at once
+    known_sources_.insert(src);
+  }
+}
+
+void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol, const std::string& src) {
   tcp::socket s(ctx);
   boost::system::error_code ec;
   s.assign(protocol, fd, ec);
   if (ec) {
     ::close(fd);
-    --handshaking_;
+    handshake_over(src, false);
     return;
   }
   auto cfg = config();
@@ -515,6 +545,9 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
   rc.settings.keepalive = cfg->edge.keepalive;
   rc.settings.idle_timeout = cfg->edge.idle_timeout;
   rc.settings.handshake_timeout = cfg->edge.handshake_timeout;
+  // Under a flood (half the slots taken), half-open handshakes get a second at most.
+  if (handshaking_.load() * 2 >= int(cfg->edge.max_handshakes))
+    rc.settings.handshake_timeout = std::min<proto::Duration>(rc.settings.handshake_timeout, 1s);
   rc.replay = &replay_;
   rc.lookup = [this](const crypto::Key& k) -> std::optional<proto::PeerEntry> {
     std::lock_guard lk(mu_);
@@ -540,11 +573,12 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
   auto sess = proto::Session::responder(std::move(rc), Clock::now());
   if (!sess) {
     logger()->error("event=lane_failed error=\"{}\"", sess.error().message);
-    --handshaking_;
+    handshake_over(src, false);
     return;
   }
   auto lane = std::make_shared<Lane>(ctx, std::move(s), std::move(*sess), *this,
                                      "L" + std::to_string(++next_lane_), &hs_mu_);
+  lane->source = src;
   lane->udp_idle = cfg->edge.udp_idle_timeout;
   lane->options = lane_options(*cfg);
   logger()->debug("event=lane_accepted lane={} peer={}", lane->name(), lane->peer());
@@ -554,7 +588,7 @@ void Edge::new_lane(asio::io_context& ctx, int fd, tcp protocol) {
 // --- lane hooks (lane threads) ----------------------------------------------------------------
 
 void Edge::lane_open(Lane& lane) {
-  --handshaking_;
+  handshake_over(lane.source, true);
   // A lane of another group while the live group has lanes: either the site restarted (its old
   // lanes are dead and cannot answer) or a second process runs with the same key (they answer).
   // Ask a live lane; a duel keeps the established process and sends the newcomer away.
@@ -665,7 +699,7 @@ void Edge::lane_stream(Lane& lane, uint32_t id, proto::StreamKind, std::string_v
 
 void Edge::lane_closed(Lane& lane, const std::string& reason) {
   if (lane.site.empty()) {  // never got through the handshake
-    --handshaking_;
+    handshake_over(lane.source, false);
     logger()->warn("event=handshake_failed lane={} peer={} reason=\"{}\"", lane.name(), lane.peer(),
                    reason);
     return;

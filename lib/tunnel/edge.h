@@ -18,6 +18,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tunnel/daemon.h"
@@ -70,7 +72,9 @@ class Edge : public Daemon, public Lane::Hooks {
   // A lane of the site to open a stream on (fewest streams), or the reason there is none.
   core::Result<std::shared_ptr<Lane>> pick_lane(const std::string& site);
   net::asio::awaitable<void> accept_loop();
-  void new_lane(asio::io_context& ctx, int fd, asio::ip::tcp protocol);
+  void new_lane(asio::io_context& ctx, int fd, asio::ip::tcp protocol, const std::string& src);
+  const char* admit_handshake(const std::string& src);
+  void handshake_over(const std::string& src, bool ok);
   net::asio::awaitable<boost::json::object> dial(ipc::Request& req);
   net::asio::awaitable<void> tcp_forward_loop(std::shared_ptr<Forward> f);
   net::asio::awaitable<void> udp_forward_loop(std::shared_ptr<Forward> f);
@@ -101,6 +105,9 @@ class Edge : public Daemon, public Lane::Hooks {
   std::map<crypto::Key, std::string> by_key_;
   std::atomic<uint64_t> next_sid_{0}, next_lane_{0};
   std::atomic<int> handshaking_{0};
+  std::mutex hs_src_mu_;
+  std::unordered_map<std::string, int> hs_by_source_;  // handshakes in progress per address
+  std::unordered_set<std::string> known_sources_;      // addresses that completed one
   std::atomic<int64_t> refused_log_ms_{0};
   std::atomic<bool> draining_{false};
 

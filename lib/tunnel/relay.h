@@ -139,7 +139,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   asio::steady_timer& done_signal() { return done_sig_; }
 
   // Set by the owner after the handshake.
-  std::string site;  // edge: the site's name
+  std::string site;    // edge: the site's name
+  std::string source;  // edge: the peer's address (handshake slots are counted by it)
   uint64_t group = 0;
   uint16_t index = 0;
   std::chrono::milliseconds udp_idle{0};  // UDP flows idle this long are reset (0: never)

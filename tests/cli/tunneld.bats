@@ -470,6 +470,65 @@ hello through the tunnel" ]
   [ "$(site_field homelab lanes)" -eq 2 ]
 }
 
+@test "a handshake flood from many addresses does not lock a known site out" {
+  wait_online homelab true 80
+  # 100 addresses in 127.0.0.0/8 keep up to 12 silent connections each (8 get a slot per
+  # address), re-opening what the edge drops, until told to stop.
+  cat > "$TD/flood.py" <<'EOF'
+import os, socket, sys, time
+port, stop = int(sys.argv[1]), sys.argv[2]
+conns = {}
+deadline = time.monotonic() + 60
+while not os.path.exists(stop) and time.monotonic() < deadline:
+    for a in range(100):
+        src = "127.0.%d.%d" % (10 + a // 200, 2 + a % 200)
+        live = [c for c in conns.get(src, []) if c.fileno() >= 0]
+        while len(live) < 12:
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.bind((src, 0))
+                c.connect_ex(("127.0.0.1", port))
+            except OSError:
+                c.close()
+                break
+            live.append(c)
+        conns[src] = live
+    time.sleep(0.2)
+    for src, live in conns.items():  # drop what the edge closed
+        keep = []
+        for c in live:
+            try:
+                if c.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b"":
+                    c.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                c.close()
+                continue
+            keep.append(c)
+        conns[src] = keep
+EOF
+  /usr/bin/python3 "$TD/flood.py" "${EDGE_ADDR##*:}" "$TD/flood.stop" 3>&- &
+  flood=$!
+  # The flood is real: the open slots fill and unknown addresses are turned away.
+  wait_log "event=lane_refused reason=(reserved_for_known_sources|too_many_from_source)" "$TD/edge.log" 200
+  for _ in $(seq 1 100); do [ "$(edge_status | jq .handshaking)" -ge 150 ] && break; sleep 0.05; done
+  [ "$(edge_status | jq .handshaking)" -ge 150 ]
+  # A known site restarts in the middle of it and is back within its backoff.
+  kill -9 "$(cat "$TD/pids/site")"
+  wait_online homelab false 40
+  start_site "$S" site
+  wait_online homelab true 100
+  touch "$TD/flood.stop"
+  wait "$flood"
+  for _ in $(seq 1 100); do [ "$(site_field homelab lanes)" -eq 2 ] && break; sleep 0.05; done
+  printf 'GET /index.html HTTP/1.0\r\n\r\n' > "$TD/req"
+  run dial homelab "127.0.0.1:$ORIGIN" --send "$TD/req"
+  [[ "$output" == *"hello through the tunnel"* ]]
+}
+
 @test "store changes apply live: remove refuses, rotate-key locks the old key out" {
   wait_online homelab true 80
   peerctl --dir "$E" site add spare --edge "$EDGE_ADDR" > "$TD/spare.toml"
