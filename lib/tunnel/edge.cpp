@@ -957,47 +957,124 @@ core::Result<void> Edge::reload(std::shared_ptr<const Config> cfg) {
   return request_store_reload();
 }
 
+namespace {
+
+// The store thread never waits long for the store: its connection's busy timeout is short, and
+// a pass that finds the store locked is tried again (every kStoreRetry while a reload waits for
+// it, else at the next poll). Another process's write transaction does not block reads (WAL);
+// only publishing the edge's key and endpoint writes, and only when the store holds others.
+constexpr auto kStoreWait = 5s;  // a reload waits this long for a locked store, then 75
+constexpr auto kStoreRetry = 100ms;
+constexpr int kStoreBusyMs = 100;
+
+core::Result<void> publish_meta(store::Db& db, std::string_view key, std::string_view endpoint) {
+  for (auto [k, v] : {std::pair{kMetaEdgeKey, key}, std::pair{kMetaEdgeEndpoint, endpoint}}) {
+    if (v.empty()) continue;
+    WARREN_TRY(cur, get_meta(db, k));
+    if (!cur || *cur != v) WARREN_CHECK(set_meta(db, k, v));
+  }
+  return {};
+}
+
+// Before the connection to a store that was replaced closes: its WAL, still at the path beside
+// the new file, is emptied, or the new file would be read with the old one's pages (a WAL names
+// no database, and SQLite does not checkpoint a moved database when it closes).
+core::Result<void> empty_wal(store::Db& db) {
+  WARREN_TRY(st, db.prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  WARREN_TRY(row, st.step());
+  if (row && st.col_int(0) != 0)
+    return core::err(core::Errc::tempfail,
+                     db.path() + ": replaced, but another process still uses the old file's WAL");
+  return {};
+}
+
+}  // namespace
+
 core::Result<void> Edge::request_store_reload() {
   std::unique_lock lk(store_mu_);
   uint64_t want = ++store_req_;
   store_cv_.notify_all();
-  if (!store_cv_.wait_for(lk, 5s, [&] { return store_done_ >= want || store_stop_; }))
-    return core::err(core::Errc::tempfail, "store reload timed out (database locked?)");
-  if (!store_error_.empty()) return core::err(core::Errc::unavailable, store_error_);
+  bool done =
+      store_cv_.wait_for(lk, kStoreWait, [&] { return store_done_ >= want || store_stop_; });
+  if (!done || store_done_ < want)
+    return core::err(core::Errc::tempfail,
+                     (store_error_ ? store_error_->message : "store: no answer") +
+                         " (the store is read again once it is free)");
+  if (store_error_) return *store_error_;
   return {};
 }
 
+// The only user of db_ after start. A pass: reopen when another file was renamed over the store,
+// load sites and forwards when the change counter moved or a reload asked, publish the key and
+// endpoint after a reload or a reopen. What failed is tried again; a reload that finds the store
+// locked stays pending (its requester waits up to kStoreWait) until a pass succeeds.
 void Edge::store_loop() {
-  int64_t last_dv = -1;
-  if (auto dv = db_->change_gen()) last_dv = *dv;
+  (void)db_->exec("PRAGMA busy_timeout = " + std::to_string(kStoreBusyMs));
+  const std::string path = db_->path();
+  int64_t gen = -1;  // change_gen of the last load
+  if (auto g = db_->change_gen()) gen = *g;
+  bool load = false, publish = false, missing = false, replaced = false;
+  auto pass = [&](const Config& cfg) -> core::Result<void> {
+    if (db_ && db_->replaced()) {
+      if (!core::file_exists(path)) {  // removed: keep reading the open file until one is back
+        if (!missing)
+          logger()->warn("event=store_missing path={} note=\"keeping the open file\"", path);
+        missing = true;
+      } else {
+        if (!replaced) logger()->warn("event=store_replaced path={} note=\"reopening\"", path);
+        replaced = true;
+        WARREN_CHECK(empty_wal(*db_));
+        db_.reset();
+      }
+    }
+    if (!db_) {
+      store::OpenOptions o;
+      o.create = false;
+      o.busy_timeout_ms = kStoreBusyMs;
+      WARREN_TRY(db, store::open_dir(cfg.dir, o));
+      db_.emplace(std::move(db));
+      missing = replaced = false;
+      load = publish = true;
+      logger()->info("event=store_reopened path={}", path);
+    }
+    WARREN_TRY(g, db_->change_gen());
+    if (load || g != gen) {
+      WARREN_CHECK(load_store(*db_));
+      gen = g;
+      load = false;
+    }
+    if (publish) {
+      WARREN_CHECK(publish_meta(*db_, crypto::key_to_base64(key_.pub), cfg.edge.public_endpoint));
+      publish = false;
+    }
+    return {};
+  };
+  uint64_t tried = 0;  // the last reload request a pass started for
   std::string last_err;
   std::unique_lock lk(store_mu_);
   while (!store_stop_) {
-    auto poll = config()->edge.store_poll;
-    store_cv_.wait_for(lk, poll, [&] { return store_stop_ || store_req_ != store_done_; });
+    auto cfg = config();
+    bool waiting = store_done_ != store_req_;
+    store_cv_.wait_for(lk, waiting ? kStoreRetry : cfg->edge.store_poll,
+                       [&] { return store_stop_ || store_req_ != tried; });
     if (store_stop_) break;
     uint64_t req = store_req_;
-    bool forced = req != store_done_;
+    if (req != tried) load = publish = true;
+    tried = req;
     lk.unlock();
-    std::string err;
-    auto dv = db_->change_gen();
-    if (!dv) {
-      err = dv.error().message;
-    } else if (forced || *dv != last_dv) {
-      auto cfg = config();
-      if (forced && !cfg->edge.public_endpoint.empty())
-        (void)set_meta(*db_, kMetaEdgeEndpoint, cfg->edge.public_endpoint);
-      if (auto r = load_store(*db_); !r)
-        err = r.error().message;
-      else if (auto d2 = db_->change_gen())
-        last_dv = *d2;
-    }
+    auto r = pass(*config());
+    std::string err = r ? "" : r.error().message;
     if (!err.empty() && err != last_err)
       logger()->warn("event=store_failed error=\"{}\" note=\"keeping the last sites\"", err);
     last_err = err;
     lk.lock();
+    if (!r && r.error().code == core::Errc::tempfail && store_done_ != req) {
+      store_error_ = r.error();  // locked: the reload stays pending and is tried again
+      continue;
+    }
     store_done_ = req;
-    store_error_ = err;
+    store_error_.reset();
+    if (!r) store_error_ = r.error();
     store_cv_.notify_all();
   }
 }
