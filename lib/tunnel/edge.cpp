@@ -734,13 +734,15 @@ core::Result<std::shared_ptr<Lane>> Edge::pick_lane(const std::string& site) {
   if (it == sites_.end()) return core::err(core::Errc::noinput, "no site " + site);
   if (!it->second.rec.enabled)
     return core::err(core::Errc::unavailable, "site " + site + " is disabled");
-  // The lane with the shortest queues: our sealed bytes waiting (256 KiB steps), then the last
-  // RTT sample (5 ms steps; it grows with the queues at the site and in the kernels, where a
-  // bulk download waits), then the fewest streams.
+  // The lane with the shortest queues: our sealed bytes waiting (256 KiB steps), its recent
+  // traffic (4 MiB/s steps: a bulk transfer toward us queues at the site and in the kernels,
+  // where we cannot see it, and a lost packet holds up the whole lane), the last RTT sample
+  // (5 ms steps), then the fewest streams.
   std::shared_ptr<Lane> best;
   auto key = [](const Lane& l) {
     const auto& st = l.stats();
     return std::make_tuple(st.queued.load(std::memory_order_relaxed) >> 18,
+                           st.rate.load(std::memory_order_relaxed) >> 22,
                            std::max<int64_t>(st.rtt_us.load(std::memory_order_relaxed), 0) / 5000,
                            st.streams.load(std::memory_order_relaxed));
   };

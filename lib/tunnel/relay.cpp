@@ -345,6 +345,20 @@ void Lane::sync_stats() {
   stats_.bytes_out.store(st.bytes_out, std::memory_order_relaxed);
   stats_.streams.store(uint32_t(relays_.size()), std::memory_order_relaxed);
   stats_.queued.store(queued(), std::memory_order_relaxed);
+  // The lane's recent traffic (both ways, averaged over ~0.5 s): where a bulk transfer runs.
+  auto now = Clock::now();
+  if (now - rate_at_ >= std::chrono::milliseconds(100)) {
+    uint64_t total = st.bytes_in + st.bytes_out;
+    if (rate_at_ != proto::TimePoint{}) {
+      double secs = std::chrono::duration<double>(now - rate_at_).count();
+      double sample = double(total - rate_bytes_) / secs;
+      double old = double(stats_.rate.load(std::memory_order_relaxed));
+      stats_.rate.store(uint64_t(old + (sample - old) * std::min(1.0, secs / 0.5)),
+                        std::memory_order_relaxed);
+    }
+    rate_at_ = now;
+    rate_bytes_ = total;
+  }
   using std::chrono::microseconds, std::chrono::duration_cast;
   if (st.rtt) stats_.rtt_us.store(duration_cast<microseconds>(*st.rtt).count());
   if (st.srtt) stats_.srtt_us.store(duration_cast<microseconds>(*st.srtt).count());
@@ -547,6 +561,7 @@ core::Result<uint32_t> Lane::open_stream(std::string_view target, OpenDone done)
   r.ours = true;
   arm_sweep();
   kick_write();
+  if (s_.next_tick() < tick_.expiry()) arm_tick();  // the open's deadline comes first
   if (done) {
     if (s_.peer_acks_opens())
       r.on_open = std::move(done);

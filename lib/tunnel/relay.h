@@ -61,6 +61,7 @@ struct LaneStats {
   std::atomic<int64_t> rtt_us{-1};   // last sample
   std::atomic<int64_t> srtt_us{-1};  // smoothed
   std::atomic<uint64_t> queued{0};   // sealed bytes waiting for the socket (the lane's queue)
+  std::atomic<uint64_t> rate{0};     // wire bytes per second, both ways (recent average)
   std::atomic<uint64_t> window_grows{0}, window_extra{0}, budget_denied{0};
   std::atomic<int64_t> handshake_unix_ms{0};
 };
@@ -195,6 +196,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   std::vector<std::function<void(bool)>> probes_;
   uint64_t probe_seq_ = 0;
   std::optional<proto::CloseCode> peer_close_;
+  proto::TimePoint rate_at_{};
+  uint64_t rate_bytes_ = 0;
   bool sweeping_ = false;
   proto::Buffer wbuf_;  // records being written, from wpos_ on
   size_t wpos_ = 0;

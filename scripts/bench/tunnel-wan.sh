@@ -11,7 +11,7 @@
 # server runs at the site; the client at the edge reaches it
 #   bare      directly, 10.99.0.2:5201
 #   tunneld   through a raw TCP forward on the edge (127.0.0.1:5301), the site tunneld dialing
-#             the edge over the link (2 lanes, defaults)
+#             the edge over the link (LANES lanes, default 2; otherwise defaults)
 #   ssh       through `ssh -L` to a throwaway sshd at the site (chacha20-poly1305@openssh.com)
 #   wg        through wireguard-go at both ends (10.98.0.0/24, MTU 1420)
 # for each stream count in STREAMS and both directions: s2e (site -> edge, iperf3 -R, a
@@ -26,7 +26,7 @@
 #
 # Knobs: RTTS ("10 50 100", ms), LOSSES ("0 0.5", %), RATE (1000, Mbit/s), QUEUE (wanem -q;
 # default one BDP), STREAMS ("1 4"), DIRS ("s2e e2s"), PATHS ("bare tunneld ssh wg"),
-# DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (10, s; 0: no latency probe), SEED (1),
+# LANES (2, the site's lanes), DUR (10, s per run), OMIT (0, iperf3 -O), PROBE (10, s; 0: no latency probe), SEED (1),
 # TCP_MEM ("4096 131072 33554432"), BUILD (build).
 # Self-healing: HEAL (0) outage cycles on the tunneld path after the matrix, at the first RTT
 # of RTTS without loss: each cycle the link drops every packet for OUTAGE (30) s (wanem SIGUSR1)
@@ -55,6 +55,7 @@ HEAL=${HEAL:-0}
 OUTAGE=${OUTAGE:-30}
 HEAL_RESTART=${HEAL_RESTART:-4}
 MATRIX=${MATRIX:-1}
+LANES=${LANES:-2}
 SEED=${SEED:-1}
 TCP_MEM=${TCP_MEM:-4096 131072 33554432}
 PY=/usr/bin/python3
@@ -210,7 +211,7 @@ if has tunneld; then
   printf '[edge]\nlisten = "%s:7000"\nforward_bind = "127.0.0.1"\n' $A_IP > "$T/edge/tunneld.toml"
   bg edge ip netns exec $NA "$BIN/tunneld" --dir "$T/edge" -q
   wait_port $NA 7000
-  "$BIN/peerctl" --dir "$T/edge" site add wan --edge $A_IP:7000 > "$T/site/tunneld.toml"
+  "$BIN/peerctl" --dir "$T/edge" site add wan --edge $A_IP:7000 --lanes "$LANES" > "$T/site/tunneld.toml"
   sqlite3 "$T/edge/warren.db" "INSERT INTO forwards (protocol, listen_port, site, target, created_at)
     VALUES ('tcp', 5301, 'wan', '127.0.0.1:5201', 0), ('tcp', 5302, 'wan', '127.0.0.1:5400', 0)"
   wait_port $NA 5301
@@ -220,7 +221,7 @@ wait_lanes() { # the site has both lanes up
   has tunneld || return 0
   i=0
   until printf '{"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$T/site/run/tunneld.sock" 2>/dev/null |
-    grep -q '"lanes_up":2'; do
+    grep -q "\"lanes_up\":$LANES"; do
     i=$((i + 1))
     [ $i -gt 600 ] && { cat "$T/site.log" >&2; die 69 "the site's lanes did not come up"; }
     sleep 0.05
