@@ -63,10 +63,10 @@ struct EdgeConfig {
   std::string forward_bind = "0.0.0.0";  // address the raw forwards listen on
   milliseconds udp_idle_timeout{60000};
   milliseconds store_poll{500};
-  uint32_t max_handshakes = 256;  // connections still in the handshake at once
+  uint32_t max_handshakes = 256;           // connections still in the handshake at once
   uint32_t max_handshakes_per_source = 8;  // of them from one address
   uint32_t handshake_reserve = 64;         // of them only for addresses that completed one
-  std::string geoip_db;           // MaxMind DB for the forwards' country rules ("" none)
+  std::string geoip_db;                    // MaxMind DB for the forwards' country rules ("" none)
   // TLS forwards (tls_client_cert in the store): the certificate they present, and the CA
   // bundle (and optional CRL) their clients' certificates must chain to.
   std::string forward_tls_cert, forward_tls_key;

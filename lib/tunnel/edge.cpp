@@ -783,13 +783,12 @@ asio::awaitable<boost::json::object> Edge::dial(ipc::Request& req) {
     co_await wait->signal.async_wait(net::use_tuple);
   }
   if (!wait->result) {
-    asio::post(l->executor(), [l, id] {
-      l->refuse(uint32_t(id), proto::ResetCode::cancel, "dial timed out");
-    });
+    asio::post(l->executor(),
+               [l, id] { l->refuse(uint32_t(id), proto::ResetCode::cancel, "dial timed out"); });
     logger()->info("event=dial_failed site={} target={} error=\"timed out\"", site, target);
-    co_return ipc::fail(core::err(core::Errc::tempfail,
-                                  "site " + site + ": no answer for " + target + " within " +
-                                      std::to_string(kDialTimeout.count()) + " s"));
+    co_return ipc::fail(
+        core::err(core::Errc::tempfail, "site " + site + ": no answer for " + target + " within " +
+                                            std::to_string(kDialTimeout.count()) + " s"));
   }
   if (!*wait->result) {
     logger()->info("event=dial_failed site={} target={} error=\"{}\"", site, target,

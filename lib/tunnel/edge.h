@@ -121,7 +121,7 @@ class Edge : public Daemon, public Lane::Hooks {
   std::condition_variable store_cv_;
   bool store_stop_ = false;
   uint64_t store_req_ = 0, store_done_ = 0;  // reload requests and their completions
-  std::optional<core::Error> store_error_;  // of the last pass that answered a reload
+  std::optional<core::Error> store_error_;   // of the last pass that answered a reload
   std::optional<store::Db> db_;
   std::thread store_thread_;
 };

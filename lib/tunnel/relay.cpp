@@ -32,9 +32,9 @@ constexpr size_t kChunk = proto::kMaxFrameBody;  // one DATA record per local re
 // Sealed output waiting for the lane's socket. Small, so that with TCP_NOTSENT_LOWAT the queue
 // that decides which stream goes next is ours (round robin), not a deep FIFO in front of it.
 constexpr size_t kMaxBacklog = 512 * 1024;
-constexpr int kReadsPerTurn = 4;                 // local reads before yielding to other work
-constexpr auto kCloseFlush = 2s;                 // time to write CLOSE before dropping
-constexpr auto kAttachDeadline = 15s;            // a stream we opened must get its local end
+constexpr int kReadsPerTurn = 4;       // local reads before yielding to other work
+constexpr auto kCloseFlush = 2s;       // time to write CLOSE before dropping
+constexpr auto kAttachDeadline = 15s;  // a stream we opened must get its local end
 constexpr auto kSweepEvery = 1s;
 constexpr size_t kMaxEarlyDgrams = 32;  // per UDP flow, until its socket is connected
 constexpr size_t kMaxIov = 16;          // DATA frames of one stream per sendmsg(2)
@@ -230,7 +230,8 @@ void Lane::handle(std::span<const proto::Event> events) {
           auto errc = code == ResetCode::refused        ? core::Errc::noperm
                       : code == ResetCode::stream_limit ? core::Errc::tempfail
                                                         : core::Errc::unavailable;
-          std::string why = e.text.empty() ? std::string(proto::to_string(code)) : std::string(e.text);
+          std::string why =
+              e.text.empty() ? std::string(proto::to_string(code)) : std::string(e.text);
           opened(*r, core::err(errc, why));
         }
         erase(e.id, true);

@@ -73,8 +73,8 @@ using OpenDone = std::function<void(core::Result<void>)>;
 
 // Socket settings of a lane (tunneld.toml [tunnel]).
 struct LaneOptions {
-  std::string congestion;    // TCP_CONGESTION ("" = the kernel's default)
-  int notsent_lowat = 0;     // TCP_NOTSENT_LOWAT in bytes (0 = leave the kernel's)
+  std::string congestion;  // TCP_CONGESTION ("" = the kernel's default)
+  int notsent_lowat = 0;   // TCP_NOTSENT_LOWAT in bytes (0 = leave the kernel's)
 };
 
 class Lane : public std::enable_shared_from_this<Lane> {

@@ -9,15 +9,7 @@
 load tunneld-common
 
 setup_file() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  export TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-abort.XXXXXX")
-  export E=$TD/edge S=$TD/site
-  mkdir -p "$E" "$S" "$TD/pids"
+  make_dirs abort
   write_helpers
   export STREAM=$(free_port) RESET=$(free_port) SINK=$(free_port) HTTP=$(free_port)
   mkdir -p "$TD/www"

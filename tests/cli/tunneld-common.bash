@@ -74,3 +74,15 @@ wait_gone() {
   done
   return 1
 }
+
+make_dirs() { # NAME: REPO, BIN (from $BUILD) first on PATH, a fresh $TD with $E, $S and $TD/pids
+  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+  case ${BUILD:-build} in
+  /*) BIN=${BUILD}/bin ;;
+  *) BIN=$REPO/${BUILD:-build}/bin ;;
+  esac
+  export REPO BIN PATH="$BIN:$PATH"
+  TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-$1.XXXXXX")
+  export TD E=$TD/edge S=$TD/site
+  mkdir -p "$E" "$S" "$TD/pids"
+}

@@ -8,16 +8,8 @@
 load tunneld-common
 
 setup_file() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  export TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-faults.XXXXXX")
+  make_dirs faults
   chmod 755 "$TD"  # the tests run as nobody need to reach their directory
-  export E=$TD/edge S=$TD/site
-  mkdir -p "$E" "$S" "$TD/pids"
   write_helpers
   export ECHO=$(free_port) FWD=$(free_port)
   /usr/bin/python3 "$TD/echo.py" "$ECHO" >/dev/null 2>&1 3>&- &

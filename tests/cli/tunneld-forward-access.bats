@@ -8,15 +8,7 @@
 load tunneld-common
 
 setup_file() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  export TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-fwd-access.XXXXXX")
-  export E=$TD/edge S=$TD/site
-  mkdir -p "$E" "$S" "$TD/pids"
+  make_dirs fwd-access
   write_helpers
   # The installation's CA, the certificate TLS forwards present, a client certificate; and a
   # client certificate from another CA.

@@ -8,16 +8,9 @@
 load tunneld-common
 
 setup_file() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  export TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-wan.XXXXXX")
+  make_dirs wan
   export NA=wtest-$$-a NB=wtest-$$-b
-  export E=$TD/edge S=$TD/site
-  mkdir -p "$E" "$S" "$TD/pids" "$TD/www"
+  mkdir -p "$TD/www"
   if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! command -v cc >/dev/null ||
     ! ip netns add "$NA" 2>/dev/null; then
     touch "$TD/skip"

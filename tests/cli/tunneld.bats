@@ -8,15 +8,8 @@
 load tunneld-common
 
 setup_file() {
-  REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-  case ${BUILD:-build} in
-  /*) BIN=${BUILD}/bin ;;
-  *) BIN=$REPO/${BUILD:-build}/bin ;;
-  esac
-  export PATH="$BIN:$PATH"
-  export TD=$(mktemp -d "${TMPDIR:-/tmp}/warren-tunneld.XXXXXX")
-  export E=$TD/edge S=$TD/site
-  mkdir -p "$E" "$S" "$TD/www" "$TD/pids"
+  make_dirs tunneld
+  mkdir -p "$TD/www"
   write_helpers
   head -c 300000 /dev/urandom | base64 -w 76 > "$TD/www/page.txt"
   echo "hello through the tunnel" > "$TD/www/index.html"

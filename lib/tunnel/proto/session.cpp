@@ -417,9 +417,10 @@ TimePoint Session::next_tick() const {
     case State::confirming:
       return deadline_;
     case State::open:
-      return std::min({last_recv_ + idle_timeout_, last_sent_ + keepalive_,
-                       send_key_since_ + settings_.rekey_after_time,
-                       open_deadlines_.empty() ? TimePoint::max() : open_deadlines_.front().second});
+      return std::min(
+          {last_recv_ + idle_timeout_, last_sent_ + keepalive_,
+           send_key_since_ + settings_.rekey_after_time,
+           open_deadlines_.empty() ? TimePoint::max() : open_deadlines_.front().second});
     default:
       return TimePoint::max();
   }
@@ -629,8 +630,8 @@ void Session::consumed(uint32_t id, size_t n, TimePoint now) {
   uint64_t grow = 0;
   Duration rtt = stats_.min_rtt.value_or(std::chrono::milliseconds(100));
   if (s.window < settings_.stream_window_max && now_ - s.last_grant < rtt) {
-    uint64_t want = std::min<uint64_t>(uint64_t(s.window) * 2, settings_.stream_window_max) -
-                    s.window;
+    uint64_t want =
+        std::min<uint64_t>(uint64_t(s.window) * 2, settings_.stream_window_max) - s.window;
     // The budget is the site's: each of its lanes has its share.
     uint64_t budget = settings_.window_budget / std::max<uint16_t>(1, hello_.lane_count);
     uint64_t room = budget > stats_.window_extra ? budget - stats_.window_extra : 0;
@@ -665,13 +666,17 @@ void Session::expire_opens() {
     auto it = streams_.find(id);
     if (it == streams_.end() || it->second.acked) continue;
     if (open_timeout_text_.empty())
-      open_timeout_text_ = "no answer from the peer within " +
-                           std::to_string(to_ms(settings_.open_timeout)) + " ms";
+      open_timeout_text_ =
+          "no answer from the peer within " + std::to_string(to_ms(settings_.open_timeout)) + " ms";
     queue_frame_room(kFrameHeaderLen + 2 + 16);
     append_rst(ctl_, id, ResetCode::cancel, "open timed out");
     erase_stream(it);
-    events_.push_back(Event{EventType::reset, id, StreamKind::tcp,
-                            static_cast<uint16_t>(ResetCode::unreachable), {}, open_timeout_text_});
+    events_.push_back(Event{EventType::reset,
+                            id,
+                            StreamKind::tcp,
+                            static_cast<uint16_t>(ResetCode::unreachable),
+                            {},
+                            open_timeout_text_});
   }
   flush();
 }

@@ -38,10 +38,10 @@ namespace tunnel::proto {
 struct Settings {
   uint32_t stream_window = 512 * 1024;  // credit this side grants per stream, re-granted as read
   // Receive-window auto-tuning: a stream whose sender uses a quarter of its window within one
-  // round trip (the least recent RTT sample) is window-limited, and its window doubles (up to stream_window_max), as HTTP/2 and QUIC
-  // stacks do; the sum of all growth stays within window_budget (the memory this session may
-  // promise to buffer; the site's budget, shared evenly by its lanes). stream_window_max ==
-  // stream_window turns auto-tuning off.
+  // round trip (the least recent RTT sample) is window-limited, and its window doubles (up to
+  // stream_window_max), as HTTP/2 and QUIC stacks do; the sum of all growth stays within
+  // window_budget (the memory this session may promise to buffer; the site's budget, shared evenly
+  // by its lanes). stream_window_max == stream_window turns auto-tuning off.
   uint32_t stream_window_max = 16 * 1024 * 1024;
   uint64_t window_budget = 64 * 1024 * 1024;
   Duration rtt_probe = std::chrono::seconds(1);  // a busy receiver re-measures the RTT this often
@@ -49,7 +49,7 @@ struct Settings {
   // is reset with a timeout (minor 2 peers only).
   Duration open_timeout = std::chrono::seconds(10);
   uint8_t minor = kMinorVersion;  // the minor version this side speaks (lower: compatibility)
-  uint32_t max_streams = 8192;          // concurrent streams the peer may open (more: RST)
+  uint32_t max_streams = 8192;    // concurrent streams the peer may open (more: RST)
   uint64_t rekey_after_records = kRekeyAfterRecords;
   uint64_t rekey_after_bytes = kRekeyAfterBytes;
   Duration rekey_after_time = kRekeyAfterTime;
@@ -128,9 +128,9 @@ struct SessionStats {
   // The least sample of the last 10 s: the path without our own queues, what window growth
   // uses (a smoothed RTT inflated by a backlog would grow the window that made the backlog).
   std::optional<Duration> min_rtt;
-  uint64_t window_grows = 0;     // receive windows doubled
-  uint64_t budget_denied = 0;    // growth refused by the window budget
-  uint64_t window_extra = 0;     // bytes of receive window granted above stream_window, now
+  uint64_t window_grows = 0;   // receive windows doubled
+  uint64_t budget_denied = 0;  // growth refused by the window budget
+  uint64_t window_extra = 0;   // bytes of receive window granted above stream_window, now
 };
 
 class Session {

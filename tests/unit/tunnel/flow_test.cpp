@@ -125,8 +125,7 @@ TEST_CASE("the site's window budget bounds growth across streams and lanes", "[t
   for (auto n : sent) CHECK(n >= 128 * 1024);
 }
 
-TEST_CASE("a thousand idle streams keep the initial window and cost no budget",
-          "[tunnel][flow]") {
+TEST_CASE("a thousand idle streams keep the initial window and cost no budget", "[tunnel][flow]") {
   Pair p;
   p.icfg.settings.stream_window = 64 * 1024;
   connect_over(p, 30ms);
@@ -227,8 +226,7 @@ TEST_CASE("OPEN_ACK for a stream the sender opened, or twice, is a protocol erro
   }
 }
 
-TEST_CASE("a minor-1 peer: no OPEN_ACK either way, and opens count as accepted",
-          "[tunnel][flow]") {
+TEST_CASE("a minor-1 peer: no OPEN_ACK either way, and opens count as accepted", "[tunnel][flow]") {
   SECTION("minor-1 site, current edge") {
     Pair p;
     p.icfg.settings.minor = 1;

@@ -236,7 +236,7 @@ TEST_CASE("streams: open with target, data both ways, half-close, reset", "[tunn
 TEST_CASE("flow control: an unread stream stops its sender and never blocks the others",
           "[tunnel][session]") {
   Pair p;
-  p.icfg.settings.stream_window = 64 * 1024;  // the site's receive window per stream
+  p.icfg.settings.stream_window = 64 * 1024;      // the site's receive window per stream
   p.icfg.settings.stream_window_max = 64 * 1024;  // fixed: no auto-tuning here
   p.connect();
   auto slow = p.edge->open_stream("10.0.0.1:1");
