@@ -327,17 +327,13 @@ void Lane::kick_write() {
 // not reached keep their place ahead of the ones that just had a turn (they block again at
 // the back), so a bulk stream never makes an interactive one wait more than a record per turn.
 void Lane::unblock() {
-  if (blocked_.empty() || backlog_high()) return;
-  std::vector<uint32_t> ids;
-  ids.swap(blocked_);
-  size_t i = 0;
-  for (; i < ids.size() && !backlog_high(); ++i) {
-    if (Relay* r = find(ids[i])) {
+  for (size_t n = blocked_.size(); n > 0 && !backlog_high(); --n) {
+    auto id = blocked_.next();
+    if (Relay* r = find(*id)) {
       r->blocked = false;
-      pump_read(ids[i]);
+      pump_read(*id);
     }
   }
-  blocked_.insert(blocked_.begin(), ids.begin() + ptrdiff_t(i), ids.end());
 }
 
 void Lane::sync_stats() {
@@ -765,11 +761,11 @@ void Lane::pump_read(uint32_t id) {
   }
   int fd = r->fd();
   // Others waiting for the backlog: one record per turn, then the back of the queue.
-  int turns = blocked_.empty() ? kReadsPerTurn : 1;
+  int turns = blocked_.turn(kReadsPerTurn);
   for (int i = 0; i < turns; ++i) {
     if (backlog_high()) {
       r->blocked = true;
-      blocked_.push_back(id);
+      blocked_.wait(id);
       kick_write();
       return;
     }

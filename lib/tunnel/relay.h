@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "tunnel/proto/fair.h"
 #include "tunnel/proto/session.h"
 
 namespace spdlog {
@@ -205,8 +206,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool closing_ = false, done_ = false, reported_open_ = false;
   std::string close_reason_;
   RelayMap relays_;
-  std::vector<uint32_t> blocked_;  // relays paused while the lane's backlog is high
-  std::vector<uint8_t> scratch_;   // datagram receive buffer
+  proto::FairQueue blocked_;      // relays paused while the lane's backlog is high, in turn order
+  std::vector<uint8_t> scratch_;  // datagram receive buffer
   LaneStats stats_;
 };
 
