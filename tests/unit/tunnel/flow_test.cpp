@@ -266,8 +266,7 @@ TEST_CASE("a minor-1 peer: no OPEN_ACK either way, and opens count as accepted",
   }
 }
 
-TEST_CASE("fair turns: an interactive stream waits for at most one bulk record",
-          "[tunnel][flow]") {
+TEST_CASE("fair turns: an interactive stream waits for at most one bulk record", "[tunnel][flow]") {
   // The lane's policy (tunnel::Lane): a stream seals records while the queue of sealed bytes is
   // below the limit (4 per turn when nobody waits, else 1); one that finds it full waits in the
   // FairQueue; as the socket drains, waiting streams are served from the front.
