@@ -870,16 +870,21 @@ ResetCode reset_code_for(const boost::system::error_code& ec) {
 
 std::string resolve_congestion(std::string_view want) {
   if (want != "auto") return std::string(want);
-  auto avail = core::read_file("/proc/sys/net/ipv4/tcp_available_congestion_control");
-  if (!avail) return {};
-  std::string_view v = *avail;
-  for (size_t at = 0; at < v.size();) {
-    size_t end = v.find_first_of(" \n", at);
-    if (end == std::string_view::npos) end = v.size();
-    if (v.substr(at, end - at) == "bbr") return "bbr";
-    at = end + 1;
-  }
-  return {};
+  // Read once per process: lanes are made on every accept and reconnect, and what the kernel
+  // offers does not change under a running daemon.
+  static const std::string best = [] {
+    auto avail = core::read_file("/proc/sys/net/ipv4/tcp_available_congestion_control");
+    if (!avail) return std::string();
+    std::string_view v = *avail;
+    for (size_t at = 0; at < v.size();) {
+      size_t end = v.find_first_of(" \n", at);
+      if (end == std::string_view::npos) end = v.size();
+      if (v.substr(at, end - at) == "bbr") return std::string("bbr");
+      at = end + 1;
+    }
+    return std::string();
+  }();
+  return best;
 }
 
 LaneOptions lane_options(const Config& c) {

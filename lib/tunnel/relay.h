@@ -215,7 +215,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
 proto::ResetCode reset_code_for(const boost::system::error_code& ec);
 
 // The congestion control for lanes: "auto" is bbr when the kernel offers it (else ""), other
-// names are kept ("" = the kernel's default). Reads /proc once per call.
+// names are kept ("" = the kernel's default). Reads /proc once per process.
 std::string resolve_congestion(std::string_view want);
 
 struct Config;
