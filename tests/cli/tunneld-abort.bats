@@ -31,9 +31,7 @@ idle_timeout = "2s"
 forward_bind = "127.0.0.1"
 store_poll = "100ms"
 EOF
-  start_edge
-  export EDGE_ADDR=$(edge_status | jq -r .listen)
-  sed -i "s/^listen = .*/listen = \"$EDGE_ADDR\"/" "$E/tunneld.toml"
+  start_edge_pinned
   peerctl --dir "$E" site add homelab --edge "$EDGE_ADDR" > "$S/tunneld.toml"
   site_timers "$S/tunneld.toml"
   export F_STREAM=$(free_port) F_RESET=$(free_port) F_SINK=$(free_port)
@@ -52,10 +50,7 @@ EOF
 }
 
 teardown_file() {
-  for f in "$TD"/pids/*; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  [ -n "${KEEP_TD:-}" ] || rm -rf "$TD"
+  kill_all
 }
 
 setup() {

@@ -86,3 +86,18 @@ make_dirs() { # NAME: REPO, BIN (from $BUILD) first on PATH, a fresh $TD with $E
   export TD E=$TD/edge S=$TD/site
   mkdir -p "$E" "$S" "$TD/pids"
 }
+
+start_edge_pinned() { # starts the edge ($E/tunneld.toml listens on port 0), exports EDGE_ADDR and
+  # writes the address it got back into the file, so restarts come back on it
+  start_edge || return 1
+  EDGE_ADDR=$(edge_status | jq -r .listen)
+  export EDGE_ADDR
+  sed -i "s/^listen = .*/listen = \"$EDGE_ADDR\"/" "$E/tunneld.toml"
+}
+
+kill_all() { # kills every process of $TD/pids and removes $TD (kept with KEEP_TD=1)
+  for f in "$TD"/pids/*; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  [ -n "${KEEP_TD:-}" ] || rm -rf "$TD"
+}

@@ -56,10 +56,7 @@ EOF
 
 teardown_file() {
   touch "$TD/release"
-  for f in "$TD"/pids/*; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  [ -n "${KEEP_TD:-}" ] || rm -rf "$TD"
+  kill_all
 }
 
 setup() {

@@ -27,10 +27,7 @@ forward_bind = "127.0.0.1"
 store_poll = "100ms"
 udp_idle_timeout = "1s"
 EOF
-  start_edge
-  export EDGE_ADDR=$(edge_status | jq -r .listen)
-  # Restarts come back on the same address.
-  sed -i "s/^listen = .*/listen = \"$EDGE_ADDR\"/" "$E/tunneld.toml"
+  start_edge_pinned
   # By name: the site resolves "localhost" again before every connection attempt.
   peerctl --dir "$E" site add homelab --edge "localhost:${EDGE_ADDR##*:}" > "$S/tunneld.toml"
   site_timers "$S/tunneld.toml"
@@ -40,10 +37,7 @@ EOF
 }
 
 teardown_file() {
-  for f in "$TD"/pids/*; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  [ -n "${KEEP_TD:-}" ] || rm -rf "$TD"
+  kill_all
 }
 
 setup() {
