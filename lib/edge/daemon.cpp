@@ -316,9 +316,10 @@ class Control {
   std::map<TargetState*, std::shared_ptr<Checker>> checkers_;
   BufferPool bufs_;
   std::string log_path_;
-  std::unique_ptr<Stream> tun_;  // kept open between polls of tunneld's status
-  std::string tun_in_;           // what it sent past the last reply line
-  bool store_missing_ = false;   // the store path names no file (logged once)
+  std::unique_ptr<Stream> tun_;         // kept open between polls of tunneld's status
+  std::string tun_in_;                  // what it sent past the last reply line
+  bool store_missing_ = false;          // the store path names no file (logged once)
+  bool store_release_waiting_ = false;  // replaced, the old log not yet emptied (logged once)
 };
 
 // How often tunneld's status is asked while targets are behind sites, and how long it may take.
@@ -568,20 +569,31 @@ asio::awaitable<void> Control::poll_loop() {
         !cfg.store.empty()) {
       last_store = now;
       if (src_.db_open && src_.db.replaced()) {
-        // Another file was renamed over the store (a backup restored, a deployment): the open
-        // connection still reads the old one. Let go of it everywhere and load the new file.
-        if (core::file_exists(cfg.store)) {
-          logger()->warn("event=store_replaced path={}", cfg.store);
-          src_.db = store::Db();
-          src_.db_open = false;
-          store_missing_ = false;
-          if (d_.access) d_.access->store_replaced();
-          changed = true;
-          why = "store_replaced";
-        } else if (!store_missing_) {
-          store_missing_ = true;
-          logger()->error("event=store_missing path={} detail=\"serving the last state read\"",
-                          cfg.store);
+        // Another file was renamed over the store (a backup restored, a deployment), or the
+        // store's -wal or -shm were removed: the open connections still read the old files.
+        // Let go of them everywhere (the old log emptied first) and load what the path names.
+        if (!core::file_exists(cfg.store)) {
+          if (!store_missing_) {
+            store_missing_ = true;
+            logger()->error("event=store_missing path={} detail=\"serving the last state read\"",
+                            cfg.store);
+          }
+        } else {
+          if (d_.access) d_.access->store_replaced();  // no new transactions on the old file
+          if (auto e = src_.db.release_replaced(); !e) {
+            // A connection is still inside a read through the old log: again at the next poll.
+            if (!store_release_waiting_)
+              logger()->warn("event=store_replaced path={} detail=\"{}\"", cfg.store,
+                             e.error().message);
+            store_release_waiting_ = true;
+          } else {
+            logger()->warn("event=store_replaced path={}", cfg.store);
+            src_.db = store::Db();
+            src_.db_open = false;
+            store_missing_ = store_release_waiting_ = false;
+            changed = true;
+            why = "store_replaced";
+          }
         }
       } else if (src_.db_open) {
         auto v = src_.db.change_gen();

@@ -117,18 +117,27 @@ bool Stmt::col_null(int i) const {
   return sqlite3_column_type(s_, i) == SQLITE_NULL;
 }
 
+void Db::close() {
+  if (!db_) return;
+  if (replaced()) sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
-    if (db_) sqlite3_close_v2(db_);
+    close();
     db_ = o.db_;
     path_ = std::move(o.path_);
+    logs_[0] = o.logs_[0];
+    logs_[1] = o.logs_[1];
     o.db_ = nullptr;
   }
   return *this;
 }
 
 Db::~Db() {
-  if (db_) sqlite3_close_v2(db_);
+  close();
 }
 
 Result<Db> Db::open(const std::string& path, const OpenOptions& opt) {
@@ -168,6 +177,7 @@ Result<Db> Db::open(const std::string& path, const OpenOptions& opt) {
                                    " is newer than this binary supports (" +
                                    std::to_string(latest_version()) + "); upgrade Warren");
   }
+  (void)d.replaced();  // learns the -wal and -shm this connection uses
   return d;
 }
 
@@ -214,11 +224,42 @@ Result<int64_t> Db::change_gen() {
   return st->col_int(0);
 }
 
-bool Db::replaced() const {
-  if (!db_) return false;
+bool Db::moved() const {
   int moved = 0;
   if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK) return false;
   return moved != 0;
+}
+
+bool Db::replaced() {
+  if (!db_) return false;
+  if (moved()) return true;
+  static constexpr const char* kSuffix[] = {"-wal", "-shm"};
+  for (int i = 0; i < 2; ++i) {
+    struct stat st {};
+    bool there = ::stat((path_ + kSuffix[i]).c_str(), &st) == 0;
+    LogId& l = logs_[i];
+    if (l.ino == 0) {  // not seen yet (not in WAL mode, or no reader yet): learn it
+      if (there) l = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+      continue;
+    }
+    if (!there || l.dev != static_cast<uint64_t>(st.st_dev) ||
+        l.ino != static_cast<uint64_t>(st.st_ino))
+      return true;
+  }
+  return false;
+}
+
+Result<void> Db::release_replaced() {
+  if (!db_ || !moved()) return {};
+  auto st = prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row && st->col_int(0) != 0)
+    return Error(Errc::tempfail, path_ +
+                                     ": replaced, but another connection still reads the "
+                                     "old file through its log");
+  return {};
 }
 
 int Db::schema_version() {

@@ -66,7 +66,7 @@ struct OpenOptions {
 class Db {
  public:
   Db() = default;
-  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), logs_(o.logs_) { o.db_ = nullptr; }
   Db& operator=(Db&& o) noexcept;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -85,19 +85,38 @@ class Db {
   // with audit rows, session touches or failure counts: daemons poll this to reload.
   core::Result<int64_t> change_gen();
   int schema_version();
-  // Whether the path no longer names the file this connection has open: another file was
-  // renamed over it (a backup restored, a deployment moved in) or it was removed. SQLite's
-  // SQLITE_FCNTL_HAS_MOVED: one stat(2) of the path against the inode of the open file. A
-  // daemon's store poll asks it and reopens; a connection never follows the path by itself.
-  bool replaced() const;
+  // Whether the path no longer names the files this connection has open: another file was
+  // renamed over the store (a backup restored, a deployment moved in), the store was removed,
+  // or its -wal or -shm were (after which this connection and every new one would each keep a
+  // log of their own and never see each other's commits). SQLite's SQLITE_FCNTL_HAS_MOVED and
+  // a stat(2) of each log file against the one this connection first saw there. A daemon's
+  // store poll asks it, calls release_replaced() and opens the path again; a connection never
+  // follows the path by itself. A replaced connection never checkpoints or deletes a log when
+  // it closes (those at the path are no longer its own).
+  bool replaced();
+  // Before a connection that replaced() reported is let go. When another file was renamed over
+  // the store, the old file's WAL may still lie at the path beside the new one, and SQLite would
+  // read the new file through it (a WAL names no database): it is checkpointed into the old
+  // file and truncated; Errc::tempfail while another connection still reads through it (try
+  // again later). When only the -wal or -shm were removed, nothing is written: commits left
+  // only in the orphaned log are dropped rather than written over what others wrote since.
+  core::Result<void> release_replaced();
   const std::string& path() const { return path_; }
   sqlite3* raw() { return db_; }
 
   core::Error error(const std::string& what) const;
 
  private:
+  void close();
+  bool moved() const;
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  // (device, inode) of the -wal and -shm this connection uses, learnt when they first exist.
+  struct LogId {
+    uint64_t dev = 0, ino = 0;
+  };
+  LogId logs_[2];
 };
 
 // BEGIN IMMEDIATE … COMMIT; rolls back in the destructor unless committed. Inside an open

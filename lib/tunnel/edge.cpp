@@ -977,18 +977,6 @@ core::Result<void> publish_meta(store::Db& db, std::string_view key, std::string
   return {};
 }
 
-// Before the connection to a store that was replaced closes: its WAL, still at the path beside
-// the new file, is emptied, or the new file would be read with the old one's pages (a WAL names
-// no database, and SQLite does not checkpoint a moved database when it closes).
-core::Result<void> empty_wal(store::Db& db) {
-  WARREN_TRY(st, db.prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
-  WARREN_TRY(row, st.step());
-  if (row && st.col_int(0) != 0)
-    return core::err(core::Errc::tempfail,
-                     db.path() + ": replaced, but another process still uses the old file's WAL");
-  return {};
-}
-
 }  // namespace
 
 core::Result<void> Edge::request_store_reload() {
@@ -1024,7 +1012,7 @@ void Edge::store_loop() {
       } else {
         if (!replaced) logger()->warn("event=store_replaced path={} note=\"reopening\"", path);
         replaced = true;
-        WARREN_CHECK(empty_wal(*db_));
+        WARREN_CHECK(db_->release_replaced());
         db_.reset();
       }
     }

@@ -340,4 +340,9 @@ EOF
   peerctl --dir "$E" site rm branch >/dev/null
   wait_log 'event=site_removed site=branch' "$TD/edge.log"
   kill "$(cat "$TD/pids/branch")"
+  # The -wal and -shm removed under the live file: the next change lands in a log of peerctl's
+  # own, and the edge reopens to read through it.
+  rm -f "$E/warren.db-wal" "$E/warren.db-shm"
+  peerctl --dir "$E" site add tidy --edge "$EDGE_ADDR" >/dev/null
+  wait_log "event=site_added site=tidy" "$TD/edge.log"
 }

@@ -119,7 +119,8 @@ TEST_CASE("nested transactions are savepoints: inner rollback keeps the outer wo
   REQUIRE(st->col_text(0) == "kept,kept2");
 }
 
-TEST_CASE("replaced(): a file renamed over the store or its removal, not a write", "[store]") {
+TEST_CASE("replaced(): a file renamed over the store, its log or itself removed; not a write",
+          "[store]") {
   auto dir = tmpdir();
   auto db = store::open_dir(dir);
   REQUIRE(db);
@@ -139,10 +140,11 @@ TEST_CASE("replaced(): a file renamed over the store or its removal, not a write
   }
   REQUIRE(std::rename((dir + "/copy/warren.db").c_str(), (dir + "/warren.db").c_str()) == 0);
   REQUIRE(db->replaced());
-  // The old file's WAL and shared memory go with it (else SQLite reads the new file through
-  // the old file's log: the value below would be "v").
-  std::remove((dir + "/warren.db-wal").c_str());
-  std::remove((dir + "/warren.db-shm").c_str());
+  // The old file's WAL, still at the path beside the new file, is emptied into the old file
+  // before the connection is let go (else SQLite reads the new file through the old log: the
+  // value below would be "v").
+  REQUIRE(db->release_replaced());
+  *db = store::Db();
   // A connection opened now has the new file, and is not replaced.
   auto fresh = store::open_dir(dir);
   REQUIRE(fresh);
@@ -151,6 +153,14 @@ TEST_CASE("replaced(): a file renamed over the store or its removal, not a write
   REQUIRE(st);
   REQUIRE(*st->step());
   REQUIRE(st->col_text(0) == "from the copy");
+  // The -wal removed under a live connection: its commits and the path's no longer meet.
+  REQUIRE(std::remove((dir + "/warren.db-wal").c_str()) == 0);
+  REQUIRE(fresh->replaced());
+  REQUIRE(fresh->release_replaced());  // writes nothing: the file was not replaced
+  *fresh = store::Db();
+  fresh = store::open_dir(dir);
+  REQUIRE(fresh);
+  REQUIRE_FALSE(fresh->replaced());
   // Removed: the path names no file at all.
   REQUIRE(std::remove((dir + "/warren.db").c_str()) == 0);
   REQUIRE(fresh->replaced());
