@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <boost/json.hpp>
 
-#include "blueprint/blueprint.h"
+#include "config/write.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "enroll/enroll.h"
@@ -104,16 +104,16 @@ void register_site_enroll(Ctx& c, CLI::App& noun) {
     if (!o->key_out.empty()) {
       auto w = core::write_file_excl(o->key_out, priv + "\n", 0600);
       if (!w) return cli::fail(std::move(w.error()).context("--key-out"));
-      toml += "private_key_file = " + blueprint::toml_string(absolute_path(o->key_out)) + "\n";
+      toml += "private_key_file = " + config::toml_string(absolute_path(o->key_out)) + "\n";
     } else {
-      toml += "private_key = " + blueprint::toml_string(priv) + "\n";
+      toml += "private_key = " + config::toml_string(priv) + "\n";
     }
     crypto::wipe(priv.data(), priv.size());
     toml += "lanes = " + std::to_string(o->lanes) + "\n";
     if (!o->allow.empty()) {
       toml += "allow = [";
       for (size_t i = 0; i < o->allow.size(); ++i)
-        toml += (i ? ", " : "") + blueprint::toml_string(o->allow[i]);
+        toml += (i ? ", " : "") + config::toml_string(o->allow[i]);
       toml += "]\n";
     }
     core::Result<void> w;

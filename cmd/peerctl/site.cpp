@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "blueprint/blueprint.h"
+#include "config/write.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "enroll/enroll.h"
@@ -118,22 +118,22 @@ core::Result<void> emit_config(const Ctx& c, const std::string& name, const cryp
   if (!o.key_out.empty()) {
     if (auto w = core::write_file_excl(o.key_out, priv + "\n", 0600); !w)
       return std::move(w.error()).context("--key-out");
-    key_line = "private_key_file = " + blueprint::toml_string(absolute(o.key_out)) + "\n";
+    key_line = "private_key_file = " + config::toml_string(absolute(o.key_out)) + "\n";
   } else {
-    key_line = "private_key = " + blueprint::toml_string(priv) + "\n";
+    key_line = "private_key = " + config::toml_string(priv) + "\n";
   }
-  std::string toml = "# tunneld.toml for site " + blueprint::toml_string(name) +
+  std::string toml = "# tunneld.toml for site " + config::toml_string(name) +
                      ", written by peerctl on " + core::rfc3339(now()) + ".\n";
   if (o.key_out.empty()) toml += "# It holds the site's private key: keep it private (0600).\n";
   if (et) toml += enroll_hint(edge.endpoint, edge.https_port, et->token, et->expires_at);
-  toml += "[site]\nname = " + blueprint::toml_string(name) +
-          "\nedge = " + blueprint::toml_string(edge.endpoint) +
-          "\nedge_public_key = " + blueprint::toml_string(crypto::key_to_base64(edge.public_key)) +
+  toml += "[site]\nname = " + config::toml_string(name) +
+          "\nedge = " + config::toml_string(edge.endpoint) +
+          "\nedge_public_key = " + config::toml_string(crypto::key_to_base64(edge.public_key)) +
           "\n" + key_line + "lanes = " + std::to_string(o.lanes) + "\n";
   if (!o.allow.empty()) {
     toml += "allow = [";
     for (size_t i = 0; i < o.allow.size(); ++i)
-      toml += (i ? ", " : "") + blueprint::toml_string(o.allow[i]);
+      toml += (i ? ", " : "") + config::toml_string(o.allow[i]);
     toml += "]\n";
   }
   crypto::wipe(priv.data(), priv.size());

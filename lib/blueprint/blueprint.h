@@ -187,11 +187,4 @@ core::Result<Plan> diff(const Model& want, const Model& have, const Options& opt
 // Writes the plan in one transaction (nothing on error), with one audit row per change.
 core::Result<void> apply(store::Db& db, const Plan& plan, std::string_view actor, int64_t now);
 
-// TOML bare key or quoted string.
-std::string toml_key(std::string_view k);
-std::string toml_string(std::string_view s);
-// 250 -> "250ms", 5000 -> "5s", 300000 -> "5m", 2592000 s -> "30d" (seconds variant).
-std::string duration_ms(int64_t ms);
-std::string duration_s(int64_t s);
-
 }  // namespace blueprint

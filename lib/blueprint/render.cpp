@@ -3,19 +3,11 @@
 #include <cstdio>
 
 #include "blueprint/blueprint.h"
+#include "config/write.h"
 
 namespace blueprint {
 
 namespace {
-
-bool bare(std::string_view k) {
-  if (k.empty()) return false;
-  for (char c : k)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-'))
-      return false;
-  return true;
-}
 
 std::string words_array(const std::string& s) {
   std::string out = "[";
@@ -25,7 +17,7 @@ std::string words_array(const std::string& s) {
     size_t j = s.find(' ', i);
     if (j == std::string::npos) j = s.size();
     if (j > i) {
-      out += (first ? "" : ", ") + toml_string(s.substr(i, j - i));
+      out += (first ? "" : ", ") + config::toml_string(s.substr(i, j - i));
       first = false;
     }
     i = j + 1;
@@ -33,55 +25,15 @@ std::string words_array(const std::string& s) {
   return out + "]";
 }
 
-std::string array(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_string(v[i]);
-  return out + "]";
-}
-
 struct Out {
   std::string s;
   void kv(const char* k, const std::string& v) { s += std::string(k) + " = " + v + "\n"; }
-  void str(const char* k, const std::string& v) { kv(k, toml_string(v)); }
+  void str(const char* k, const std::string& v) { kv(k, config::toml_string(v)); }
   void boolean(const char* k, bool v) { kv(k, v ? "true" : "false"); }
   void num(const char* k, int64_t v) { kv(k, std::to_string(v)); }
 };
 
 }  // namespace
-
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string toml_key(std::string_view k) {
-  return bare(k) ? std::string(k) : toml_string(k);
-}
-
-std::string duration_ms(int64_t ms) {
-  if (ms % 1000 != 0) return toml_string(std::to_string(ms) + "ms");
-  return duration_s(ms / 1000);
-}
-
-std::string duration_s(int64_t s) {
-  if (s != 0 && s % 86400 == 0) return toml_string(std::to_string(s / 86400) + "d");
-  if (s != 0 && s % 3600 == 0) return toml_string(std::to_string(s / 3600) + "h");
-  if (s != 0 && s % 60 == 0) return toml_string(std::to_string(s / 60) + "m");
-  return toml_string(std::to_string(s) + "s");
-}
 
 std::string target_url(const Target& t) {
   std::string hp = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
@@ -102,7 +54,7 @@ std::string render(const Model& m, bool secrets) {
   if (m.has_sites) {
     o.s += "\n[sites]\n";
     for (auto& [n, s] : m.sites) {
-      o.s += "\n[sites." + toml_key(n) + "]\n";
+      o.s += "\n[sites." + config::toml_key(n) + "]\n";
       if (s.public_key) o.str("public_key", *s.public_key);
       if (!s.enabled) o.boolean("enabled", false);
     }
@@ -123,7 +75,7 @@ std::string render(const Model& m, bool secrets) {
   if (m.has_roles) {
     o.s += "\n[roles]\n";
     for (auto& [n, r] : m.roles) {
-      o.s += "[roles." + toml_key(n) + "]\n";
+      o.s += "[roles." + config::toml_key(n) + "]\n";
       if (!r.description.empty()) o.str("description", r.description);
     }
   }
@@ -131,10 +83,10 @@ std::string render(const Model& m, bool secrets) {
   if (m.has_users) {
     o.s += "\n[users]\n";
     for (auto& [e, u] : m.users) {
-      o.s += "\n[users." + toml_key(e) + "]\n";
+      o.s += "\n[users." + config::toml_key(e) + "]\n";
       if (!u.name.empty()) o.str("name", u.name);
       if (!u.enabled) o.boolean("enabled", false);
-      if (!u.roles.empty()) o.kv("roles", array(u.roles));
+      if (!u.roles.empty()) o.kv("roles", config::toml_array(u.roles));
       secret("password_hash", u.password);
     }
   }
@@ -142,7 +94,7 @@ std::string render(const Model& m, bool secrets) {
   if (m.has_resources) {
     o.s += "\n[resources]\n";
     for (auto& [n, r] : m.resources) {
-      o.s += "\n[resources." + toml_key(n) + "]\n";
+      o.s += "\n[resources." + config::toml_key(n) + "]\n";
       o.str("host", r.host);
       if (r.path != "/") o.str("path", r.path);
       // The short form when the targets share their TLS settings and have weight 1 (and the
@@ -157,8 +109,8 @@ std::string render(const Model& m, bool secrets) {
       if (short_form) {
         std::vector<std::string> on, off;
         for (auto& t : r.targets) (t.enabled ? on : off).push_back(target_url(t));
-        o.kv("targets", array(on));
-        if (!off.empty()) o.kv("disabled_targets", array(off));
+        o.kv("targets", config::toml_array(on));
+        if (!off.empty()) o.kv("disabled_targets", config::toml_array(off));
         if (!r.targets.empty()) {
           if (!r.targets[0].tls_verify) o.boolean("tls_verify", false);
           if (!r.targets[0].tls_sni.empty()) o.str("tls_sni", r.targets[0].tls_sni);
@@ -166,7 +118,7 @@ std::string render(const Model& m, bool secrets) {
       }
       if (!r.enabled) o.boolean("enabled", false);
       if (r.tls) o.boolean("tls", true);
-      if (!r.headers.empty()) o.kv("headers", array(r.headers));
+      if (!r.headers.empty()) o.kv("headers", config::toml_array(r.headers));
       if (r.lb != "round_robin") o.str("lb", r.lb);
       if (r.sticky) o.boolean("sticky", true);
       if (r.redirect_https) o.boolean("redirect_https", true);
@@ -175,7 +127,7 @@ std::string render(const Model& m, bool secrets) {
       if (!r.client_ca.empty()) o.str("client_ca", r.client_ca);
       if (!r.client_crl.empty()) o.str("client_crl", r.client_crl);
       if (!r.host_header.empty()) o.str("host_header", r.host_header);
-      std::string base = "resources." + toml_key(n);
+      std::string base = "resources." + config::toml_key(n);
       if (!short_form)
         for (auto& t : r.targets) {
           o.s += "[[" + base + ".target]]\n";
@@ -189,8 +141,9 @@ std::string render(const Model& m, bool secrets) {
           r.health_rise != 2 || r.health_fall != 3) {
         o.s += "[" + base + ".health]\n";
         if (!r.health_path.empty()) o.str("path", r.health_path);
-        o.kv("interval", duration_ms(r.health_interval_ms));
-        if (r.health_timeout_ms != 2000) o.kv("timeout", duration_ms(r.health_timeout_ms));
+        o.kv("interval", config::toml_duration_ms(r.health_interval_ms));
+        if (r.health_timeout_ms != 2000)
+          o.kv("timeout", config::toml_duration_ms(r.health_timeout_ms));
         if (r.health_rise != 2) o.num("rise", r.health_rise);
         if (r.health_fall != 3) o.num("fall", r.health_fall);
       }
@@ -198,12 +151,12 @@ std::string render(const Model& m, bool secrets) {
         const Auth& a = *r.auth;
         o.s += "[" + base + ".auth]\n";
         if (a.is_public) o.boolean("public", true);
-        o.kv("methods", array(a.methods));
-        if (!a.email_allow.empty()) o.kv("email_allow", array(a.email_allow));
-        if (!a.roles.empty()) o.kv("roles", array(a.roles));
-        if (!a.users.empty()) o.kv("users", array(a.users));
+        o.kv("methods", config::toml_array(a.methods));
+        if (!a.email_allow.empty()) o.kv("email_allow", config::toml_array(a.email_allow));
+        if (!a.roles.empty()) o.kv("roles", config::toml_array(a.roles));
+        if (!a.users.empty()) o.kv("users", config::toml_array(a.users));
         if (a.pin_digits != 6) o.num("pin_digits", a.pin_digits);
-        if (a.session_ttl != 2592000) o.kv("session_ttl", duration_s(a.session_ttl));
+        if (a.session_ttl != 2592000) o.kv("session_ttl", config::toml_duration_s(a.session_ttl));
         if (a.rate_per_sec) o.num("rate_per_sec", a.rate_per_sec);
         if (a.rate_burst) o.num("rate_burst", a.rate_burst);
         secret("password_hash", a.password);

@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "blueprint/blueprint.h"
+#include "config/write.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
 #include "ipc/client.h"
@@ -104,11 +104,10 @@ core::Result<std::string> enroll_site(store::Db& db, std::string_view request_js
   WARREN_CHECK(store::audit(db, "edged", "site.enroll", site, boost::json::serialize(detail)));
   WARREN_CHECK(tx.commit());
 
-  std::string config = "# tunneld.toml for site " + blueprint::toml_string(site) +
-                       ", enrolled on " + core::rfc3339(now) +
-                       ".\n[site]\nname = " + blueprint::toml_string(site) +
-                       "\nedge = " + blueprint::toml_string(*edge) +
-                       "\nedge_public_key = " + blueprint::toml_string(*ek) + "\n";
+  std::string config = "# tunneld.toml for site " + config::toml_string(site) + ", enrolled on " +
+                       core::rfc3339(now) + ".\n[site]\nname = " + config::toml_string(site) +
+                       "\nedge = " + config::toml_string(*edge) +
+                       "\nedge_public_key = " + config::toml_string(*ek) + "\n";
   boost::json::object reply{
       {"ok", true}, {"site", site}, {"edge", *edge}, {"edge_public_key", *ek}, {"config", config}};
   return boost::json::serialize(reply);
