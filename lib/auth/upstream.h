@@ -1,6 +1,6 @@
 // auth upstream — what an allowed request carries to the upstream: identity headers (names
 // configurable; inbound copies stripped, also their underscore spellings), the session cookie
-// and share-token headers removed, and an optional signed JWT assertion (lib/jwt, EdDSA) the
+// and share-token headers removed, and an optional signed JWT assertion (pki/jwt.h, EdDSA) the
 // upstream can verify against the published JWKS. Pure functions; any thread.
 #pragma once
 
@@ -14,7 +14,7 @@
 
 #include "auth/auth.h"
 #include "core/result.h"
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 
 namespace auth {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 #include "pki/pki.h"
 #include "store/store.h"
 

@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -1,4 +1,4 @@
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

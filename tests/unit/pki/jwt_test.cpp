@@ -2,7 +2,7 @@
 
 #include "../support.h"
 #include "core/text.h"
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 
 namespace json = boost::json;
 
