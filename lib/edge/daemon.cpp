@@ -1,7 +1,7 @@
-// edged's daemon: start-up (config, routes, certificates, listeners on every worker), the worker
-// threads (accept loops and a 250 ms tick for deadlines, log flushing and pool sweeping), and
-// the control thread: control socket, metrics listener, health checks, reloads (SIGHUP, store
-// change, file change) and the SIGTERM drain.
+// edged's daemon: start-up (config, routes, certificates, listeners on every worker, the worker
+// threads of worker.cpp) and the control thread: snapshots and reloads (SIGHUP, store change,
+// file change), the control socket, sites as tunneld reports them, and the SIGTERM drain.
+// Health checks live in health.cpp, the metrics listener and Prometheus text in metrics.cpp.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -24,6 +24,7 @@
 
 #include "core/fs.h"
 #include "edge/detail/daemon.h"
+#include "edge/detail/health.h"
 #include "http/proxy.h"
 #include "ipc/server.h"
 #include "log/log.h"
@@ -36,47 +37,6 @@ namespace detail {
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
-const Snapshot& Worker::current() {
-  uint64_t g = d.gen.load(std::memory_order_acquire);
-  if (g != gen || !snap) {
-    auto global = d.snap.load();
-    // A per-worker control block, so per-request copies never share a cache line across
-    // threads; it keeps the global snapshot alive.
-    const Snapshot* raw = global.get();
-    snap =
-        std::shared_ptr<const Snapshot>(raw, [global](const Snapshot*) mutable { global.reset(); });
-    gen = g;
-  }
-  return *snap;
-}
-
-void Worker::link(Conn* c) {
-  c->next = conns;
-  if (conns) conns->prev = c;
-  conns = c;
-  ++nconns;
-}
-
-void Worker::unlink(Conn* c) {
-  if (c->prev) c->prev->next = c->next;
-  if (c->next) c->next->prev = c->prev;
-  if (conns == c) conns = c->next;
-  --nconns;
-}
-
-void Worker::flush_log() {
-  if (log_buf.empty()) return;
-  int fd = d.log_fd.load(std::memory_order_relaxed);
-  size_t off = 0;
-  while (fd >= 0 && off < log_buf.size()) {
-    ssize_t n = ::write(fd, log_buf.data() + off, log_buf.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  log_buf.clear();
-}
-
 void Daemon::publish(std::shared_ptr<const Snapshot> s) {
   snap.store(std::move(s));
   gen.fetch_add(1, std::memory_order_release);
@@ -87,82 +47,6 @@ namespace {
 auto logger() {
   static auto l = wlog::get("edge");
   return l;
-}
-
-std::string peer_text(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = "";
-  if (ss.ss_family == AF_INET) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-      ::inet_ntop(AF_INET, reinterpret_cast<const char*>(&s6->sin6_addr) + 12, buf, sizeof buf);
-    else
-      ::inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
-
-asio::awaitable<void> accept_loop(Worker& w, net::tcp::acceptor& acc, bool tls) {
-  int lfd = acc.native_handle();
-  error_code ig;
-  acc.non_blocking(true, ig);
-  for (;;) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK) {
-        auto [ec] = co_await acc.async_wait(net::tcp::acceptor::wait_read, net::use_tuple);
-        if (ec || !acc.is_open()) co_return;
-        continue;
-      }
-      if (e == EINTR || e == ECONNABORTED) continue;
-      if (!acc.is_open() || e == EBADF || e == EINVAL) co_return;
-      logger()->warn("event=accept_failed error=\"{}\"", core::errno_text(e));
-      asio::steady_timer t(w.ctx, 100ms);  // EMFILE and friends: back off a little
-      co_await t.async_wait(net::use_tuple);
-      continue;
-    }
-    const Snapshot& s = w.current();
-    if (w.draining || w.d.open_connections.load(std::memory_order_relaxed) >=
-                          static_cast<int64_t>(s.cfg->max_connections)) {
-      ::close(fd);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    asio::co_spawn(w.ctx, serve(w, fd, tls, peer_text(ss)), net::log_errors("connection"));
-  }
-}
-
-asio::awaitable<void> tick(Worker& w) {
-  asio::steady_timer t(w.ctx);
-  w.tick_timer = &t;
-  int64_t last_sweep = 0;
-  for (;;) {
-    t.expires_after(250ms);
-    auto [ec] = co_await t.async_wait(net::use_tuple);
-    if (ec || w.stopped) {
-      w.tick_timer = nullptr;
-      co_return;
-    }
-    int64_t now = mono_ms();
-    for (Conn* c = w.conns; c; c = c->next) {
-      if (!c->alarm.fired && now >= c->alarm.deadline) {
-        c->expire();
-      } else if (c->phase == Conn::Phase::idle && !c->parked && now - c->idle_since >= 1000) {
-        c->parked = true;
-        c->client.cancel();
-      }
-    }
-    w.flush_log();
-    if (now - last_sweep >= 1000) {
-      w.pool.sweep(now, w.current().cfg->pool_idle);
-      last_sweep = now;
-    }
-  }
 }
 
 // ---- building snapshots ----------------------------------------------------------------------
@@ -265,6 +149,20 @@ http::Limits req_limits(const Config& c) {
   return l;
 }
 
+ExchangeLimits exchange_limits(const Config& c) {
+  ExchangeLimits l;
+  l.max_body = c.max_body;
+  l.retries = c.retries;
+  l.client_header = c.client_header.count();
+  l.idle = c.idle.count();
+  l.client_body = c.client_body.count();
+  l.send = c.send.count();
+  l.upstream_connect = c.upstream_connect.count();
+  l.upstream_response = c.upstream_response.count();
+  l.tunnel_idle = c.tunnel_idle.count();
+  return l;
+}
+
 http::Limits resp_limits(const Config& c) {
   http::Limits l;
   l.max_head = c.max_response_header_bytes;
@@ -275,46 +173,31 @@ http::Limits resp_limits(const Config& c) {
 
 // ---- the control thread ----------------------------------------------------------------------
 
-struct Checker {
-  explicit Checker(const asio::any_io_executor& ex) : timer(ex) {}
-  std::shared_ptr<TargetState> t;
-  HealthSpec spec;
-  std::string route;
-  bool stop = false;
-  asio::steady_timer timer;
-};
-
 class Control {
  public:
-  Control(Daemon& d, Config cfg) : d_(d), cfg_path_(d.opt.config_path) { (void)cfg; }
+  Control(Daemon& d, Config cfg) : d_(d), cfg_path_(d.opt.config_path), health_(d) { (void)cfg; }
 
   core::Result<void> initial(const Config& cfg);
   core::Result<void> reload(bool config_too, const std::string& why);
   void start();
   void begin_drain();
   boost::json::object status();
-  asio::awaitable<void> metrics_server(net::tcp::acceptor acc);
   asio::awaitable<void> signals();
   std::unique_ptr<ipc::Server> ipc;
 
  private:
-  void sync_health();
-  asio::awaitable<void> health_loop(std::shared_ptr<Checker> ck);
-  asio::awaitable<std::pair<bool, std::string>> check_once(Checker& ck);
   asio::awaitable<void> poll_loop();
   asio::awaitable<void> site_loop();
   asio::awaitable<std::string> ask_tunneld(const std::string& path, boost::json::object& reply);
   void apply_sites(const Snapshot& snap, const boost::json::object* status,
                    const std::string& error);
-  asio::awaitable<void> metrics_conn(net::tcp::socket s);
   asio::awaitable<void> drain_loop();
   core::Result<void> open_log(const Config& cfg);
 
   Daemon& d_;
   std::string cfg_path_;
   Sources src_;
-  std::map<TargetState*, std::shared_ptr<Checker>> checkers_;
-  BufferPool bufs_;
+  Health health_;
   std::string log_path_;
   std::unique_ptr<Stream> tun_;         // kept open between polls of tunneld's status
   std::string tun_in_;                  // what it sent past the last reply line
@@ -367,6 +250,7 @@ core::Result<void> Control::initial(const Config& cfg) {
   snap->tls_client = *cc;
   snap->req_limits = req_limits(cfg);
   snap->resp_limits = resp_limits(cfg);
+  snap->exchange = exchange_limits(cfg);
   snap->https_port = cfg.redirect_port ? cfg.redirect_port : 443;
   WARREN_CHECK(open_log(cfg));
   if (!cfg.routes_file.empty())
@@ -438,6 +322,7 @@ core::Result<void> Control::reload(bool config_too, const std::string& why) {
     }
     snap->req_limits = req_limits(cfg);
     snap->resp_limits = resp_limits(cfg);
+    snap->exchange = exchange_limits(cfg);
     snap->https_port = cfg.redirect_port ? cfg.redirect_port : 443;
     if (auto r = open_log(cfg); !r)
       logger()->error("event=access_log_failed error=\"{}\"", r.error().message);
@@ -449,108 +334,10 @@ core::Result<void> Control::reload(bool config_too, const std::string& why) {
   d_.registry.prune();
   d_.reloads++;
   d_.last_reload_error.clear();
-  sync_health();
+  health_.sync();
   for (auto& c : notes) logger()->warn("event=route_conflict detail=\"{}\"", c);
   logger()->info("event=reloaded why={} routes={}", why, snap->routes->routes().size());
   return {};
-}
-
-void Control::sync_health() {
-  auto snap = d_.current();
-  std::map<TargetState*, std::shared_ptr<Checker>> next;
-  for (auto& r : snap->routes->routes()) {
-    for (auto& t : r->targets) {
-      if (r->spec.health.interval.count() <= 0) continue;
-      auto it = checkers_.find(t.get());
-      if (it != checkers_.end() && it->second->spec.path == r->spec.health.path &&
-          it->second->spec.interval == r->spec.health.interval) {
-        it->second->spec = r->spec.health;
-        next[t.get()] = it->second;
-        checkers_.erase(it);
-        continue;
-      }
-      auto ck = std::make_shared<Checker>(d_.ctl.get_executor());
-      ck->t = t;
-      ck->spec = r->spec.health;
-      ck->route = r->spec.name;
-      next[t.get()] = ck;
-      asio::co_spawn(d_.ctl, health_loop(ck), net::log_errors("health"));
-    }
-  }
-  for (auto& [t, ck] : checkers_) {
-    ck->stop = true;
-    ck->timer.cancel();
-    if (!next.count(t)) ck->t->healthy = true;  // no active check any more
-  }
-  checkers_ = std::move(next);
-}
-
-asio::awaitable<std::pair<bool, std::string>> Control::check_once(Checker& ck) {
-  auto snap = d_.current();
-  auto ex = co_await asio::this_coro::executor;
-  auto [u, cerr] = co_await connect_upstream(ex, bufs_, ck.t, *snap, nullptr);
-  if (!u) co_return std::make_pair(false, cerr.what);
-  if (ck.spec.path.empty()) co_return std::make_pair(true, std::string());
-  std::string req = "GET " + ck.spec.path + " HTTP/1.1\r\nHost: " +
-                    (ck.t->spec.sni.empty() ? ck.t->spec.address() : ck.t->spec.sni) +
-                    "\r\nUser-Agent: edged-health\r\nConnection: close\r\n\r\n";
-  if (auto ec = co_await u->s.write(req); ec)
-    co_return std::make_pair(false, "health check write: " + ec.message());
-  bufs_.get(u->in);
-  http::HeadParser p;
-  http::Head h;
-  for (;;) {
-    if (u->in.room() == 0) co_return std::make_pair(false, std::string("response head too large"));
-    auto [ec, n] = co_await u->s.read_some(u->in.space(), u->in.room());
-    if (ec) co_return std::make_pair(false, "health check read: " + ec.message());
-    u->in.end += n;
-    auto r = p.parse_response(u->in.view(), h);
-    if (r.state == http::Parse::more) continue;
-    if (r.state == http::Parse::bad)
-      co_return std::make_pair(false, "health check: " + std::string(http::to_string(r.error)));
-    bool ok = h.status >= ck.spec.expect_min && h.status <= ck.spec.expect_max;
-    co_return std::make_pair(
-        ok, ok ? std::string() : "health check status " + std::to_string(h.status));
-  }
-}
-
-asio::awaitable<void> Control::health_loop(std::shared_ptr<Checker> ck) {
-  while (!ck->stop) {
-    if (!ck->t->site_up.load()) {
-      // Its site is offline: nothing to check (apply_sites wakes us when it returns), and its
-      // streaks stay as they were.
-      ck->timer.expires_after(ck->spec.interval);
-      co_await ck->timer.async_wait(net::use_tuple);
-      continue;
-    }
-    asio::steady_timer limit(d_.ctl, ck->spec.timeout);
-    auto res = co_await (check_once(*ck) || limit.async_wait(net::use_tuple));
-    if (ck->stop) break;
-    bool ok = false;
-    std::string why = "health check timed out";
-    if (res.index() == 0) std::tie(ok, why) = std::get<0>(res);
-    TargetState& t = *ck->t;
-    if (ok) {
-      t.check_fail = 0;
-      if (++t.check_ok >= ck->spec.rise && !t.healthy.load()) {
-        t.healthy = true;
-        logger()->info("event=target_up route={} target={}", ck->route, t.spec.str());
-      }
-    } else {
-      t.check_ok = 0;
-      {
-        std::lock_guard lk(t.mu);
-        t.last_error = why;
-      }
-      if (++t.check_fail >= ck->spec.fall && t.healthy.load()) {
-        t.healthy = false;
-        logger()->warn("event=target_down route={} target={} error=\"{}\"", ck->route, t.spec.str(),
-                       why);
-      }
-    }
-    ck->timer.expires_after(ck->spec.interval);
-    co_await ck->timer.async_wait(net::use_tuple);
-  }
 }
 
 asio::awaitable<void> Control::poll_loop() {
@@ -730,7 +517,7 @@ void Control::apply_sites(const Snapshot& snap, const boost::json::object* statu
         // Its failures were the site's: it starts afresh, and an active check runs now.
         t->fails = 0;
         t->down_until = 0;
-        if (auto ck = checkers_.find(t.get()); ck != checkers_.end()) ck->second->timer.cancel();
+        health_.wake(t.get());
       }
     }
   }
@@ -776,48 +563,6 @@ asio::awaitable<void> Control::site_loop() {
     if (d_.draining) co_return;
     auto cur = d_.current();  // a reload may have come meanwhile
     apply_sites(*cur, err.empty() ? &reply : nullptr, err);
-  }
-}
-
-asio::awaitable<void> Control::metrics_conn(net::tcp::socket s) {
-  std::string buf(8192, '\0');
-  size_t have = 0;
-  http::HeadParser p;
-  http::Head h;
-  for (;;) {
-    auto [ec, n] = co_await net::with_timeout(
-        s.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), net::use_tuple), 5s);
-    if (ec) co_return;
-    have += n;
-    auto r = p.parse_request(std::string_view(buf.data(), have), h);
-    if (r.state == http::Parse::more) {
-      if (have == buf.size()) co_return;
-      continue;
-    }
-    std::string out;
-    if (r.state == http::Parse::bad) {
-      http::write_error(http::status_for(r.error), http::to_string(r.error), false, out);
-    } else if (h.path == "/metrics" || h.path.rfind("/metrics?", 0) == 0) {
-      std::string body = render_metrics(d_);
-      out = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-      if (h.method != http::Method::head) out += body;
-    } else {
-      http::write_error(404, "try /metrics", false, out);
-    }
-    co_await net::with_timeout(asio::async_write(s, asio::buffer(out), net::use_tuple), 5s);
-    co_return;
-  }
-}
-
-asio::awaitable<void> Control::metrics_server(net::tcp::acceptor acc) {
-  for (;;) {
-    auto [ec, s] = co_await acc.async_accept(net::use_tuple);
-    if (ec) {
-      if (!acc.is_open() || d_.draining) co_return;
-      continue;
-    }
-    asio::co_spawn(d_.ctl, metrics_conn(std::move(s)), net::log_errors("metrics"));
   }
 }
 
@@ -879,7 +624,7 @@ void Control::start() {
   const Config& cfg = *snap->cfg;
   asio::co_spawn(d_.ctl, poll_loop(), net::log_errors("poll"));
   asio::co_spawn(d_.ctl, site_loop(), net::log_errors("sites"));
-  sync_health();
+  health_.sync();
   if (!cfg.control_socket.empty()) {
     ipc::ServerOptions so;
     so.path = cfg.control_socket;
@@ -910,10 +655,7 @@ void Control::begin_drain() {
   if (d_.draining.exchange(true)) return;
   logger()->info("event=draining connections={}", d_.open_connections.load());
   if (ipc) ipc->stop();
-  for (auto& ck : checkers_) {
-    ck.second->stop = true;
-    ck.second->timer.cancel();
-  }
+  health_.stop();
   for (auto& w : d_.workers) {
     asio::post(w->ctx, [wp = w.get()] {
       wp->draining = true;
@@ -958,145 +700,6 @@ asio::awaitable<void> Control::drain_loop() {
 }
 
 }  // namespace
-
-std::string render_metrics(Daemon& d) {
-  auto snap = d.current();
-  std::string o;
-  auto sum = [&](auto field) {
-    uint64_t v = 0;
-    for (auto& w : d.workers) v += (w->m.*field).get();
-    return v;
-  };
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    o.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
-    o.append(name).append(" counter\n").append(name).append(" ").append(std::to_string(v));
-    o.append("\n");
-  };
-  auto label = [](const std::string& s) {
-    std::string r;
-    for (char c : s) {
-      if (c == '\\' || c == '"') r.push_back('\\');
-      if (c == '\n') {
-        r.append("\\n");
-        continue;
-      }
-      r.push_back(c);
-    }
-    return r;
-  };
-  o.append("# HELP edged_requests_total Responses sent, by status class.\n");
-  o.append("# TYPE edged_requests_total counter\n");
-  static const char* classes[] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (int i = 0; i < 6; ++i) {
-    uint64_t v = 0;
-    for (auto& w : d.workers) v += w->m.status[i].get();
-    o.append("edged_requests_total{code=\"").append(classes[i]).append("\"} ");
-    o.append(std::to_string(v)).append("\n");
-  }
-  o.append(
-      "# HELP edged_request_duration_seconds Time from the request head to the end of the "
-      "response.\n");
-  o.append("# TYPE edged_request_duration_seconds histogram\n");
-  uint64_t cum = 0;
-  for (size_t i = 0; i <= Metrics::kNumBuckets; ++i) {
-    for (auto& w : d.workers) cum += w->m.latency[i].get();
-    char le[32];
-    if (i < Metrics::kNumBuckets)
-      std::snprintf(le, sizeof le, "%g", Metrics::kBuckets[i]);
-    else
-      std::snprintf(le, sizeof le, "+Inf");
-    o.append("edged_request_duration_seconds_bucket{le=\"").append(le).append("\"} ");
-    o.append(std::to_string(cum)).append("\n");
-  }
-  char s[64];
-  std::snprintf(s, sizeof s, "%.6f", static_cast<double>(sum(&Metrics::latency_sum_us)) / 1e6);
-  o.append("edged_request_duration_seconds_sum ").append(s).append("\n");
-  o.append("edged_request_duration_seconds_count ").append(std::to_string(cum)).append("\n");
-  counter("edged_connections_total", "Client connections accepted.", sum(&Metrics::connections));
-  o.append("# HELP edged_open_connections Client connections open now.\n");
-  o.append("# TYPE edged_open_connections gauge\nedged_open_connections ");
-  o.append(std::to_string(d.open_connections.load())).append("\n");
-  counter("edged_tls_handshakes_total", "TLS handshakes completed.", sum(&Metrics::tls_handshakes));
-  counter("edged_tls_handshake_failures_total", "TLS handshakes that failed.",
-          sum(&Metrics::tls_failures));
-  counter("edged_tls_resumed_total", "TLS handshakes that resumed a session.",
-          sum(&Metrics::tls_resumed));
-  counter("edged_upstream_connects_total", "New upstream connections.",
-          sum(&Metrics::upstream_connects));
-  counter("edged_upstream_reused_total", "Requests sent on a pooled upstream connection.",
-          sum(&Metrics::upstream_reused));
-  counter("edged_upstream_connect_errors_total", "Upstream connections that failed.",
-          sum(&Metrics::upstream_connect_errors));
-  counter("edged_upstream_timeouts_total", "Upstream connects or responses that timed out.",
-          sum(&Metrics::upstream_timeouts));
-  counter("edged_retries_total", "Requests retried on another target.", sum(&Metrics::retries));
-  counter("edged_bad_requests_total", "Requests refused as malformed.",
-          sum(&Metrics::bad_requests));
-  counter("edged_websockets_total", "Upgraded connections tunnelled.", sum(&Metrics::websockets));
-  counter("edged_received_bytes_total", "Bytes received from clients.", sum(&Metrics::bytes_in));
-  counter("edged_sent_bytes_total", "Bytes sent to clients.", sum(&Metrics::bytes_out));
-  counter("edged_reloads_total", "Successful reloads.", d.reloads);
-  o.append("# HELP edged_routes Routes in the table.\n# TYPE edged_routes gauge\nedged_routes ");
-  o.append(std::to_string(snap->routes->routes().size())).append("\n");
-  int64_t now = now_ms();
-  o.append(
-      "# HELP edged_target_up Whether a target receives traffic (health checks and passive "
-      "failures).\n");
-  o.append("# TYPE edged_target_up gauge\n");
-  std::string req, fail, act, down;
-  for (auto& r : snap->routes->routes()) {
-    for (auto& t : r->targets) {
-      std::string lbl =
-          "{route=\"" + label(r->spec.name) + "\",target=\"" + label(t->spec.str()) + "\"} ";
-      o.append("edged_target_up").append(lbl).append(t->up(now) ? "1\n" : "0\n");
-      const char* kind = nullptr;
-      (void)t->down_reason(now, &kind);
-      if (kind)
-        down.append("edged_target_down{route=\"")
-            .append(label(r->spec.name))
-            .append("\",target=\"")
-            .append(label(t->spec.str()))
-            .append("\",reason=\"")
-            .append(kind)
-            .append("\"} 1\n");
-      req.append("edged_target_requests_total")
-          .append(lbl)
-          .append(std::to_string(t->requests.load()))
-          .append("\n");
-      fail.append("edged_target_failures_total")
-          .append(lbl)
-          .append(std::to_string(t->failures.load()))
-          .append("\n");
-      act.append("edged_target_active_requests")
-          .append(lbl)
-          .append(std::to_string(t->active.load()))
-          .append("\n");
-    }
-  }
-  o.append("# HELP edged_target_requests_total Responses received from a target.\n");
-  o.append("# TYPE edged_target_requests_total counter\n").append(req);
-  o.append(
-      "# HELP edged_target_failures_total Failed attempts (connect, timeout, bad response).\n");
-  o.append("# TYPE edged_target_failures_total counter\n").append(fail);
-  o.append("# HELP edged_target_active_requests Requests in flight to a target.\n");
-  o.append("# TYPE edged_target_active_requests gauge\n").append(act);
-  o.append(
-      "# HELP edged_target_down Targets that receive no traffic, by why: site (tunneld reports "
-      "its site offline or disabled), health_check, passive (recent failures).\n");
-  o.append("# TYPE edged_target_down gauge\n").append(down);
-  if (d.tunneld_polled) {
-    o.append("# HELP edged_tunneld_up Whether tunneld answered the last status poll.\n");
-    o.append("# TYPE edged_tunneld_up gauge\nedged_tunneld_up ");
-    o.append(d.tunneld_reachable ? "1\n" : "0\n");
-    o.append("# HELP edged_site_online Whether tunneld reports a site that targets use online.\n");
-    o.append("# TYPE edged_site_online gauge\n");
-    for (auto& [name, v] : d.sites)
-      o.append("edged_site_online{site=\"")
-          .append(label(name))
-          .append(v.state == "online" ? "\"} 1\n" : "\"} 0\n");
-  }
-  return o;
-}
 
 }  // namespace detail
 
@@ -1213,12 +816,12 @@ core::Result<int> run(const RunOptions& o) {
   }
   if (ctl.ipc) asio::co_spawn(d.ctl, ctl.ipc->run(), net::log_errors("ipc"));
   if (metrics_acc)
-    asio::co_spawn(d.ctl, ctl.metrics_server(std::move(*metrics_acc)), net::log_errors("metrics"));
+    asio::co_spawn(d.ctl, serve_metrics(d, std::move(*metrics_acc)), net::log_errors("metrics"));
   asio::co_spawn(d.ctl, ctl.signals(), net::log_errors("signals"));
 
   for (auto& w : d.workers) {
     for (auto& [acc, tls] : w->acceptors)
-      asio::co_spawn(w->ctx, accept_loop(*w, *acc, tls), net::log_errors("accept"));
+      asio::co_spawn(w->ctx, accept_loop(*w, *acc, tls, &serve), net::log_errors("accept"));
     asio::co_spawn(w->ctx, tick(*w), net::log_errors("tick"));
   }
   logger()->info("event=started threads={} listeners={} routes={}", threads, d.listeners.size(),

@@ -19,6 +19,7 @@
 #include "edge/config.h"
 #include "edge/detail/access.h"
 #include "edge/edged.h"
+#include "edge/exchange.h"
 #include "edge/routes.h"
 #include "http/parser.h"
 #include "net/net.h"
@@ -39,6 +40,10 @@ struct Alarm {
   bool fired = false;
   void after(Millis d) {
     deadline = mono_ms() + d.count();
+    fired = false;
+  }
+  void at(int64_t when) {
+    deadline = when;
     fired = false;
   }
   void clear() { deadline = INT64_MAX; }
@@ -144,6 +149,7 @@ struct Snapshot {
   std::shared_ptr<tls::ServerContext> tls;  // null without HTTPS listeners
   std::shared_ptr<tls::ClientContext> tls_client;
   http::Limits req_limits, resp_limits;
+  ExchangeLimits exchange;    // what the exchange core needs of cfg
   uint16_t https_port = 443;  // for redirects
 };
 
@@ -260,6 +266,11 @@ struct Daemon {
 
 // proxy.cpp: serves one accepted client connection until it closes.
 asio::awaitable<void> serve(Worker& w, int fd, bool tls, std::string peer);
+// worker.cpp: a worker's accept loop (each connection goes to `serve`, so the worker does not
+// depend on the proxy) and its 250 ms tick.
+using ServeFn = asio::awaitable<void> (*)(Worker& w, int fd, bool tls, std::string peer);
+asio::awaitable<void> accept_loop(Worker& w, net::tcp::acceptor& acc, bool tls, ServeFn serve);
+asio::awaitable<void> tick(Worker& w);
 // upstream.cpp: a connected (and TLS-established) upstream for a target: direct TCP, or a
 // stream through tunneld's `dial`. Errors carry a short reason for the 502 page.
 struct ConnectError {
@@ -270,7 +281,9 @@ asio::awaitable<std::tuple<std::unique_ptr<Upstream>, ConnectError>> connect_ups
     const asio::any_io_executor& ex, BufferPool& bufs, std::shared_ptr<TargetState> t,
     const Snapshot& snap, Alarm* alarm);
 
-// The Prometheus text of all workers' metrics plus targets and the route table.
+// metrics.cpp: the Prometheus text of all workers' metrics plus targets and the route table,
+// and the [metrics] listener serving it (control thread).
 std::string render_metrics(Daemon& d);
+asio::awaitable<void> serve_metrics(Daemon& d, net::tcp::acceptor acc);
 
 }  // namespace edge::detail

@@ -1,0 +1,129 @@
+// edge::detail::Session — one client connection's requests, one after another: the connection
+// loop (proxy.cpp) reads heads and asks the exchange core (edge/exchange.h) what to do; the
+// handlers beside it answer: forwarding (forward.cpp), access control and the auth portal
+// (portal.cpp), site enrollment (enrollment.cpp). Runs on its worker's thread only.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/auth.h"
+#include "edge/detail/daemon.h"
+#include "edge/exchange.h"
+
+namespace edge::detail {
+
+// The client address as far as trusted proxies vouch for it, and whether the peer is one.
+bool trusted(const Config& cfg, const std::array<uint8_t, 16>& ip);
+std::string_view real_ip(const Config& cfg, const http::Head& h, std::string_view peer);
+// Microseconds on CLOCK_MONOTONIC (request durations).
+int64_t now_us();
+
+class Session {
+ public:
+  explicit Session(Conn& c) : c_(c), w_(c.w), m_(c.w.m) {}
+  ~Session() {
+    in_.begin = in_.end = 0;
+    w_.bufs.put(in_);
+  }
+
+  asio::awaitable<void> run();
+
+ private:
+  // ---- the connection loop and edged's own answers (proxy.cpp) ----
+  asio::awaitable<bool> handle(size_t head_len);
+  // Arms the connection's deadline for a wait (the exchange core says when it passes).
+  void arm(Wait w) { c_.alarm.at(x_.deadline(w, mono_ms())); }
+  asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,
+                              std::string_view extra = {});
+  // An answer from the exchange core; `detail` replaces its own when not empty.
+  asio::awaitable<bool> reply(const Answer& a, std::string_view detail = {}) {
+    return reply(a.status, detail.empty() ? a.detail : detail, a.keep, a.headers);
+  }
+  // Sends out_, a whole response edged made itself, and accounts for it (metrics, access log).
+  asio::awaitable<bool> send_out(int status, bool keep, const Route* route = nullptr);
+  asio::awaitable<bool> redirect(int status, std::string_view location, bool keep,
+                                 std::string_view extra = {}, const Route* route = nullptr);
+  asio::awaitable<bool> answer(int status, std::string_view content_type, std::string_view body,
+                               bool keep, std::string_view extra);
+  // Reads a request body of at most `max` bytes (after its head was consumed): 0 when read,
+  // 411/413 when it is chunked or too large (nothing read), -1 when the client went away.
+  asio::awaitable<int> read_small_body(size_t max, std::string& body);
+  void finish(int status, const Route* route, const TargetState* t);
+
+  // ---- forwarding (forward.cpp) ----
+  asio::awaitable<bool> forward(const Route& route, size_t head_len, bool keep);
+  asio::awaitable<error_code> send_body(Upstream& u, http::Body body, int64_t length,
+                                        std::string_view head, bool& body_error);
+  asio::awaitable<void> tunnel(Upstream& u);
+  asio::awaitable<void> pump(Stream& from, Stream& to, Buffer& buf, bool to_upstream);
+  void release(std::unique_ptr<Upstream> u, bool reusable);
+
+  // ---- access control and the auth portal (portal.cpp) ----
+  const AccessSettings& access_settings();
+  void forget_elsewhere(const std::string& hash);
+  void strip_inbound();
+  void strip_inbound(const auth::Policy& p, const auth::Decision& d, std::string_view cname,
+                     const auth::HeaderNames& names);
+  // Access control of a protected route: nullopt when the request may go on to forward();
+  // else it was answered here (the value: keep the connection).
+  asio::awaitable<std::optional<bool>> access(const Route& route, size_t head_len, bool keep);
+  // The decision on this thread from what the worker's session cache knows (no allocation of a
+  // coroutine frame): true when the request is allowed and ready for forward(); else access()
+  // finishes the job (store lookups on the pool, answers, the portal) from a_.
+  bool access_local(const Route& route);
+  asio::awaitable<bool> portal(const auth::Policy& p, const auth::Request& ar,
+                               std::string_view path, size_t head_len, bool keep);
+  asio::awaitable<bool> answer_decision(const auth::Decision& d, bool keep);
+  void allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
+                      int64_t now);
+
+  // ---- site enrollment (enrollment.cpp) ----
+  asio::awaitable<bool> enroll_site(size_t head_len, bool keep);
+
+  Conn& c_;
+  Worker& w_;
+  Metrics& m_;
+  std::shared_ptr<const Snapshot> snap_;
+  Exchange x_;  // the decisions of the current request
+  Buffer in_;
+  http::HeadParser parser_;
+  http::HeadParser resp_parser_;
+  http::Head req_;
+  http::Head resp_;
+  http::ChunkedScanner chunks_;
+  std::string out_;
+  std::string extra_;
+  bool verified_ = false;
+  bool linger_ = false;  // closing after an error answer
+  std::string client_ca_;
+  // Per request (for metrics and the access log).
+  int64_t started_us_ = 0;
+  uint64_t sent_ = 0;
+  http::Method method_ = http::Method::other;  // for HEAD answers (also to a malformed request)
+  std::string log_method_, log_host_, log_path_;
+  std::string log_user_;  // who access control said the request is
+  // Access control, per request.
+  std::vector<auth::Header> auth_headers_;
+  std::string auth_extra_;             // identity header lines for the upstream
+  std::string upstream_path_;          // the target without the share token
+  std::string norm_path_;              // the normalised target (req_.path points here)
+  std::string token_in_, token_hash_;  // the last session cookie value seen here, its hash
+  std::deque<std::string> replaced_;   // rewritten Cookie values (req_.headers point here)
+  std::string subject_;
+  struct Local {
+    auth::Request ar;
+    const auth::Policy* pol = nullptr;
+    std::optional<int64_t> rate, locked;  // counted once, also when decided again on the pool
+    bool missed = false;                  // a lookup the cache could not answer
+    bool on_pool = false;
+    int64_t now = 0, now_ms = 0;
+    std::string country;
+    auth::Decision d;
+  } a_;
+  auth::Lookups local_lk_;  // cache-only lookups over a_ (capture `this` only: no allocation)
+};
+
+}  // namespace edge::detail
