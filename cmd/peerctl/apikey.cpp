@@ -14,8 +14,6 @@ namespace peerctl {
 
 namespace {
 
-using control::emit;
-
 void register_create(Ctx& c, CLI::App& noun) {
   struct Opts {
     control::ApiKey k;
@@ -88,7 +86,7 @@ void register_revoke(Ctx& c, CLI::App& noun) {
   c.prog.on(s, [&c, id]() -> int {
     auto db = open_store(c, false);
     if (!db) return cli::fail(db.error());
-    return control::done(control::revoke_apikey(*db, *id, actor()));
+    return done(control::revoke_apikey(*db, *id, actor()));
   });
 }
 

@@ -17,8 +17,6 @@ namespace peerctl {
 
 namespace {
 
-using control::emit;
-
 volatile std::sig_atomic_t g_stop = 0;
 
 void on_signal(int) {

@@ -10,9 +10,6 @@ namespace peerctl {
 
 namespace {
 
-using control::done;
-using control::emit;
-
 struct Opts {
   std::string resource, user, role;
 };

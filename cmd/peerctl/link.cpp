@@ -17,9 +17,6 @@ namespace peerctl {
 
 namespace {
 
-using control::done;
-using control::emit;
-
 // The host a link URL names: the resource's, or --host for a wildcard resource.
 core::Result<std::string> link_host(const control::Resource& r, const std::string& given) {
   if (given.empty()) {

@@ -7,6 +7,9 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -37,6 +40,19 @@ std::string edged_port_suffix(store::Db& db, bool tls);
 // A daemon's status reply from its control socket ($WARREN_DIR/run/NAME.sock), or nothing when
 // the daemon is not running (a short timeout: listings never hang on a stuck daemon).
 std::optional<boost::json::object> daemon_status(const Ctx& c, const std::string& daemon);
+
+// The terminal side of the nouns (cmd/peerctl/io.cpp). A secret for `field`: from `path`
+// ("-" = stdin, first line) when given, else prompted on the terminal (twice, to confirm) when
+// stdin is a TTY, else Errc::data "FIELD: needs a secret (FILE, or - for stdin)". Empty secrets
+// are refused. Secrets never come from argv.
+core::Result<std::string> read_secret(std::string_view field, const std::string& path,
+                                      const std::string& prompt);
+// More than one option reading stdin ("-") in one command is a usage error.
+core::Result<void> one_stdin(const std::vector<std::pair<std::string, std::string>>& opts);
+// 0, or the error printed as "peerctl: …" and its exit code.
+int done(const core::Result<void>& r);
+// Writes `out` to stdout: 0, or the write error's exit code.
+int emit(const std::string& out);
 
 void register_site(Ctx& c, CLI::App& noun);
 // `site enroll` (cmd/peerctl/enroll.cpp) and the lines `site add` prints about it.

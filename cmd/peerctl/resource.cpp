@@ -73,8 +73,7 @@ void add_auth_options(CLI::App* s, AuthOpts& o) {
 
 // Applies the options to `a`, reading secrets and hashing them.
 core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
-  WARREN_CHECK(
-      control::one_stdin({{"--password-file", o.password_file}, {"--pin-file", o.pin_file}}));
+  WARREN_CHECK(one_stdin({{"--password-file", o.password_file}, {"--pin-file", o.pin_file}}));
   bool method_opts = !o.methods.empty() || !o.password_file.empty() || !o.pin_file.empty() ||
                      !o.email_allow.empty() || o.share_links || o.basic || o.mtls || o.users ||
                      !o.roles.empty();
@@ -138,14 +137,14 @@ core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
   if (!o.password_file.empty()) a.password = true;
   if (!o.pin_file.empty()) a.pin = true;
   if (a.password && (!o.password_file.empty() || a.password_hash.empty())) {
-    WARREN_TRY(pw, control::read_secret("--password-file", o.password_file, "Resource password: "));
+    WARREN_TRY(pw, read_secret("--password-file", o.password_file, "Resource password: "));
     auto h = crypto::hash_password(pw);
     crypto::wipe(pw.data(), pw.size());
     if (!h) return h.error();
     a.password_hash = *h;
   }
   if (a.pin && (!o.pin_file.empty() || a.pin_hash.empty())) {
-    WARREN_TRY(pin, control::read_secret("--pin-file", o.pin_file, "PIN: "));
+    WARREN_TRY(pin, read_secret("--pin-file", o.pin_file, "PIN: "));
     bool digits = pin.size() == size_t(a.pin_digits) &&
                   pin.find_first_not_of("0123456789") == std::string::npos;
     if (!digits) {
@@ -211,8 +210,6 @@ std::string backend(const Full& f) {
   for (const auto& x : f.targets) t.push_back(control::target_address(x));
   return t.empty() ? "-" : control::join(t);
 }
-
-using control::done;
 
 // The access options of a raw TCP/UDP forward (add and set): tunneld checks them for every new
 // connection (UDP: flow) before anything reaches the site.
@@ -564,7 +561,7 @@ void register_list(Ctx& c, CLI::App& noun) {
         t.add({r.name, r.kind, r.enabled ? "yes" : "no", front(r), backend(*f),
                r.kind == "http" ? auth_summary(f->auth) : forward_access_summary(r)});
     }
-    return control::emit(c.prog.common().json ? out : t.str());
+    return emit(c.prog.common().json ? out : t.str());
   });
 }
 
@@ -580,8 +577,7 @@ void register_show(Ctx& c, CLI::App& noun) {
     if (!r) return cli::fail(r.error());
     auto f = load_full(*db, *r);
     if (!f) return cli::fail(f.error());
-    if (c.prog.common().json)
-      return control::emit(json_line(control::to_json(f->r, f->targets, f->auth)));
+    if (c.prog.common().json) return emit(json_line(control::to_json(f->r, f->targets, f->auth)));
     using control::kv_line;
     std::string out = kv_line("name", r->name) + kv_line("type", r->kind) +
                       kv_line("enabled", r->enabled ? "yes" : "no") + kv_line("serves", front(*r));
@@ -614,7 +610,7 @@ void register_show(Ctx& c, CLI::App& noun) {
       out += kv_line("tls", r->tls_client_cert ? "client certificate from the CA" : "no");
     }
     out += kv_line("created", control::time_or(r->created_at));
-    return control::emit(out);
+    return emit(out);
   });
 }
 
@@ -670,8 +666,8 @@ void register_auth(Ctx& c, CLI::App& noun) {
     auto a = control::load_auth(*db, *id);
     if (!a) return cli::fail(a.error());
     if (!o->auth.any()) {
-      if (c.prog.common().json) return control::emit(json_line(control::to_json(*a)));
-      return control::emit(auth_text(*a));
+      if (c.prog.common().json) return emit(json_line(control::to_json(*a)));
+      return emit(auth_text(*a));
     }
     if (auto r = apply_auth(o->auth, *a); !r) return cli::fail(r.error());
     return done(control::save_auth(*db, o->name, *a, actor(), now()));

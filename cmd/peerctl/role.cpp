@@ -10,9 +10,6 @@ namespace peerctl {
 
 namespace {
 
-using control::done;
-using control::emit;
-
 void register_add(Ctx& c, CLI::App& noun) {
   auto r = std::make_shared<control::Role>();
   auto* s = c.prog.verb(noun, "add", "Add a role", "peerctl role add NAME [--description TEXT]");

@@ -14,8 +14,6 @@ namespace peerctl {
 
 namespace {
 
-using control::emit;
-
 std::string list_or_any(const std::vector<std::string>& v) {
   return v.empty() ? "*" : control::join(v);
 }
@@ -90,7 +88,7 @@ void register_rm(Ctx& c, CLI::App& noun) {
       return cli::fail({core::Errc::data, "ID: '" + *id + "': not a rule id"});
     auto db = open_store(c, false);
     if (!db) return cli::fail(db.error());
-    return control::done(control::remove_rule(*db, int64_t(*n), actor()));
+    return done(control::remove_rule(*db, int64_t(*n), actor()));
   });
 }
 

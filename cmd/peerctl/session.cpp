@@ -12,8 +12,6 @@ namespace peerctl {
 
 namespace {
 
-using control::emit;
-
 void register_list(Ctx& c, CLI::App& noun) {
   struct Opts {
     std::string resource, user;

@@ -15,8 +15,6 @@ namespace peerctl {
 namespace {
 
 namespace bj = boost::json;
-using control::done;
-using control::emit;
 
 struct TargetOpts {
   std::string scheme;

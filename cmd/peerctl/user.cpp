@@ -20,11 +20,8 @@ namespace peerctl {
 
 namespace {
 
-using control::done;
-using control::emit;
-
 core::Result<std::string> password_hash(const std::string& file) {
-  WARREN_TRY(pw, control::read_secret("--password-file", file, "Password: "));
+  WARREN_TRY(pw, read_secret("--password-file", file, "Password: "));
   auto h = crypto::hash_password(pw);
   crypto::wipe(pw.data(), pw.size());
   return h;

@@ -1,45 +1,10 @@
 // control input: see input.h.
 #include "control/input.h"
 
-#include <unistd.h>
-
-#include "cli/cli.h"
 #include "control/validate.h"
-#include "core/fs.h"
 #include "core/text.h"
 
 namespace control {
-
-core::Result<std::string> read_secret(std::string_view field, const std::string& path,
-                                      const std::string& prompt) {
-  std::string s;
-  if (!path.empty()) {
-    auto r = cli::read_secret(path);
-    if (!r) return std::move(r.error()).context(std::string(field));
-    s = std::move(*r);
-  } else if (::isatty(STDIN_FILENO)) {
-    auto r = cli::prompt_secret(prompt, true);
-    if (!r) return std::move(r.error()).context(std::string(field));
-    s = std::move(*r);
-  } else {
-    return core::err(core::Errc::data,
-                     std::string(field) + ": needs a secret (FILE, or - for stdin)");
-  }
-  if (s.empty()) return core::err(core::Errc::data, std::string(field) + ": the secret is empty");
-  return s;
-}
-
-core::Result<void> one_stdin(const std::vector<std::pair<std::string, std::string>>& opts) {
-  std::string first;
-  for (const auto& [name, value] : opts) {
-    if (value != "-") continue;
-    if (!first.empty())
-      return core::err(core::Errc::usage,
-                       name + ": stdin is already read by " + first + "; use a file");
-    first = name;
-  }
-  return {};
-}
 
 core::Result<int64_t> parse_time(std::string_view field, std::string_view v, std::time_t now) {
   if (auto t = core::parse_rfc3339(v)) return int64_t(*t);
@@ -72,14 +37,6 @@ std::string format_duration(int64_t s) {
   if (s > 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
   if (s > 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
   return std::to_string(s) + "s";
-}
-
-int done(const core::Result<void>& r) {
-  return r ? 0 : cli::fail(r.error());
-}
-
-int emit(const std::string& out) {
-  return done(core::write_stdout(out));
 }
 
 }  // namespace control
