@@ -6,8 +6,8 @@
 #include "control/input.h"
 #include "control/json.h"
 #include "control/table.h"
-#include "control/validate.h"
 #include "crypto/crypto.h"
+#include "model/check.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -31,7 +31,7 @@ void register_create(Ctx& c, CLI::App& noun) {
       ->type_name("DUR");
   c.prog.on(s, [&c, o]() -> int {
     if (!o->expires.empty()) {
-      auto d = control::check_duration("--expires", o->expires);
+      auto d = model::check_duration("--expires", o->expires);
       if (!d) return cli::fail(d.error());
       o->k.expires_at = now() + *d;
     }

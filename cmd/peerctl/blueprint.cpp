@@ -3,6 +3,7 @@
 
 #include "blueprint/blueprint.h"
 #include "core/fs.h"
+#include "model/model.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -15,7 +16,7 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
 }
 
-boost::json::object change_json(const blueprint::Change& c) {
+boost::json::object change_json(const model::Change& c) {
   boost::json::array d;
   for (auto& x : c.details) d.push_back(boost::json::value(x));
   return {
@@ -52,14 +53,14 @@ void register_apply(Ctx& c, CLI::App& app) {
     // The plan is computed and written under one write lock, so no other writer slips between.
     auto tx = store::Tx::begin(*db);
     if (!tx) return cli::fail(tx.error());
-    auto have = blueprint::read(*db);
+    auto have = model::read(*db);
     if (!have) return cli::fail(have.error());
-    blueprint::Options opt;
+    model::DiffOptions opt;
     opt.prune = !o->no_prune;
-    auto plan = blueprint::diff(*want, *have, opt);
+    auto plan = model::diff(*want, *have, opt);
     if (!plan) return cli::fail(plan.error());
     if (!o->dry_run) {
-      if (auto r = blueprint::apply(*db, *plan, actor(), now()); !r) return cli::fail(r.error());
+      if (auto r = model::apply(*db, *plan, actor(), now()); !r) return cli::fail(r.error());
       if (auto r = tx->commit(); !r) return cli::fail(r.error());
     }
     std::string out;
@@ -83,7 +84,7 @@ void register_export(Ctx& c, CLI::App& app) {
   c.prog.on(s, [&c, secrets]() -> int {
     auto db = open_store(c, false);
     if (!db) return cli::fail(db.error());
-    auto m = blueprint::read(*db);
+    auto m = model::read(*db);
     if (!m) return cli::fail(m.error());
     auto w = core::write_stdout(blueprint::render(*m, *secrets));
     return w ? 0 : cli::fail(w.error());

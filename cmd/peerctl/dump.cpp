@@ -6,6 +6,7 @@
 #include "blueprint/blueprint.h"
 #include "core/fs.h"
 #include "core/text.h"
+#include "model/model.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -102,13 +103,13 @@ core::Result<std::string> dump(store::Db& db) {
              "FROM targets t JOIN resources r ON r.id = t.resource_id ORDER BY r.name, "
              "t.id",
              [&](store::Stmt& q) {
-               blueprint::Target t;
+               model::Target t;
                t.tls = q.col_text(1) == "https";
                t.site = q.col_null(2) ? "" : q.col_text(2);
                t.host = q.col_text(3);
                t.port = static_cast<uint16_t>(q.col_int(4));
-               d.line({"target", q.col_text(0), blueprint::target_url(t), bool_cell(q, 5),
-                       bool_cell(q, 6), std::to_string(q.col_int(7))});
+               d.line({"target", q.col_text(0), t.str(), bool_cell(q, 5), bool_cell(q, 6),
+                       std::to_string(q.col_int(7))});
              }));
   WARREN_CHECK(d.rows(
       "SELECT r.name, a.public, trim((CASE WHEN m_users THEN 'users ' ELSE '' END) || (CASE "

@@ -8,9 +8,9 @@
 #include "control/json.h"
 #include "control/resources.h"
 #include "control/table.h"
-#include "control/validate.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
+#include "model/check.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -25,7 +25,7 @@ core::Result<std::string> link_host(const control::Resource& r, const std::strin
                                               ": give --host NAME for the link's URL");
     return r.host;
   }
-  WARREN_TRY(h, control::check_hostname("--host", given));
+  WARREN_TRY(h, model::check_hostname("--host", given));
   bool ok = r.host == "*" || h == r.host ||
             (core::starts_with(r.host, "*.") && h.size() > r.host.size() - 1 &&
              h.compare(h.size() - (r.host.size() - 1), r.host.size() - 1, r.host.substr(1)) == 0 &&
@@ -61,12 +61,12 @@ void register_create(Ctx& c, CLI::App& noun) {
     l.title = o->title;
     l.path = o->path;
     if (!o->expires.empty()) {
-      auto d = control::check_duration("--expires", o->expires);
+      auto d = model::check_duration("--expires", o->expires);
       if (!d) return cli::fail(d.error());
       l.expires_at = now() + *d;
     }
     if (!o->session_ttl.empty()) {
-      auto d = control::check_duration("--session-ttl", o->session_ttl);
+      auto d = model::check_duration("--session-ttl", o->session_ttl);
       if (!d) return cli::fail(d.error());
       l.session_ttl = *d;
     }

@@ -6,10 +6,10 @@
 #include "control/json.h"
 #include "control/resources.h"
 #include "control/table.h"
-#include "control/validate.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
+#include "model/check.h"
 #include "peerctl.h"
 #include "tunnel/access.h"
 
@@ -114,12 +114,12 @@ core::Result<void> apply_auth(const AuthOpts& o, control::Auth& a) {
   }
   if (o.clear_roles) a.roles.clear();
   for (const auto& r : o.roles) {
-    WARREN_TRY(role, control::check_name("--role", r));
+    WARREN_TRY(role, model::check_name("--role", r));
     if (std::find(a.roles.begin(), a.roles.end(), role) == a.roles.end()) a.roles.push_back(role);
     a.users = true;
   }
   if (!o.session_ttl.empty()) {
-    WARREN_TRY(ttl, control::check_duration("--session-ttl", o.session_ttl));
+    WARREN_TRY(ttl, model::check_duration("--session-ttl", o.session_ttl));
     a.session_ttl = ttl;
   }
   if (!o.rate.empty()) {
@@ -397,7 +397,7 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
     return core::err(core::Errc::usage, "resource " + r.name + " is a " + r.kind +
                                             " forward: --host, --path, --tls, … do not apply");
   if (!o.host.empty()) {
-    WARREN_TRY(h, control::check_hostname("--host", o.host));
+    WARREN_TRY(h, model::check_hostname("--host", o.host));
     r.host = h;
   }
   if (!o.path.empty()) r.path = o.path;
@@ -409,7 +409,7 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
     if (o.hsts == "0" || o.hsts == "off") {
       r.hsts = 0;
     } else {
-      WARREN_TRY(d, control::check_duration("--hsts", o.hsts));
+      WARREN_TRY(d, model::check_duration("--hsts", o.hsts));
       if (d > 2 * 365 * 86400)
         return core::err(core::Errc::data, "--hsts: '" + o.hsts + "': at most 2 years (730d)");
       r.hsts = d;
@@ -433,7 +433,7 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
   }
   if (!o.mtls_mode.empty()) r.mtls = o.mtls_mode;
   if (!o.port.empty()) {
-    WARREN_TRY(p, control::check_port("--port", o.port));
+    WARREN_TRY(p, model::check_port("--port", o.port));
     r.port = p;
   }
   if (!o.site.empty()) r.site = o.site;
@@ -472,7 +472,7 @@ void register_add(Ctx& c, CLI::App& noun) {
       return cli::fail({core::Errc::usage, "--tcp and --udp exclude each other"});
     if (!sh.tcp.empty() || !sh.udp.empty()) {
       r.kind = sh.tcp.empty() ? "udp" : "tcp";
-      auto p = control::check_port("--" + r.kind, sh.tcp.empty() ? sh.udp : sh.tcp);
+      auto p = model::check_port("--" + r.kind, sh.tcp.empty() ? sh.udp : sh.tcp);
       if (!p) return cli::fail(p.error());
       r.port = *p;
       r.path.clear();

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/text.h"
 #include "ipc/client.h"
+#include "model/model.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -123,7 +124,7 @@ void register_status(Ctx& c, CLI::App& app) {
     auto tun_f = std::async(std::launch::async, [&c] { return call(c, "tunneld", "status"); });
     auto edg_f = std::async(std::launch::async, [&c] { return call(c, "edged", "routes"); });
     auto db = open_store(c, false);
-    auto model = db ? blueprint::read(*db) : core::Result<blueprint::Model>(db.error());
+    auto model = db ? model::read(*db) : core::Result<model::Installation>(db.error());
     auto tun = tun_f.get();
     auto edg = edg_f.get();
     if (!model) return cli::fail(model.error());
@@ -160,7 +161,7 @@ void register_status(Ctx& c, CLI::App& app) {
 
     // A target at a site that tunneld reports offline cannot be reached, whatever edged says
     // (edged follows tunneld's sites, but polls them: it may lag by a fraction of a second).
-    auto site_offline = [&](const blueprint::Target& t) {
+    auto site_offline = [&](const model::Target& t) {
       if (t.site.empty() || !tun) return false;
       auto it = live_sites.find(t.site);
       return it == live_sites.end() || !flag(it->second, "online");
@@ -202,7 +203,7 @@ void register_status(Ctx& c, CLI::App& app) {
                         {"protected", r.auth && !r.auth->is_public}};
         json::array ta;
         for (auto& t : r.targets) {
-          std::string url = blueprint::target_url(t);
+          std::string url = t.str();
           json::object to{{"target", url}, {"enabled", t.enabled}};
           auto* lt = live_target(n, url);
           // "reason": why the target takes no traffic, as edged says ("site homelab offline",
@@ -288,7 +289,7 @@ void register_status(Ctx& c, CLI::App& app) {
         out += "  " + n + "  " + r.host + r.path + "  " + access + (r.enabled ? "" : "  disabled") +
                "\n";
         for (auto& t : r.targets) {
-          std::string url = blueprint::target_url(t);
+          std::string url = t.str();
           std::string health;
           if (!t.enabled)
             health = "disabled";

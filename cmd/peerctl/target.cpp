@@ -6,8 +6,8 @@
 #include "control/json.h"
 #include "control/resources.h"
 #include "control/table.h"
-#include "control/validate.h"
 #include "core/text.h"
+#include "model/check.h"
 #include "peerctl.h"
 
 namespace peerctl {
@@ -65,14 +65,14 @@ core::Result<void> apply_health(store::Db& db, const TargetOpts& o, const std::s
   if (o.health_path.empty() && o.health_interval.empty()) return {};
   WARREN_TRY(r, control::find_resource(db, resource));
   if (!o.health_path.empty()) {
-    WARREN_TRY(p, control::check_path_prefix("--health-path", o.health_path));
+    WARREN_TRY(p, model::check_path_prefix("--health-path", o.health_path));
     r.health_path = p;
     if (r.health_interval_ms == 0 && o.health_interval.empty()) r.health_interval_ms = 10000;
   }
   if (o.health_interval == "0") {
     r.health_interval_ms = 0;
   } else if (!o.health_interval.empty()) {
-    WARREN_TRY(d, control::check_duration("--health-interval", o.health_interval));
+    WARREN_TRY(d, model::check_duration("--health-interval", o.health_interval));
     r.health_interval_ms = d * 1000;
   }
   return control::update_resource(db, resource, r, actor(), now());

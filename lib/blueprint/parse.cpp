@@ -1,5 +1,5 @@
-// blueprint::parse — TOML blueprint text into a Model, every value validated where it is
-// written so that errors name file:line:column and the dotted key.
+// blueprint::parse — TOML blueprint text into a model::Installation, every value validated where it
+// is written so that errors name file:line:column and the dotted key.
 #include <algorithm>
 #include <set>
 
@@ -7,14 +7,16 @@
 #include "config/config.h"
 #include "control/access.h"
 #include "control/resources.h"
-#include "control/validate.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
-#include "edge/routes.h"
+#include "model/check.h"
+#include "tunnel/access.h"
 #include "tunnel/sites.h"
 
 namespace blueprint {
+
+using namespace model;
 
 namespace {
 
@@ -46,18 +48,6 @@ std::vector<std::string> sorted_unique(std::vector<std::string> v) {
   return v;
 }
 
-// edged's own target syntax (edge::parse_target), so routes files and blueprints agree.
-core::Result<Target> parse_target_url(std::string_view s) {
-  WARREN_TRY(spec, edge::parse_target(s));
-  Target t;
-  t.tls = spec.tls;
-  t.site = spec.site;
-  t.host = spec.host;
-  t.port = spec.port;
-  return t;
-}
-
-// A secret: KEY_hash (argon2id text) or KEY_file (first line of the file, relative to base).
 void read_secret(Reader& r, const std::string& key, const std::string& base, Secret& out) {
   std::string hash, file;
   bool h = r.get(key + "_hash", hash);
@@ -137,7 +127,7 @@ void parse_auth(Reader& a, const std::string& base, Auth& au) {
   if (a.get("users", list)) {
     for (auto& e : list) {
       std::string v;
-      if (!check(a, "users", control::check_email("users", e), v)) break;
+      if (!check(a, "users", model::check_email("users", e), v)) break;
       au.users.push_back(v);
     }
     au.users = sorted_unique(au.users);
@@ -192,9 +182,9 @@ void parse_rule(Reader& x, Rule& ru) {
 void parse_resource(Reader& r, const std::string& name, const std::string& base, Resource& res) {
   res.name = name;
   std::string host;
-  if (r.need("host", host)) check(r, "host", control::check_hostname("host", host), res.host);
+  if (r.need("host", host)) check(r, "host", model::check_hostname("host", host), res.host);
   std::string path;
-  if (r.get("path", path)) check(r, "path", control::check_path_prefix("path", path), res.path);
+  if (r.get("path", path)) check(r, "path", model::check_path_prefix("path", path), res.path);
   r.get("enabled", res.enabled);
   r.get_enum("lb", res.lb, {"round_robin", "least_conn"});
   r.get("sticky", res.sticky);
@@ -222,7 +212,7 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
     std::vector<std::string> urls;
     r.get(key, urls);
     for (auto& u : urls) {
-      auto t = parse_target_url(u);
+      auto t = model::parse_target(u);
       if (!t) {
         r.fail(key, t.error().message);
         continue;
@@ -237,7 +227,7 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
   for (auto& x : r.tables("target")) {
     std::string url;
     if (!x.need("url", url)) continue;
-    auto t = parse_target_url(url);
+    auto t = model::parse_target(url);
     if (!t) {
       x.fail("url", t.error().message);
       continue;
@@ -282,12 +272,12 @@ core::Error as_data(core::Error e) {
 
 }  // namespace
 
-core::Result<Model> parse(std::string_view toml, const std::string& name,
-                          const std::string& base_dir) {
+core::Result<Installation> parse(std::string_view toml, const std::string& name,
+                                 const std::string& base_dir) {
   auto rr = config::parse_string(toml, name);
   if (!rr) return as_data(rr.error());
   Reader& r = *rr;
-  Model m;
+  Installation m;
   int64_t version = 1;
   r.get("version", version, 1, 1);
 
@@ -311,7 +301,7 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
   for (auto& f : r.tables("forwards")) {
     Forward fw;
     if (f.get("name", fw.name))
-      if (auto ok = control::check_name("name", fw.name); !ok) f.fail("name", "bad name");
+      if (auto ok = model::check_name("name", fw.name); !ok) f.fail("name", "bad name");
     f.need("protocol", fw.protocol);
     if (f.has("protocol") && fw.protocol != "tcp" && fw.protocol != "udp")
       f.fail("protocol", "expected tcp or udp");
@@ -321,10 +311,36 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
       if (auto ok = tunnel::check_site_name(fw.site); !ok) f.fail("site", ok.error().message);
     std::string target;
     if (f.need("target", target)) {
-      control::HostPort hp;
-      if (check(f, "target", control::check_host_port("target", target), hp)) fw.target = target;
+      model::HostPort hp;
+      if (check(f, "target", model::check_host_port("target", target), hp)) fw.target = target;
     }
     f.get("enabled", fw.enabled);
+    // Access settings, as `peerctl resource add --tcp … --allow …` takes them.
+    for (auto [key, out] : {std::pair{"allow", &fw.allow}, std::pair{"deny", &fw.deny}}) {
+      std::vector<std::string> v;
+      f.get(key, v);
+      for (auto& a : v) {
+        std::string c;
+        if (!check(f, key, model::check_cidr(key, a), c)) break;
+        out->push_back(c);
+      }
+    }
+    for (auto [key, out] : {std::pair{"allow_countries", &fw.allow_countries},
+                            std::pair{"deny_countries", &fw.deny_countries}}) {
+      std::vector<std::string> v;
+      f.get(key, v);
+      for (auto& cc : v) {
+        std::string c;
+        if (!check(f, key, tunnel::check_country(cc), c)) break;
+        out->push_back(c);
+      }
+    }
+    f.get("max_conns", fw.max_conns, 0, 1000000);
+    f.get("conn_rate", fw.conn_rate, 0, 1000000);
+    f.get("conn_burst", fw.conn_burst, 0, 1000000);
+    f.get("tls_client_cert", fw.tls_client_cert);
+    if (fw.tls_client_cert && fw.protocol == "udp")
+      f.fail("tls_client_cert", "TLS is for tcp forwards, not udp");
     auto key = std::make_pair(fw.protocol, fw.port);
     if (!m.forwards.emplace(key, fw).second)
       f.fail("port", fw.protocol + " port " + std::to_string(fw.port) + " is declared twice");
@@ -335,7 +351,7 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
   for (auto& [n, x] : r.named_tables("resources")) {
     Resource res;
     std::string checked;
-    if (auto ok = control::check_name("name", n); !ok) x.fail("", ok.error().message);
+    if (auto ok = model::check_name("name", n); !ok) x.fail("", ok.error().message);
     parse_resource(x, n, base_dir, res);
     auto [it, fresh] = where.emplace(std::make_pair(res.host, res.path), n);
     if (!fresh && !res.host.empty())
@@ -354,7 +370,7 @@ core::Result<Model> parse(std::string_view toml, const std::string& name,
   m.has_users = r.has("users");
   for (auto& [n, x] : r.named_tables("users")) {
     User u;
-    if (!check(x, "", control::check_email("", n), u.email)) continue;
+    if (!check(x, "", model::check_email("", n), u.email)) continue;
     x.get("name", u.name);
     x.get("enabled", u.enabled);
     std::vector<std::string> roles;

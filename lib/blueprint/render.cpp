@@ -1,11 +1,13 @@
-// blueprint::render — a Model as blueprint TOML: every managed kind's table, objects sorted by
-// name, only the keys that differ from their defaults (so a small installation reads small).
+// blueprint::render — a Installation as blueprint TOML: every managed kind's table, objects sorted
+// by name, only the keys that differ from their defaults (so a small installation reads small).
 #include <cstdio>
 
 #include "blueprint/blueprint.h"
 #include "config/write.h"
 
 namespace blueprint {
+
+using namespace model;
 
 namespace {
 
@@ -35,14 +37,7 @@ struct Out {
 
 }  // namespace
 
-std::string target_url(const Target& t) {
-  std::string hp = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
-  hp += ":" + std::to_string(t.port);
-  if (!t.site.empty()) return (t.tls ? "site+https://" : "site://") + t.site + "/" + hp;
-  return (t.tls ? "https://" : "http://") + hp;
-}
-
-std::string render(const Model& m, bool secrets) {
+std::string render(const Installation& m, bool secrets) {
   Out o;
   o.s = "# Warren blueprint: peerctl apply FILE converges the store to it; see peerctl(8).\n";
   o.s += "version = 1\n";
@@ -69,6 +64,15 @@ std::string render(const Model& m, bool secrets) {
       o.str("site", f.site);
       o.str("target", f.target);
       if (!f.enabled) o.boolean("enabled", false);
+      if (!f.allow.empty()) o.kv("allow", config::toml_array(f.allow));
+      if (!f.deny.empty()) o.kv("deny", config::toml_array(f.deny));
+      if (!f.allow_countries.empty())
+        o.kv("allow_countries", config::toml_array(f.allow_countries));
+      if (!f.deny_countries.empty()) o.kv("deny_countries", config::toml_array(f.deny_countries));
+      if (f.max_conns) o.num("max_conns", f.max_conns);
+      if (f.conn_rate) o.num("conn_rate", f.conn_rate);
+      if (f.conn_burst) o.num("conn_burst", f.conn_burst);
+      if (f.tls_client_cert) o.boolean("tls_client_cert", true);
     }
   }
 
@@ -108,7 +112,7 @@ std::string render(const Model& m, bool secrets) {
       }
       if (short_form) {
         std::vector<std::string> on, off;
-        for (auto& t : r.targets) (t.enabled ? on : off).push_back(target_url(t));
+        for (auto& t : r.targets) (t.enabled ? on : off).push_back(t.str());
         o.kv("targets", config::toml_array(on));
         if (!off.empty()) o.kv("disabled_targets", config::toml_array(off));
         if (!r.targets.empty()) {
@@ -131,7 +135,7 @@ std::string render(const Model& m, bool secrets) {
       if (!short_form)
         for (auto& t : r.targets) {
           o.s += "[[" + base + ".target]]\n";
-          o.str("url", target_url(t));
+          o.str("url", t.str());
           if (t.weight != 1) o.num("weight", t.weight);
           if (!t.tls_verify) o.boolean("tls_verify", false);
           if (!t.tls_sni.empty()) o.str("tls_sni", t.tls_sni);

@@ -9,9 +9,9 @@
 #include "control/detail.h"
 #include "control/input.h"
 #include "control/resources.h"
-#include "control/validate.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
+#include "model/check.h"
 
 namespace control {
 
@@ -84,7 +84,7 @@ core::Result<User> find_user(store::Db& db, std::string_view email) {
 core::Result<int64_t> add_user(store::Db& db, const User& u, const std::string& password_hash,
                                const std::string& totp_secret, std::string_view actor,
                                int64_t now) {
-  WARREN_TRY(email, check_email("EMAIL", u.email));
+  WARREN_TRY(email, model::check_email("EMAIL", u.email));
   if (u.name.size() > 200 || u.name.find_first_of("\r\n") != std::string::npos)
     return core::err(Errc::data, "--name: at most 200 characters on one line");
   for (const auto& r : u.roles) WARREN_CHECK(check_role("--role", r));
@@ -199,7 +199,7 @@ core::Result<void> set_user_role(store::Db& db, std::string_view email, std::str
 // roles
 
 core::Result<std::string> check_role(std::string_view field, std::string_view v) {
-  WARREN_TRY(n, check_name(field, v));
+  WARREN_TRY(n, model::check_name(field, v));
   for (char ch : n)
     if (std::isupper(static_cast<unsigned char>(ch)))
       return core::err(Errc::data, std::string(field) + ": '" + n +
@@ -275,7 +275,7 @@ core::Result<void> write_grant(store::Db& db, const Grant& g, bool add, std::str
   std::string subject;
   int64_t uid = 0;
   if (g.kind == "user") {
-    WARREN_TRY(email, check_email("--user", g.subject));
+    WARREN_TRY(email, model::check_email("--user", g.subject));
     WARREN_TRY(id, user_id(db, email));
     subject = email;
     uid = id;
@@ -325,7 +325,7 @@ core::Result<void> remove_grant(store::Db& db, const Grant& g, std::string_view 
 
 core::Result<NewLink> create_link(store::Db& db, const Link& l, std::string_view actor,
                                   int64_t now) {
-  if (!l.path.empty()) WARREN_CHECK(check_path_prefix("--path", l.path));
+  if (!l.path.empty()) WARREN_CHECK(model::check_path_prefix("--path", l.path));
   if (l.title.size() > 200 || l.title.find_first_of("\r\n") != std::string::npos)
     return core::err(Errc::data, "--title: at most 200 characters on one line");
   if (l.session_ttl < 0) return core::err(Errc::data, "--session-ttl: must be positive");
@@ -416,7 +416,7 @@ core::Result<NewApiKey> create_apikey(store::Db& db, const ApiKey& k, std::strin
   std::optional<int64_t> uid, rid;
   NewApiKey out{k, {}};
   if (!k.user.empty()) {
-    WARREN_TRY(email, check_email("--user", k.user));
+    WARREN_TRY(email, model::check_email("--user", k.user));
     WARREN_TRY(id, user_id(db, email));
     uid = id;
     out.key.user = email;
@@ -489,7 +489,7 @@ core::Result<RuleRow> check_rule(const RuleRow& in) {
   if (r.priority < 0 || r.priority > 1000000)
     return core::err(Errc::data, "--priority: '" + std::to_string(r.priority) + "': 0 to 1000000");
   for (auto& ip : r.ips) {
-    WARREN_TRY(c, check_cidr("--ip", ip));
+    WARREN_TRY(c, model::check_cidr("--ip", ip));
     ip = c;
   }
   for (auto& m : r.methods) {

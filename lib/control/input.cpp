@@ -1,15 +1,15 @@
 // control input: see input.h.
 #include "control/input.h"
 
-#include "control/validate.h"
 #include "core/text.h"
+#include "model/check.h"
 
 namespace control {
 
 core::Result<int64_t> parse_time(std::string_view field, std::string_view v, std::time_t now) {
   if (auto t = core::parse_rfc3339(v)) return int64_t(*t);
   if (!v.empty() && (v.back() < '0' || v.back() > '9')) {
-    WARREN_TRY(d, check_duration(field, v));
+    WARREN_TRY(d, model::check_duration(field, v));
     return int64_t(now) - d;
   }
   if (auto n = core::parse_uint(v)) return int64_t(*n);

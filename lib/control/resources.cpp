@@ -6,8 +6,8 @@
 
 #include "control/detail.h"
 #include "control/input.h"
-#include "control/validate.h"
 #include "core/text.h"
+#include "model/check.h"
 #include "tunnel/access.h"
 
 namespace control {
@@ -226,26 +226,27 @@ core::Result<void> check_forward_access(const Resource& r) {
 }  // namespace
 
 core::Result<void> check_resource(const Resource& r) {
-  WARREN_CHECK(check_name("NAME", r.name));
+  WARREN_CHECK(model::check_name("NAME", r.name));
   if (r.name.find(':') != std::string::npos)
     return core::err(Errc::data, "NAME: '" + r.name + "': ':' is reserved");
   if (r.kind == "http") {
-    WARREN_CHECK(check_hostname("--host", r.host));
-    WARREN_CHECK(check_path_prefix("--path", r.path));
+    WARREN_CHECK(model::check_hostname("--host", r.host));
+    WARREN_CHECK(model::check_path_prefix("--path", r.path));
     for (const auto& h : r.headers) WARREN_CHECK(check_header("--header", h));
     if (r.mtls != "off" && r.mtls != "optional" && r.mtls != "required")
       return core::err(Errc::data, "--mtls-mode: '" + r.mtls + "': off, optional or required");
     if (r.mtls != "off" && r.client_ca.empty())
       return core::err(Errc::data, "--client-ca: mTLS needs a client CA bundle");
-    if (!r.health_path.empty()) WARREN_CHECK(check_path_prefix("--health-path", r.health_path));
+    if (!r.health_path.empty())
+      WARREN_CHECK(model::check_path_prefix("--health-path", r.health_path));
     if (r.health_interval_ms < 0) return core::err(Errc::data, "--health-interval: negative");
     return {};
   }
   if (r.kind != "tcp" && r.kind != "udp")
     return core::err(Errc::data, "kind '" + r.kind + "': http, tcp or udp");
   if (r.port == 0) return core::err(Errc::data, "--" + r.kind + ": port 0 is not allowed");
-  WARREN_CHECK(check_name("--site", r.site));
-  WARREN_CHECK(check_host_port("--to", r.to));
+  WARREN_CHECK(model::check_name("--site", r.site));
+  WARREN_CHECK(model::check_host_port("--to", r.to));
   return check_forward_access(r);
 }
 
@@ -384,7 +385,7 @@ core::Result<void> parse_target(store::Db& db, std::string_view field, std::stri
       addr = rest;
     }
   }
-  auto hp = check_host_port(field, addr);
+  auto hp = model::check_host_port(field, addr);
   if (!hp) {  // name the whole operand, not just its address part
     const std::string& m = hp.error().message;
     size_t why = m.find("': ");
@@ -393,7 +394,7 @@ core::Result<void> parse_target(store::Db& db, std::string_view field, std::stri
   }
   t.site.clear();
   if (!site.empty()) {
-    WARREN_TRY(s, check_name(field, site));
+    WARREN_TRY(s, model::check_name(field, site));
     WARREN_TRY(found, detail::exists_row(db, "SELECT 1 FROM sites WHERE name = ?1", s));
     if (!found) return detail::missing("site", s).context(std::string(field));
     t.site = s;
@@ -438,7 +439,7 @@ core::Result<void> check_target(const Target& t) {
   if (t.weight < 0 || t.weight > 1000)
     return core::err(Errc::data, "--weight: '" + std::to_string(t.weight) + "': 0 to 1000");
   if (t.host.empty() || t.port == 0) return core::err(Errc::data, "target: no host:port");
-  if (!t.sni.empty()) WARREN_CHECK(check_hostname("--sni", t.sni));
+  if (!t.sni.empty()) WARREN_CHECK(model::check_hostname("--sni", t.sni));
   return {};
 }
 
@@ -566,10 +567,10 @@ bool set_auth_method(Auth& a, std::string_view m, bool on) {
 
 core::Result<std::string> check_email_allow(std::string_view field, std::string_view v) {
   if (!v.empty() && v.front() == '@') {
-    WARREN_TRY(e, check_email(field, "x" + std::string(v)));
+    WARREN_TRY(e, model::check_email(field, "x" + std::string(v)));
     return e.substr(1);
   }
-  return check_email(field, v);
+  return model::check_email(field, v);
 }
 
 core::Result<Auth> load_auth(store::Db& db, int64_t rid) {

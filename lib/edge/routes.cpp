@@ -8,9 +8,11 @@
 #include <cstring>
 #include <set>
 
-#include "auth/db.h"
+#include "auth/auth.h"
+#include "auth/rules.h"
 #include "config/config.h"
 #include "core/text.h"
+#include "model/model.h"
 #include "net/endpoint.h"
 #include "store/store.h"
 
@@ -36,39 +38,8 @@ std::string TargetSpec::str() const {
 }
 
 core::Result<TargetSpec> parse_target(std::string_view s) {
-  auto bad = [&](const std::string& why) {
-    return core::err(core::Errc::data, "bad target \"" + std::string(s) + "\": " + why);
-  };
-  TargetSpec t;
-  std::string_view rest = s;
-  auto eat = [&](std::string_view p) {
-    if (rest.substr(0, p.size()) != p) return false;
-    rest.remove_prefix(p.size());
-    return true;
-  };
-  if (eat("http://")) {
-  } else if (eat("https://")) {
-    t.tls = true;
-  } else if (bool st = eat("site+https://"); st || eat("site://")) {
-    t.tls = st;
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || slash == 0) return bad("expected site://SITE/HOST:PORT");
-    t.site = std::string(rest.substr(0, slash));
-    for (char c : t.site)
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-        return bad("invalid site name");
-    rest.remove_prefix(slash + 1);
-  } else if (rest.find("://") != std::string_view::npos) {
-    return bad("scheme must be http, https, site or site+https");
-  }
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  auto hp = net::parse_host_port(rest);
-  if (!hp) return bad(hp.error().message.substr(hp.error().message.find(": ") + 2));
-  if (hp->port == 0) return bad("port must be 1..65535");
-  if (hp->host == "*") return bad("a target needs a host");
-  t.host = hp->host;
-  t.port = hp->port;
-  return t;
+  WARREN_TRY(t, model::parse_target(s));
+  return target_spec(t);
 }
 
 void TargetState::record(bool ok, int64_t now, int fail_limit, Millis cooldown) {
@@ -486,87 +457,110 @@ core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const s
   return read_routes(r);
 }
 
-core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
-  WARREN_TRY(q,
-             db.prepare("SELECT id, name, host, path_prefix, lb, sticky, redirect_https, mtls, "
-                        "client_ca, client_crl, host_header, health_path, health_interval_ms, "
-                        "health_timeout_ms, health_rise, health_fall, headers, hsts FROM resources "
-                        "WHERE enabled = 1 "
-                        "ORDER BY id"));
-  std::vector<RouteSpec> out;
-  std::vector<int64_t> ids;
-  for (;;) {
-    WARREN_TRY(row, q.step());
-    if (!row) break;
-    RouteSpec s;
-    s.source = "store";
-    ids.push_back(q.col_int(0));
-    s.name = q.col_text(1);
-    s.host = q.col_text(2);
-    s.path = q.col_text(3);
-    s.lb = q.col_text(4) == "least_conn" ? Lb::least_conn : Lb::round_robin;
-    s.sticky = q.col_int(5) != 0;
-    s.redirect_https = q.col_int(6) != 0;
-    std::string m = q.col_text(7);
-    s.mtls = m == "required" ? Mtls::required : m == "optional" ? Mtls::optional : Mtls::off;
-    s.client_ca = q.col_text(8);
-    s.client_crl = q.col_text(9);
-    s.host_header = q.col_text(10);
-    s.health.path = q.col_text(11);
-    s.health.interval = Millis(q.col_int(12));
-    s.health.timeout = Millis(std::max<int64_t>(10, q.col_int(13)));
-    s.health.rise = static_cast<int>(std::max<int64_t>(1, q.col_int(14)));
-    s.health.fall = static_cast<int>(std::max<int64_t>(1, q.col_int(15)));
-    // "Name: value" lines (peerctl checked them); CR/LF never reach the upstream head.
-    for (auto line : core::split(q.col_text(16), '\n')) {
-      std::string l(core::trim(line));
-      if (l.empty() || l.find('\r') != std::string::npos || l.find(':') == std::string::npos)
-        continue;
-      s.request_headers.append(l).append("\r\n");
-    }
-    s.hsts = std::clamp<int64_t>(q.col_int(17), 0, 63072000);
-    if (!valid_route_host(s.host) || s.path.empty() || s.path[0] != '/') continue;
-    if (s.mtls != Mtls::off && s.client_ca.empty()) s.mtls = Mtls::required;  // fail closed
-    out.push_back(std::move(s));
-  }
-  WARREN_TRY(t,
-             db.prepare("SELECT scheme, site, host, port, tls_verify, tls_sni, weight FROM targets "
-                        "WHERE resource_id = ?1 AND enabled = 1 ORDER BY id"));
-  for (size_t i = 0; i < out.size(); ++i) {
-    t.reset();
-    t.bind(1, ids[i]);
-    for (;;) {
-      WARREN_TRY(row, t.step());
-      if (!row) break;
-      TargetSpec ts;
-      ts.tls = t.col_text(0) == "https";
-      ts.site = t.col_null(1) ? "" : t.col_text(1);
-      ts.host = t.col_text(2);
-      int64_t port = t.col_int(3);
-      if (ts.host.empty() || port < 1 || port > 65535) continue;
-      ts.port = static_cast<uint16_t>(port);
-      ts.tls_verify = t.col_int(4) != 0;
-      ts.sni = t.col_text(5);
-      ts.weight = static_cast<unsigned>(std::clamp<int64_t>(t.col_int(6), 0, 1000));
-      out[i].targets.push_back(std::move(ts));
-    }
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i].resource_id = ids[i];
-    auto p = auth::load_policy(db, ids[i], out[i].name);
-    if (!p) {
-      // A policy that does not load is never taken as public: the route answers 503.
-      out[i].policy_error = p.error().message;
+TargetSpec target_spec(const model::Target& t) {
+  TargetSpec ts;
+  ts.tls = t.tls;
+  ts.site = t.site;
+  ts.host = t.host;
+  ts.port = t.port;
+  ts.tls_verify = t.tls_verify;
+  ts.sni = t.tls_sni;
+  ts.weight = static_cast<unsigned>(std::clamp<int64_t>(t.weight, 0, 1000));
+  return ts;
+}
+
+std::optional<RouteSpec> route_spec(const model::Resource& r) {
+  RouteSpec s;
+  s.source = "store";
+  s.resource_id = r.id;
+  s.name = r.name;
+  s.host = r.host;
+  s.path = r.path;
+  s.lb = r.lb == "least_conn" ? Lb::least_conn : Lb::round_robin;
+  s.sticky = r.sticky;
+  s.redirect_https = r.redirect_https;
+  s.mtls = r.mtls == "required"   ? Mtls::required
+           : r.mtls == "optional" ? Mtls::optional
+                                  : Mtls::off;
+  s.client_ca = r.client_ca;
+  s.client_crl = r.client_crl;
+  s.host_header = r.host_header;
+  s.health.path = r.health_path;
+  s.health.interval = Millis(r.health_interval_ms);
+  s.health.timeout = Millis(std::max<int64_t>(10, r.health_timeout_ms));
+  s.health.rise = static_cast<int>(std::max<int64_t>(1, r.health_rise));
+  s.health.fall = static_cast<int>(std::max<int64_t>(1, r.health_fall));
+  // "Name: value" lines (checked when written); CR/LF never reach the upstream head.
+  for (auto& line : r.headers) {
+    std::string l(core::trim(line));
+    if (l.empty() || l.find('\r') != std::string::npos || l.find('\n') != std::string::npos ||
+        l.find(':') == std::string::npos)
       continue;
-    }
-    // A resource under a path prefix has its portal under it too ("/admin/.warren/auth"), so
-    // its login pages and posts reach this route, never a neighbour on the same host.
-    std::string_view prefix = out[i].path;
-    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-    if (!prefix.empty()) p->portal_path = std::string(prefix) + p->portal_path;
-    if (!p->is_public || !p->rules.empty() || p->rate_per_sec > 0)
-      out[i].policy = std::make_shared<const auth::Policy>(std::move(*p));
+    s.request_headers.append(l).append("\r\n");
   }
+  s.hsts = std::clamp<int64_t>(r.hsts, 0, 63072000);
+  if (!valid_route_host(s.host) || s.path.empty() || s.path[0] != '/') return std::nullopt;
+  if (s.mtls != Mtls::off && s.client_ca.empty()) s.mtls = Mtls::required;  // fail closed
+  for (auto& t : r.targets)
+    if (t.enabled && !t.host.empty() && t.port != 0) s.targets.push_back(target_spec(t));
+  auto p = policy(r);
+  if (!p) {
+    // A policy that does not convert is never taken as public: the route answers 503.
+    s.policy_error = p.error().message;
+    return s;
+  }
+  // A resource under a path prefix has its portal under it too ("/admin/.warren/auth"), so
+  // its login pages and posts reach this route, never a neighbour on the same host.
+  std::string_view prefix = s.path;
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  if (!prefix.empty()) p->portal_path = std::string(prefix) + p->portal_path;
+  if (!p->is_public || !p->rules.empty() || p->rate_per_sec > 0)
+    s.policy = std::make_shared<const auth::Policy>(std::move(*p));
+  return s;
+}
+
+core::Result<auth::Policy> policy(const model::Resource& r) {
+  auth::Policy p;
+  p.resource_id = r.id;
+  p.resource = r.name;
+  for (auto& ru : r.rules) {
+    if (!ru.enabled) continue;
+    auto rule = auth::make_rule(ru.id, static_cast<int>(ru.priority), ru.action, ru.ips, ru.path,
+                                ru.methods, ru.countries);
+    if (!rule) return std::move(rule.error()).context("rule " + std::to_string(ru.id));
+    if (!rule->countries.empty()) p.needs_country = true;
+    p.rules.push_back(std::move(*rule));
+  }
+  if (!r.auth) return p;  // no access settings: public (its rules still apply)
+  const model::Auth& a = *r.auth;
+  p.is_public = a.is_public;
+  p.methods.users = a.has("users");
+  p.methods.password = a.has("password");
+  p.methods.pin = a.has("pin");
+  p.methods.email = a.has("email");
+  p.methods.share_links = a.has("share-links");
+  p.methods.basic = a.has("basic");
+  p.methods.mtls = a.has("mtls");
+  p.pin_digits = static_cast<int>(a.pin_digits);
+  p.session_ttl = a.session_ttl;
+  p.rate_per_sec = a.rate_per_sec;
+  p.rate_burst = a.rate_burst;
+  p.password_tag = auth::secret_tag(a.password.hash.value_or(""));
+  p.pin_tag = auth::secret_tag(a.pin.hash.value_or(""));
+  p.email_allow = a.email_allow;
+  p.allowed_roles = a.roles;
+  return p;
+}
+
+core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db) {
+  WARREN_TRY(m, model::read(db));
+  std::vector<const model::Resource*> by_id;
+  for (auto& [name, r] : m.resources)
+    if (r.enabled) by_id.push_back(&r);
+  std::sort(by_id.begin(), by_id.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::vector<RouteSpec> out;
+  for (auto* r : by_id)
+    if (auto s = route_spec(*r)) out.push_back(std::move(*s));
   return out;
 }
 

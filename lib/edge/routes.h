@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,6 +26,10 @@ class Db;
 namespace auth {
 struct Policy;
 }
+namespace model {
+struct Resource;
+struct Target;
+}  // namespace model
 
 namespace edge {
 
@@ -46,8 +51,10 @@ struct TargetSpec {
   std::string address() const;  // "host:port" ([v6]:port)
 };
 
-// Parses the forms str() prints, plus bare "host:port" (http). Errors are Errc::data.
+// Parses the forms str() prints, plus bare "host:port" (http): model::parse_target. Errors are
+// Errc::data.
 core::Result<TargetSpec> parse_target(std::string_view s);
+TargetSpec target_spec(const model::Target& t);
 
 enum class Lb : uint8_t { round_robin, least_conn };
 enum class Mtls : uint8_t { off, optional, required };
@@ -190,7 +197,12 @@ std::string_view normalize_host(std::string_view host, char* buf);
 // The [[route]] tables of a routes file; errors name file:line:column (Errc::config).
 core::Result<std::vector<RouteSpec>> load_routes_file(const std::string& path);
 core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const std::string& name);
-// Enabled resources with their enabled targets from the store (migration 0020).
+// What edged serves of a resource of the model, a pure conversion: the route with its enabled
+// targets and its access policy (a policy that does not convert makes the route answer 503).
+// None for a resource edged cannot route (a bad host or path).
+std::optional<RouteSpec> route_spec(const model::Resource& r);
+core::Result<auth::Policy> policy(const model::Resource& r);
+// Enabled resources with their enabled targets from the store (model::read), in id order.
 core::Result<std::vector<RouteSpec>> load_routes_store(store::Db& db);
 
 // Merges file and store routes: a store route with the same host and path (or name) as a file

@@ -4,6 +4,8 @@
 
 #include "../support.h"
 #include "blueprint/blueprint.h"
+#include "model/model.h"
+#include "store/store.h"
 
 namespace {
 
@@ -46,14 +48,14 @@ store::Db open_db(const testing::TempDir& d) {
   return std::move(*db);
 }
 
-blueprint::Plan plan_for(store::Db& db, std::string_view text, bool prune = true) {
+model::Plan plan_for(store::Db& db, std::string_view text, bool prune = true) {
   auto want = blueprint::parse(text, "bp.toml", "");
   REQUIRE(want);
-  auto have = blueprint::read(db);
+  auto have = model::read(db);
   REQUIRE(have);
-  blueprint::Options o;
+  model::DiffOptions o;
   o.prune = prune;
-  auto p = blueprint::diff(*want, *have, o);
+  auto p = model::diff(*want, *have, o);
   REQUIRE(p);
   return std::move(*p);
 }
@@ -89,10 +91,10 @@ TEST_CASE("blueprint: apply, read back, render round trip, second plan empty") {
         "+ role ops\n+ site homelab\n+ forward tcp 2222: -> homelab 192.168.1.5:22\n"
         "+ user alice@example.com\n+ resource app: app.example.com/\n"
         "+ rule app: 10 ACCEPT ips=10.0.0.0/8\n+ rule app: 100 DROP path=/admin/**\n");
-  REQUIRE(blueprint::apply(db, p, "test", 1000));
+  REQUIRE(model::apply(db, p, "test", 1000));
   CHECK(plan_for(db, kBlueprint).text() == "no changes\n");
 
-  auto have = blueprint::read(db);
+  auto have = model::read(db);
   REQUIRE(have);
   const auto& app = have->resources.at("app");
   CHECK(app.host == "app.example.com");
@@ -113,7 +115,7 @@ TEST_CASE("blueprint: apply, read back, render round trip, second plan empty") {
 TEST_CASE("blueprint: changes and prunes; --no-prune keeps; kinds left out are untouched") {
   testing::TempDir d;
   auto db = open_db(d);
-  REQUIRE(blueprint::apply(db, plan_for(db, kBlueprint), "test", 1000));
+  REQUIRE(model::apply(db, plan_for(db, kBlueprint), "test", 1000));
   std::string changed = kBlueprint;
   changed.replace(changed.find("App.Example.com"), 15, "new.example.com");
   changed.replace(changed.find("priority = 10"), 13, "priority = 20");
@@ -121,7 +123,7 @@ TEST_CASE("blueprint: changes and prunes; --no-prune keeps; kinds left out are u
   CHECK(p.text() ==
         "~ resource app: host app.example.com -> new.example.com\n"
         "+ rule app: 20 ACCEPT ips=10.0.0.0/8\n- rule 1: app 10 ACCEPT ips=10.0.0.0/8\n");
-  REQUIRE(blueprint::apply(db, p, "test", 1001));
+  REQUIRE(model::apply(db, p, "test", 1001));
   CHECK(plan_for(db, changed).empty());
 
   // Only [resources]: sites, users and roles stay.
@@ -140,8 +142,8 @@ TEST_CASE("blueprint: references must exist; a failed apply writes nothing") {
       "[\"site://nope/1.2.3.4:80\"]\n",
       "f", "");
   REQUIRE(want);
-  auto have = blueprint::read(db);
-  auto p = blueprint::diff(*want, *have);
+  auto have = model::read(db);
+  auto p = model::diff(*want, *have);
   REQUIRE(!p);
   CHECK(p.error().message == "resources.a.targets: no site nope");
 
@@ -151,10 +153,10 @@ TEST_CASE("blueprint: references must exist; a failed apply writes nothing") {
                     "[resources.a]\nhost = \"a.example\"\n[resources.b]\nhost = "
                     "\"taken.example\"\n",
                     false);
-  auto r = blueprint::apply(db, q, "test", 1);
+  auto r = model::apply(db, q, "test", 1);
   REQUIRE(!r);
   CHECK(r.error().code == core::Errc::data);
-  auto after = blueprint::read(db);
+  auto after = model::read(db);
   CHECK(after->resources.size() == 1);
 }
 
@@ -167,20 +169,20 @@ TEST_CASE("blueprint: password files are verified against the stored hash, not r
       "[\"password\"]\npassword_file = \"pw\"\n";
   auto want = blueprint::parse(bp, "bp", d.path);
   REQUIRE(want);
-  auto p = blueprint::diff(*want, *blueprint::read(db));
+  auto p = model::diff(*want, *model::read(db));
   REQUIRE(p);
-  REQUIRE(blueprint::apply(db, *p, "t", 1));
-  auto have = blueprint::read(db);
+  REQUIRE(model::apply(db, *p, "t", 1));
+  auto have = model::read(db);
   auto hash = have->resources.at("a").auth->password.hash;
   REQUIRE(hash);
   CHECK(hash->rfind("$argon2id$", 0) == 0);
-  auto p2 = blueprint::diff(*blueprint::parse(bp, "bp", d.path), *have);
+  auto p2 = model::diff(*blueprint::parse(bp, "bp", d.path), *have);
   CHECK(p2->empty());
   std::ofstream(d.path + "/pw") << "other\n";
-  auto p3 = blueprint::diff(*blueprint::parse(bp, "bp", d.path), *have);
+  auto p3 = model::diff(*blueprint::parse(bp, "bp", d.path), *have);
   CHECK(p3->text() == "~ resource a: auth.password changes\n");
   // Without a secret key the stored hash stays.
-  auto p4 = blueprint::diff(*blueprint::parse(blueprint::render(*have), "x", ""), *have);
+  auto p4 = model::diff(*blueprint::parse(blueprint::render(*have), "x", ""), *have);
   CHECK(p4->empty());
 }
 
@@ -208,9 +210,9 @@ url = "site://s/10.0.0.2:80"
 enabled = false
 )";
   auto p = plan_for(db, bp);
-  REQUIRE(blueprint::apply(db, p, "t", 1));
+  REQUIRE(model::apply(db, p, "t", 1));
   CHECK(plan_for(db, bp).empty());
-  auto have = blueprint::read(db);
+  auto have = model::read(db);
   const auto& a = have->resources.at("a");
   CHECK(a.tls);
   CHECK(a.headers == std::vector<std::string>{"X-Env: prod"});
@@ -231,7 +233,7 @@ TEST_CASE("blueprint: auth settings must be usable (as peerctl resource auth che
     auto want = blueprint::parse("[resources.a]\nhost = \"a.example\"\n[resources.a.auth]\n" + auth,
                                  "f", "");
     REQUIRE(want);
-    auto p = blueprint::diff(*want, *blueprint::read(db));
+    auto p = model::diff(*want, *model::read(db));
     return p ? std::string("ok") : p.error().message;
   };
   CHECK(check("methods = []\n") == "resources.a.auth: a protected resource needs methods");

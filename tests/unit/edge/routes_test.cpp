@@ -47,7 +47,8 @@ TEST_CASE("targets parse in every form and print canonically") {
   CHECK_FALSE(parse_target("x"));
   CHECK_FALSE(parse_target("x:0"));
   CHECK_FALSE(parse_target("site:///x:1"));
-  CHECK(parse_target("x:99999").error().message == "bad target \"x:99999\": port must be 0..65535");
+  CHECK(parse_target("x:99999").error().message ==
+        "bad target \"x:99999\": not a valid port (1-65535)");
 }
 
 TEST_CASE("routes match exact host, then wildcards, then *, longest prefix first") {

@@ -1,13 +1,14 @@
-// blueprint::read and blueprint::apply — the store side: the current state as a Model (a few
+// model::read and model::apply — the store side: the current state as a Installation (a few
 // whole-table SELECTs), and a Plan written with prepared statements in one transaction.
 #include <boost/json.hpp>
 
 #include <algorithm>
 
-#include "blueprint/blueprint.h"
 #include "core/text.h"
+#include "model/model.h"
+#include "store/store.h"
 
-namespace blueprint {
+namespace model {
 
 namespace {
 
@@ -27,23 +28,49 @@ core::Result<void> each(store::Db& db, std::string_view sql, Fn fn) {
   }
 }
 
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  for (auto& w : core::split(s, ' '))
+    if (!w.empty()) out.push_back(w);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (auto& w : v) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 }  // namespace
 
-core::Result<Model> read(store::Db& db) {
-  Model m;
+core::Result<Installation> read(store::Db& db) {
+  Installation m;
   m.has_sites = m.has_forwards = m.has_resources = m.has_roles = m.has_users = true;
   WARREN_CHECK(each(db, "SELECT name, public_key, enabled FROM sites", [&](store::Stmt& q) {
     Site s{q.col_text(0), q.col_text(1), q.col_int(2) != 0};
     m.sites[s.name] = std::move(s);
   }));
-  WARREN_CHECK(each(db, "SELECT protocol, listen_port, site, target, enabled, name FROM forwards",
+  WARREN_CHECK(each(db,
+                    "SELECT protocol, listen_port, site, target, enabled, name, allow_ips, "
+                    "deny_ips, allow_countries, deny_countries, max_conns, conn_rate, conn_burst, "
+                    "tls_client_cert, created_at FROM forwards",
                     [&](store::Stmt& q) {
-                      Forward f{q.col_null(5) ? "" : q.col_text(5),
-                                q.col_text(0),
-                                static_cast<uint16_t>(q.col_int(1)),
-                                q.col_text(2),
-                                q.col_text(3),
-                                q.col_int(4) != 0};
+                      Forward f;
+                      f.protocol = q.col_text(0);
+                      f.port = static_cast<uint16_t>(q.col_int(1));
+                      f.site = q.col_text(2);
+                      f.target = q.col_text(3);
+                      f.enabled = q.col_int(4) != 0;
+                      f.name = q.col_null(5) ? "" : q.col_text(5);
+                      f.allow = words(q.col_text(6));
+                      f.deny = words(q.col_text(7));
+                      f.allow_countries = words(q.col_text(8));
+                      f.deny_countries = words(q.col_text(9));
+                      f.max_conns = q.col_int(10);
+                      f.conn_rate = q.col_int(11);
+                      f.conn_burst = q.col_int(12);
+                      f.tls_client_cert = q.col_int(13) != 0;
+                      f.created_at = q.col_int(14);
                       m.forwards[{f.protocol, f.port}] = std::move(f);
                     }));
   WARREN_CHECK(each(db, "SELECT name, description FROM roles", [&](store::Stmt& q) {
@@ -70,8 +97,8 @@ core::Result<Model> read(store::Db& db) {
   WARREN_CHECK(each(db,
                     "SELECT id, name, host, path_prefix, enabled, lb, sticky, redirect_https, "
                     "mtls, client_ca, client_crl, host_header, health_path, health_interval_ms, "
-                    "health_timeout_ms, health_rise, health_fall, tls, headers, hsts "
-                    "FROM resources",
+                    "health_timeout_ms, health_rise, health_fall, tls, headers, hsts, created_at, "
+                    "updated_at FROM resources",
                     [&](store::Stmt& q) {
                       Resource r;
                       r.id = q.col_int(0);
@@ -94,6 +121,8 @@ core::Result<Model> read(store::Db& db) {
                       r.tls = q.col_int(17) != 0;
                       for (auto& h : core::split(q.col_text(18), '\n')) r.headers.push_back(h);
                       r.hsts = q.col_int(19);
+                      r.created_at = q.col_int(20);
+                      r.updated_at = q.col_int(21);
                       auto& slot = m.resources[r.name];
                       slot = std::move(r);
                       by_id[slot.id] = &slot;
@@ -104,7 +133,7 @@ core::Result<Model> read(store::Db& db) {
   };
   WARREN_CHECK(each(db,
                     "SELECT resource_id, scheme, site, host, port, tls_verify, tls_sni, enabled, "
-                    "weight FROM targets ORDER BY resource_id, id",
+                    "weight, id FROM targets ORDER BY resource_id, id",
                     [&](store::Stmt& q) {
                       Resource* r = res(q.col_int(0));
                       if (!r) return;
@@ -117,6 +146,7 @@ core::Result<Model> read(store::Db& db) {
                       t.tls_sni = q.col_text(6);
                       t.enabled = q.col_int(7) != 0;
                       t.weight = q.col_int(8);
+                      t.id = q.col_int(9);
                       r->targets.push_back(std::move(t));
                     }));
   WARREN_CHECK(each(db,
@@ -186,11 +216,12 @@ struct Writer {
   store::Db& db;
   std::string_view actor;
   int64_t now;
+  std::string_view via;
   store::Stmt audit_q;
 
   core::Result<void> audit(const std::string& action, const std::string& object) {
     audit_q.reset();
-    audit_q.bind(1, now).bind(2, actor).bind(3, action).bind(4, object);
+    audit_q.bind(1, now).bind(2, actor).bind(3, action).bind(4, object).bind(5, via);
     return audit_q.run();
   }
   core::Result<store::Stmt> prep(std::string_view sql) { return db.prepare(sql); }
@@ -209,14 +240,14 @@ core::Result<int64_t> user_id(store::Db& db, const std::string& email) {
   return q.col_int(0);
 }
 
-core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view actor, int64_t now) {
-  Writer w{db, actor, now, {}};
-  WARREN_TRY(aq,
-             db.prepare("INSERT INTO audit (ts, actor, action, object, detail) VALUES (?1, ?2, ?3, "
-                        "?4, '{\"via\":\"apply\"}')"));
+core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view actor, int64_t now,
+                               std::string_view via) {
+  Writer w{db, actor, now, via, {}};
+  WARREN_TRY(aq, db.prepare("INSERT INTO audit (ts, actor, action, object, detail) VALUES (?1, "
+                            "?2, ?3, ?4, json_object('via', ?5))"));
   w.audit_q = std::move(aq);
-  const Model& want = p.want;
-  const Model& have = p.have;
+  const Installation& want = p.want;
+  const Installation& have = p.have;
 
   // Removals first, so that renamed hosts and freed ports do not collide.
   {
@@ -295,9 +326,15 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
   }
   {
     WARREN_TRY(ins, db.prepare("INSERT INTO forwards (protocol, listen_port, site, target, "
-                               "enabled, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                               "enabled, name, allow_ips, deny_ips, allow_countries, "
+                               "deny_countries, max_conns, conn_rate, conn_burst, "
+                               "tls_client_cert, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                               "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
     WARREN_TRY(upd, db.prepare("UPDATE forwards SET site = ?3, target = ?4, enabled = ?5, name = "
-                               "?6 WHERE protocol = ?1 AND listen_port = ?2"));
+                               "?6, allow_ips = ?7, deny_ips = ?8, allow_countries = ?9, "
+                               "deny_countries = ?10, max_conns = ?11, conn_rate = ?12, "
+                               "conn_burst = ?13, tls_client_cert = ?14 WHERE protocol = ?1 AND "
+                               "listen_port = ?2"));
     for (int pass = 0; pass < 2; ++pass)
       for (auto& k : pass ? p.fwd_set : p.fwd_add) {
         const Forward& f = want.forwards.at(k);
@@ -309,8 +346,13 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           q.bind_null(6);
         else
           q.bind(6, f.name);
-        if (!pass) q.bind(7, now);
-        WARREN_CHECK(q.run());
+        q.bind(7, joined(f.allow)).bind(8, joined(f.deny)).bind(9, joined(f.allow_countries));
+        q.bind(10, joined(f.deny_countries)).bind(11, f.max_conns).bind(12, f.conn_rate);
+        q.bind(13, f.conn_burst).bind(14, int64_t(f.tls_client_cert));
+        if (!pass) q.bind(15, now);
+        if (auto ok = q.run(); !ok)
+          return constraint(ok.error())
+              .context("forward " + f.protocol + " " + std::to_string(f.port));
         WARREN_CHECK(w.audit(pass ? "forward.set" : "forward.add",
                              f.protocol + "/" + std::to_string(f.port)));
       }
@@ -365,11 +407,14 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
                         "health_interval_ms = ?13, health_timeout_ms = ?14, health_rise = ?15, "
                         "health_fall = ?16, updated_at = ?17, tls = ?19, headers = ?20, hsts = ?21 "
                         "WHERE id = ?18"));
-  WARREN_TRY(tdel, db.prepare("DELETE FROM targets WHERE resource_id = ?1"));
+  WARREN_TRY(tdel, db.prepare("DELETE FROM targets WHERE id = ?1"));
   WARREN_TRY(tins,
              db.prepare("INSERT INTO targets (resource_id, scheme, site, host, port, tls_verify, "
                         "tls_sni, enabled, created_at, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                         "?8, ?9, ?10)"));
+  WARREN_TRY(tupd, db.prepare("UPDATE targets SET scheme = ?2, site = ?3, host = ?4, port = ?5, "
+                              "tls_verify = ?6, tls_sni = ?7, enabled = ?8, weight = ?10 "
+                              "WHERE id = ?1"));
   WARREN_TRY(adel, db.prepare("DELETE FROM resource_auth WHERE resource_id = ?1"));
   WARREN_TRY(edel, db.prepare("DELETE FROM resource_email_allow WHERE resource_id = ?1"));
   WARREN_TRY(rodel, db.prepare("DELETE FROM resource_roles WHERE resource_id = ?1"));
@@ -410,21 +455,29 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         if (!pass) id = db.last_insert_rowid();
       }
       if (op.targets) {
-        if (pass) {
-          tdel.reset();
-          tdel.bind(1, id);
-          WARREN_CHECK(tdel.run());
-        }
+        // Targets keep their ids: those gone are removed, those with an id changed in place.
+        if (pass)
+          for (auto& h : have.resources.at(op.name).targets) {
+            bool kept = false;
+            for (auto& t : r.targets) kept = kept || t.id == h.id;
+            if (kept) continue;
+            tdel.reset();
+            tdel.bind(1, h.id);
+            WARREN_CHECK(tdel.run());
+          }
         for (auto& t : r.targets) {
-          tins.reset();
-          tins.bind(1, id).bind(2, t.tls ? "https" : "http");
+          store::Stmt& q = t.id ? tupd : tins;
+          q.reset();
+          q.bind(1, t.id ? t.id : id).bind(2, t.tls ? "https" : "http");
           if (t.site.empty())
-            tins.bind_null(3);
+            q.bind_null(3);
           else
-            tins.bind(3, t.site);
-          tins.bind(4, t.host).bind(5, int64_t(t.port)).bind(6, int64_t(t.tls_verify));
-          tins.bind(7, t.tls_sni).bind(8, int64_t(t.enabled)).bind(9, now).bind(10, t.weight);
-          WARREN_CHECK(tins.run());
+            q.bind(3, t.site);
+          q.bind(4, t.host).bind(5, int64_t(t.port)).bind(6, int64_t(t.tls_verify));
+          q.bind(7, t.tls_sni).bind(8, int64_t(t.enabled)).bind(10, t.weight);
+          if (!t.id) q.bind(9, now);
+          if (auto ok = q.run(); !ok)
+            return constraint(ok.error()).context("resource " + r.name + " target " + t.str());
         }
       }
       if (op.auth) {
@@ -475,16 +528,16 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
       }
       WARREN_CHECK(w.audit(pass ? "resource.set" : "resource.add", r.name));
     }
-  (void)have;
   return {};
 }
 
 }  // namespace
 
-core::Result<void> apply(store::Db& db, const Plan& p, std::string_view actor, int64_t now) {
+core::Result<void> apply(store::Db& db, const Plan& p, std::string_view actor, int64_t now,
+                         std::string_view via) {
   if (p.empty()) return {};
   WARREN_TRY(tx, store::Tx::begin(db));
-  if (auto r = apply_inner(db, p, actor, now); !r) {
+  if (auto r = apply_inner(db, p, actor, now, via); !r) {
     auto e = r.error();
     if (e.message.find("constraint") != std::string::npos) e.code = core::Errc::data;
     return e;
@@ -492,4 +545,12 @@ core::Result<void> apply(store::Db& db, const Plan& p, std::string_view actor, i
   return tx.commit();
 }
 
-}  // namespace blueprint
+core::Result<Resource> read_resource(store::Db& db, std::string_view name) {
+  WARREN_TRY(m, read(db));
+  auto it = m.resources.find(std::string(name));
+  if (it == m.resources.end())
+    return core::err(core::Errc::noinput, "no resource " + std::string(name));
+  return std::move(it->second);
+}
+
+}  // namespace model

@@ -1,13 +1,13 @@
-// blueprint::diff — the plan that turns the store's state into the blueprint's, one Change per
+// model::diff — the plan that turns the store's state into the blueprint's, one Change per
 // object (and per rule), plus the writes apply() performs. Secrets given as files are verified
 // against the stored hash and hashed only when they differ.
 #include <algorithm>
 #include <set>
 
-#include "blueprint/blueprint.h"
 #include "crypto/crypto.h"
+#include "model/model.h"
 
-namespace blueprint {
+namespace model {
 
 namespace {
 
@@ -38,7 +38,7 @@ void field(std::vector<std::string>& d, const char* name, const T& a, const T& b
 std::vector<std::string> target_list(const std::vector<Target>& ts) {
   std::vector<std::string> out;
   for (auto& t : ts) {
-    std::string s = target_url(t);
+    std::string s = t.str();
     if (!t.enabled) s += " (disabled)";
     if (!t.tls_verify) s += " (no verify)";
     if (!t.tls_sni.empty()) s += " (sni " + t.tls_sni + ")";
@@ -88,6 +88,34 @@ std::set<std::string> final_names(bool managed, bool prune, const Map& want, con
   return out;
 }
 
+// Gives each wanted target without an id the id of an equal stored one (each stored target at
+// most once), so applying leaves equal targets alone; whether the list differs.
+bool keep_target_ids(const std::vector<Target>& have, std::vector<Target>& want) {
+  std::vector<bool> used(have.size(), false);
+  for (auto& w : want) {
+    if (!w.id) continue;
+    size_t i = 0;
+    while (i < have.size() && (used[i] || have[i].id != w.id)) ++i;
+    if (i < have.size())
+      used[i] = true;
+    else
+      w.id = 0;  // not one of this resource's: a new target
+  }
+  for (auto& w : want) {
+    if (w.id) continue;
+    for (size_t i = 0; i < have.size(); ++i)
+      if (!used[i] && have[i].same(w)) {
+        w.id = have[i].id;
+        used[i] = true;
+        break;
+      }
+  }
+  if (have.size() != want.size()) return true;
+  for (size_t i = 0; i < have.size(); ++i)
+    if (want[i].id != have[i].id || !want[i].same(have[i])) return true;
+  return false;
+}
+
 core::Error ref_error(const std::string& what) {
   return core::err(core::Errc::data, what);
 }
@@ -108,11 +136,12 @@ std::string Plan::text() const {
   return out;
 }
 
-core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& opt) {
+core::Result<Plan> diff(const Installation& want_in, const Installation& have,
+                        const DiffOptions& opt) {
   Plan p;
   p.want = want_in;
   p.have = have;
-  Model& want = p.want;
+  Installation& want = p.want;
   const bool prune = opt.prune;
   auto add = [&](char op, const char* kind, const std::string& name,
                  std::vector<std::string> d = {}) {
@@ -210,12 +239,21 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
       if (it == have.forwards.end()) {
         p.fwd_add.push_back(k);
         add('+', "forward", name(k), {"-> " + f.site + " " + f.target});
-      } else if (!(it->second == f)) {
+      } else if (!it->second.same(f)) {
+        const Forward& h = it->second;
         std::vector<std::string> d;
-        field(d, "name", it->second.name, f.name);
-        field(d, "site", it->second.site, f.site);
-        field(d, "target", it->second.target, f.target);
-        field(d, "enabled", it->second.enabled, f.enabled);
+        field(d, "name", h.name, f.name);
+        field(d, "site", h.site, f.site);
+        field(d, "target", h.target, f.target);
+        field(d, "enabled", h.enabled, f.enabled);
+        field(d, "allow", h.allow, f.allow);
+        field(d, "deny", h.deny, f.deny);
+        field(d, "allow_countries", h.allow_countries, f.allow_countries);
+        field(d, "deny_countries", h.deny_countries, f.deny_countries);
+        field(d, "max_conns", h.max_conns, f.max_conns);
+        field(d, "conn_rate", h.conn_rate, f.conn_rate);
+        field(d, "conn_burst", h.conn_burst, f.conn_burst);
+        field(d, "tls_client_cert", h.tls_client_cert, f.tls_client_cert);
         p.fwd_set.push_back(k);
         add('~', "forward", name(k), d);
       }
@@ -267,6 +305,7 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
           WARREN_CHECK(resolve(r.auth->password, std::nullopt));
           WARREN_CHECK(resolve(r.auth->pin, std::nullopt));
         }
+        for (auto& t : r.targets) t.id = 0;
         Plan::ResourceOp op{n, true, true, bool(r.auth), {}, r.rules};
         p.res_add.push_back(std::move(op));
         add('+', "resource", n, {r.host + r.path});
@@ -296,7 +335,7 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
       field(d, "health.rise", h.health_rise, r.health_rise);
       field(d, "health.fall", h.health_fall, r.health_fall);
       op.row = !d.empty();
-      if (h.targets != r.targets) {
+      if (keep_target_ids(h.targets, r.targets)) {
         op.targets = true;
         field(d, "targets", target_list(h.targets), target_list(r.targets));
       }
@@ -376,4 +415,4 @@ core::Result<Plan> diff(const Model& want_in, const Model& have, const Options& 
   return p;
 }
 
-}  // namespace blueprint
+}  // namespace model

@@ -1,12 +1,12 @@
-// control validation: see validate.h.
-#include "control/validate.h"
+// model checks: see validate.h.
+#include "model/check.h"
 
 #include <cctype>
 
 #include "auth/rules.h"
 #include "core/text.h"
 
-namespace control {
+namespace model {
 
 namespace {
 
@@ -140,4 +140,4 @@ core::Result<std::string> check_path_prefix(std::string_view field, std::string_
   return std::string(v);
 }
 
-}  // namespace control
+}  // namespace model

@@ -1,4 +1,4 @@
-// control validation — checks for the values peerctl (and `peerctl apply`) writes to the store:
+// model checks — checks for the values peerctl (and `peerctl apply`) writes to the store:
 // names, hostnames, ports, addresses, CIDRs, durations, emails, path prefixes. Each returns the
 // value in its stored form, or Errc::data with a message naming the field:
 //   "--host: 'a..b': not a valid hostname". Pure functions, safe from any thread.
@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 
-namespace control {
+namespace model {
 
 // An object name (resource, role, …): 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'.
 core::Result<std::string> check_name(std::string_view field, std::string_view v);
@@ -36,4 +36,4 @@ core::Result<std::string> check_email(std::string_view field, std::string_view v
 // spaces, '?', '#' or '%'.
 core::Result<std::string> check_path_prefix(std::string_view field, std::string_view v);
 
-}  // namespace control
+}  // namespace model
