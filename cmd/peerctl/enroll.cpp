@@ -3,12 +3,12 @@
 #include <unistd.h>
 #include <boost/json.hpp>
 
-#include "config/write.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "enroll/enroll.h"
 #include "peerctl.h"
 #include "tunnel/config.h"
+#include "tunnel/render.h"
 
 namespace peerctl {
 
@@ -101,21 +101,19 @@ void register_site_enroll(Ctx& c, CLI::App& noun) {
     std::string toml(cfg->as_string());
     std::string priv = crypto::key_to_base64(kp.priv);
     crypto::wipe(kp.priv.data(), kp.priv.size());
+    tunnel::SiteFile f;
+    f.lanes = o->lanes;
+    f.allow = o->allow;
     if (!o->key_out.empty()) {
       auto w = core::write_file_excl(o->key_out, priv + "\n", 0600);
       if (!w) return cli::fail(std::move(w.error()).context("--key-out"));
-      toml += "private_key_file = " + config::toml_string(absolute_path(o->key_out)) + "\n";
+      f.private_key_file = absolute_path(o->key_out);
     } else {
-      toml += "private_key = " + config::toml_string(priv) + "\n";
+      f.private_key = priv;
     }
     crypto::wipe(priv.data(), priv.size());
-    toml += "lanes = " + std::to_string(o->lanes) + "\n";
-    if (!o->allow.empty()) {
-      toml += "allow = [";
-      for (size_t i = 0; i < o->allow.size(); ++i)
-        toml += (i ? ", " : "") + config::toml_string(o->allow[i]);
-      toml += "]\n";
-    }
+    toml += tunnel::render_site_local(f);
+    crypto::wipe(f.private_key.data(), f.private_key.size());
     core::Result<void> w;
     if (o->out == "-") {
       if (c.prog.common().json) {

@@ -6,13 +6,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include "config/write.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "enroll/enroll.h"
 #include "net/endpoint.h"
 #include "peerctl.h"
 #include "tunnel/config.h"
+#include "tunnel/render.h"
 #include "tunnel/sites.h"
 
 namespace peerctl {
@@ -113,29 +113,26 @@ struct EnrollToken {
 core::Result<void> emit_config(const Ctx& c, const std::string& name, const crypto::KeyPair& kp,
                                const EdgeInfo& edge, const ConfigOpts& o,
                                const EnrollToken* et = nullptr) {
+  tunnel::SiteFile f;
+  f.name = name;
+  f.edge = edge.endpoint;
+  f.edge_public_key = crypto::key_to_base64(edge.public_key);
+  f.lanes = o.lanes;
+  f.allow = o.allow;
   std::string priv = crypto::key_to_base64(kp.priv);
-  std::string key_line;
   if (!o.key_out.empty()) {
     if (auto w = core::write_file_excl(o.key_out, priv + "\n", 0600); !w)
       return std::move(w.error()).context("--key-out");
-    key_line = "private_key_file = " + config::toml_string(absolute(o.key_out)) + "\n";
+    f.private_key_file = absolute(o.key_out);
   } else {
-    key_line = "private_key = " + config::toml_string(priv) + "\n";
+    f.private_key = priv;
   }
-  std::string toml = "# tunneld.toml for site " + config::toml_string(name) +
-                     ", written by peerctl on " + core::rfc3339(now()) + ".\n";
-  if (o.key_out.empty()) toml += "# It holds the site's private key: keep it private (0600).\n";
-  if (et) toml += enroll_hint(edge.endpoint, edge.https_port, et->token, et->expires_at);
-  toml += "[site]\nname = " + config::toml_string(name) +
-          "\nedge = " + config::toml_string(edge.endpoint) +
-          "\nedge_public_key = " + config::toml_string(crypto::key_to_base64(edge.public_key)) +
-          "\n" + key_line + "lanes = " + std::to_string(o.lanes) + "\n";
-  if (!o.allow.empty()) {
-    toml += "allow = [";
-    for (size_t i = 0; i < o.allow.size(); ++i)
-      toml += (i ? ", " : "") + config::toml_string(o.allow[i]);
-    toml += "]\n";
-  }
+  f.comment = tunnel::site_config_title(name, "written by peerctl", now());
+  if (o.key_out.empty())
+    f.comment += "# It holds the site's private key: keep it private (0600).\n";
+  if (et) f.comment += enroll_hint(edge.endpoint, edge.https_port, et->token, et->expires_at);
+  std::string toml = tunnel::render_site_config(f);
+  crypto::wipe(f.private_key.data(), f.private_key.size());
   crypto::wipe(priv.data(), priv.size());
 
   std::string out;

@@ -10,11 +10,11 @@
 
 #include <cstring>
 
-#include "config/write.h"
 #include "core/text.h"
 #include "crypto/crypto.h"
 #include "ipc/client.h"
 #include "tls/tls.h"
+#include "tunnel/render.h"
 #include "tunnel/sites.h"
 
 namespace enroll {
@@ -104,10 +104,12 @@ core::Result<std::string> enroll_site(store::Db& db, std::string_view request_js
   WARREN_CHECK(store::audit(db, "edged", "site.enroll", site, boost::json::serialize(detail)));
   WARREN_CHECK(tx.commit());
 
-  std::string config = "# tunneld.toml for site " + config::toml_string(site) + ", enrolled on " +
-                       core::rfc3339(now) + ".\n[site]\nname = " + config::toml_string(site) +
-                       "\nedge = " + config::toml_string(*edge) +
-                       "\nedge_public_key = " + config::toml_string(*ek) + "\n";
+  tunnel::SiteFile f;
+  f.comment = tunnel::site_config_title(site, "enrolled", now);
+  f.name = site;
+  f.edge = *edge;
+  f.edge_public_key = *ek;
+  std::string config = tunnel::render_site_config(f);
   boost::json::object reply{
       {"ok", true}, {"site", site}, {"edge", *edge}, {"edge_public_key", *ek}, {"config", config}};
   return boost::json::serialize(reply);
