@@ -5,28 +5,6 @@
 
 namespace edge {
 
-int64_t Exchange::deadline(Wait w, int64_t now) const {
-  switch (w) {
-    case Wait::idle:
-      return now + lim_.idle;
-    case Wait::client_header:
-      return now + lim_.client_header;
-    case Wait::client_body:
-      return now + lim_.client_body;
-    case Wait::send:
-      return now + lim_.send;
-    case Wait::upstream_connect:
-      return now + lim_.upstream_connect;
-    case Wait::upstream_response:
-      return now + lim_.upstream_response;
-    case Wait::tunnel:
-      return now + lim_.tunnel_idle;
-    case Wait::linger:
-      return now + kLinger;
-  }
-  return now;
-}
-
 Step Exchange::next(bool keep, size_t buffered, bool draining) {
   if (!keep) return Step::close;
   if (buffered > 0) return Step::parse;

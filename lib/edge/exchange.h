@@ -76,7 +76,27 @@ class Exchange {
   const ExchangeLimits& limits() const { return lim_; }
 
   // ---- time (absolute milliseconds on the caller's monotonic clock) ----------------------------
-  int64_t deadline(Wait w, int64_t now) const;
+  int64_t deadline(Wait w, int64_t now) const {  // inline: armed several times per request
+    switch (w) {
+      case Wait::idle:
+        return now + lim_.idle;
+      case Wait::client_header:
+        return now + lim_.client_header;
+      case Wait::client_body:
+        return now + lim_.client_body;
+      case Wait::send:
+        return now + lim_.send;
+      case Wait::upstream_connect:
+        return now + lim_.upstream_connect;
+      case Wait::upstream_response:
+        return now + lim_.upstream_response;
+      case Wait::tunnel:
+        return now + lim_.tunnel_idle;
+      case Wait::linger:
+        return now + kLinger;
+    }
+    return now;
+  }
   // An idle keep-alive connection gives its buffer back after this long without a byte.
   static constexpr int64_t kParkAfter = 1000;
   static bool should_park(int64_t idle_since, int64_t now) {
