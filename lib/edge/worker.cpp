@@ -17,6 +17,24 @@ namespace edge::detail {
 
 using namespace std::chrono_literals;
 
+Conn::Conn(Worker& w, int fd, bool tls, std::string peer)
+    : w(w), client(w.ctx.get_executor()), tls(tls), peer_ip(std::move(peer)) {
+  client.assign(fd);
+  client.alarm = &alarm;
+  parse_ip(peer_ip, peer_bin);
+  w.link(this);
+}
+
+Conn::~Conn() {
+  w.unlink(this);
+}
+
+void Conn::expire() {
+  alarm.fired = true;
+  client.cancel();
+  if (up) up->s.cancel();
+}
+
 const Snapshot& Worker::current() {
   uint64_t g = d.gen.load(std::memory_order_acquire);
   if (g != gen || !snap) {
@@ -123,10 +141,10 @@ asio::awaitable<void> tick(Worker& w) {
     }
     int64_t now = mono_ms();
     for (Conn* c = w.conns; c; c = c->next) {
-      if (!c->alarm.fired && Exchange::expired(c->alarm.deadline, now)) {
+      if (!c->alarm.fired && proto::Exchange::expired(c->alarm.deadline, now)) {
         c->expire();
       } else if (c->phase == Conn::Phase::idle && !c->parked &&
-                 Exchange::should_park(c->idle_since, now)) {
+                 proto::Exchange::should_park(c->idle_since, now)) {
         c->parked = true;
         c->client.cancel();
       }

@@ -19,7 +19,7 @@
 #include "edge/config.h"
 #include "edge/detail/access.h"
 #include "edge/edged.h"
-#include "edge/exchange.h"
+#include "edge/proto/exchange.h"
 #include "edge/routes.h"
 #include "http/parser.h"
 #include "net/net.h"
@@ -149,8 +149,8 @@ struct Snapshot {
   std::shared_ptr<tls::ServerContext> tls;  // null without HTTPS listeners
   std::shared_ptr<tls::ClientContext> tls_client;
   http::Limits req_limits, resp_limits;
-  ExchangeLimits exchange;    // what the exchange core needs of cfg
-  uint16_t https_port = 443;  // for redirects
+  proto::ExchangeLimits exchange;  // what the exchange core needs of cfg
+  uint16_t https_port = 443;       // for redirects
 };
 
 struct Daemon;

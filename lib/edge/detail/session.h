@@ -1,7 +1,9 @@
 // edge::detail::Session — one client connection's requests, one after another: the connection
-// loop (proxy.cpp) reads heads and asks the exchange core (edge/exchange.h) what to do; the
+// loop (proxy.cpp) reads heads and asks the exchange core (edge/proto/exchange.h) what to do; the
 // handlers beside it answer: forwarding (forward.cpp), access control and the auth portal
-// (portal.cpp), site enrollment (enrollment.cpp). Runs on its worker's thread only.
+// (portal.cpp), site enrollment (enrollment.cpp), all through session.cpp (edged's own answers,
+// accounting). Files depend one way: proxy.cpp -> handlers -> session.cpp. Owned by serve()'s
+// coroutine; runs on its worker's thread only.
 #pragma once
 
 #include <deque>
@@ -11,15 +13,22 @@
 
 #include "auth/auth.h"
 #include "edge/detail/daemon.h"
-#include "edge/exchange.h"
+#include "edge/proto/exchange.h"
 
 namespace edge::detail {
 
-// The client address as far as trusted proxies vouch for it, and whether the peer is one.
+// session.cpp: the client address as far as trusted proxies vouch for it, and whether the peer
+// is one.
 bool trusted(const Config& cfg, const std::array<uint8_t, 16>& ip);
 std::string_view real_ip(const Config& cfg, const http::Head& h, std::string_view peer);
 // Microseconds on CLOCK_MONOTONIC (request durations).
 int64_t now_us();
+
+using proto::Answer;
+using proto::Exchange;
+using proto::ResponsePlan;
+using proto::Step;
+using proto::Wait;
 
 class Session {
  public:
@@ -32,8 +41,10 @@ class Session {
   asio::awaitable<void> run();
 
  private:
-  // ---- the connection loop and edged's own answers (proxy.cpp) ----
+  // ---- the connection loop: read a head, route it, hand it to a handler (proxy.cpp) ----
   asio::awaitable<bool> handle(size_t head_len);
+
+  // ---- what every handler uses: edged's own answers, accounting (session.cpp) ----
   // Arms the connection's deadline for a wait (the exchange core says when it passes).
   void arm(Wait w) { c_.alarm.at(x_.deadline(w, mono_ms())); }
   asio::awaitable<bool> reply(int status, std::string_view detail, bool keep,

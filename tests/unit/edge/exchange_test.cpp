@@ -1,4 +1,4 @@
-// edge::Exchange, the I/O-free core of one downstream exchange, driven in memory: keep-alive
+// edge::proto::Exchange, the I/O-free core of one downstream exchange, driven in memory: keep-alive
 // and close (HTTP/1.0, Connection, draining), pipelining, 100-continue, Upgrade, retries on a
 // stale pooled connection and on a refused target, response body framing (Content-Length,
 // chunked, close-delimited, HEAD/204/304, HTTP/1.0 clients) and the error answers, with time
@@ -6,9 +6,9 @@
 #include <string>
 
 #include "../support.h"
-#include "edge/exchange.h"
+#include "edge/proto/exchange.h"
 
-using namespace edge;
+using namespace edge::proto;
 
 namespace {
 

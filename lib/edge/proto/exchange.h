@@ -1,5 +1,5 @@
-// edge exchange — the decisions of one downstream HTTP/1.x request/response exchange, with no
-// I/O and no clock (lib/tunnel/proto is the model): the connection loop (proxy.cpp) reports
+// edge::proto::Exchange — the decisions of one downstream HTTP/1.x request/response exchange, with
+// no I/O and no clock (lib/tunnel/proto is the model): the connection loop (proxy.cpp) reports
 // events — a request head, a failed connect or write, a response head, the end of a body — and
 // does what the answer says; deadlines are computed from the time it passes in. One Exchange per
 // client connection, reused for every request on it, on that connection's worker thread only.
@@ -12,7 +12,7 @@
 #include "http/parser.h"
 #include "http/proxy.h"
 
-namespace edge {
+namespace edge::proto {
 
 // What the core needs of edged.toml (edge::Config), as plain numbers (milliseconds, bytes).
 struct ExchangeLimits {
@@ -207,4 +207,4 @@ class Exchange {
   Answer answer_;
 };
 
-}  // namespace edge
+}  // namespace edge::proto

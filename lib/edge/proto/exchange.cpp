@@ -1,9 +1,9 @@
-// The decisions of one HTTP/1.x exchange (edge/exchange.h): no I/O, no clock.
-#include "edge/exchange.h"
+// The decisions of one HTTP/1.x exchange (edge/proto/exchange.h): no I/O, no clock.
+#include "edge/proto/exchange.h"
 
 #include <algorithm>
 
-namespace edge {
+namespace edge::proto {
 
 Step Exchange::next(bool keep, size_t buffered, bool draining) {
   if (!keep) return Step::close;
@@ -130,4 +130,4 @@ bool Exchange::on_response_end(bool complete, bool client_error, bool leftover) 
   return plan_.client_keep;
 }
 
-}  // namespace edge
+}  // namespace edge::proto
