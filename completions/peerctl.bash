@@ -52,8 +52,8 @@ _peerctl_data() {
     pkind='none' ;;
   'resource add')
     subs=''
-    opts='-h --help --host --path --tls --redirect-https --hsts --header --client-ca --client-crl --mtls-mode --site --to --target --tcp --udp --public --auth --password-file --pin-file --pin-digits --email-allow --clear-email-allow --share-links --basic --mtls --users --role --clear-roles --session-ttl --rate --burst --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --tls-client-cert --disabled --version --dir --json -q --quiet -v --verbose --color'
-    vopts='--host --path --hsts --header --client-ca --client-crl --mtls-mode --site --to --target --tcp --udp --auth --password-file --pin-file --pin-digits --email-allow --role --session-ttl --rate --burst --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --dir --color'
+    opts='-h --help --host --path --tls --redirect-https --hsts --header --client-ca --client-crl --mtls-mode --lb --sticky --host-header --health-timeout --health-rise --health-fall --site --to --target --tcp --udp --public --auth --password-file --pin-file --pin-digits --email-allow --clear-email-allow --share-links --basic --mtls --users --role --clear-roles --session-ttl --rate --burst --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --tls-client-cert --disabled --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--host --path --hsts --header --client-ca --client-crl --mtls-mode --lb --host-header --health-timeout --health-rise --health-fall --site --to --target --tcp --udp --auth --password-file --pin-file --pin-digits --email-allow --role --session-ttl --rate --burst --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --dir --color'
     pkind='none' ;;
   'resource list')
     subs=''
@@ -67,8 +67,8 @@ _peerctl_data() {
     pkind='live:resources' ;;
   'resource set')
     subs=''
-    opts='-h --help --rename --host --path --tls --redirect-https --hsts --header --client-ca --client-crl --mtls-mode --site --to --no-tls --no-redirect-https --clear-headers --port --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --tls-client-cert --clear-allow --clear-deny --no-tls-client-cert --version --dir --json -q --quiet -v --verbose --color'
-    vopts='--rename --host --path --hsts --header --client-ca --client-crl --mtls-mode --site --to --port --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --dir --color'
+    opts='-h --help --rename --host --path --tls --redirect-https --hsts --header --client-ca --client-crl --mtls-mode --lb --sticky --host-header --health-timeout --health-rise --health-fall --site --to --no-tls --no-redirect-https --clear-headers --no-sticky --port --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --tls-client-cert --clear-allow --clear-deny --no-tls-client-cert --version --dir --json -q --quiet -v --verbose --color'
+    vopts='--rename --host --path --hsts --header --client-ca --client-crl --mtls-mode --lb --host-header --health-timeout --health-rise --health-fall --site --to --port --allow --deny --allow-country --deny-country --max-conns --conn-rate --conn-burst --dir --color'
     pkind='live:resources' ;;
   'resource rm')
     subs=''

@@ -1,7 +1,9 @@
 // peerctl resource add|list|show|set|rm|enable|disable|auth: what edged serves (HTTP resources)
 // and what tunneld forwards (raw TCP/UDP ports), and who may reach an HTTP resource.
 #include <boost/json.hpp>
+#include <tuple>
 
+#include "config/config.h"
 #include "control/input.h"
 #include "control/json.h"
 #include "control/resources.h"
@@ -345,6 +347,8 @@ struct ShapeOpts {
   std::string tcp, udp, port, site, to;
   std::string health_path, health_interval;
   std::string hsts;
+  std::string lb, host_header, health_timeout, health_rise, health_fall;
+  bool sticky = false, no_sticky = false;
 };
 
 void add_shape_options(CLI::App* s, ShapeOpts& o, bool set) {
@@ -365,16 +369,32 @@ void add_shape_options(CLI::App* s, ShapeOpts& o, bool set) {
                 "Ask for client certificates: off, optional, required (default optional with "
                 "--client-ca)")
       ->type_name("MODE");
+  s->add_option("--lb", o.lb, "Load balancing over the targets: round_robin or least_conn")
+      ->type_name("POLICY");
+  s->add_flag("--sticky", o.sticky, "Pin each client to one target (a cookie)");
+  s->add_option("--host-header", o.host_header,
+                "Host header sent to the targets: a name, @target (the target's address) or - "
+                "(the client's, the default)")
+      ->type_name("NAME");
+  s->add_option("--health-timeout", o.health_timeout, "Active health check timeout (default 2s)")
+      ->type_name("DUR");
+  s->add_option("--health-rise", o.health_rise, "Passing checks that mark a target up (default 2)")
+      ->type_name("N");
+  s->add_option("--health-fall", o.health_fall,
+                "Failing checks that mark a target down (default 3)")
+      ->type_name("N");
   s->add_option("--site", o.site, "Site that reaches a forward's target")->type_name("SITE");
   s->add_option("--to", o.to, "A forward's target as the site reaches it")->type_name("HOST:PORT");
   if (set) {
     s->add_flag("--no-tls", o.no_tls, "Served over plain HTTP");
     s->add_flag("--no-redirect-https", o.no_redirect, "Stop redirecting to HTTPS");
     s->add_flag("--clear-headers", o.clear_headers, "Remove the added headers first");
+    s->add_flag("--no-sticky", o.no_sticky, "Stop pinning clients to targets");
     s->add_option("--port", o.port, "A forward's public port on the edge")->type_name("PORT");
   } else {
     s->add_option("--target", o.targets,
-                  "Where requests go: HOST:PORT or SITE:HOST:PORT (repeatable)")
+                  "Where requests go: http://HOST:PORT, site://SITE/HOST:PORT (or HOST:PORT, "
+                  "SITE:HOST:PORT) (repeatable)")
         ->type_name("TARGET");
     s->add_option("--tcp", o.tcp, "A raw TCP forward of this public port (with --site, --to)")
         ->type_name("PORT");
@@ -389,7 +409,9 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
   bool http_opts = !o.host.empty() || !o.path.empty() || o.tls || o.no_tls || o.redirect ||
                    o.no_redirect || !o.headers.empty() || o.clear_headers || !o.client_ca.empty() ||
                    !o.client_crl.empty() || !o.mtls_mode.empty() || !o.targets.empty() ||
-                   !o.hsts.empty();
+                   !o.hsts.empty() || !o.lb.empty() || o.sticky || o.no_sticky ||
+                   !o.host_header.empty() || !o.health_timeout.empty() || !o.health_rise.empty() ||
+                   !o.health_fall.empty();
   bool fwd_opts = !o.site.empty() || !o.to.empty() || !o.port.empty();
   if (r.kind == "http" && fwd_opts)
     return core::err(core::Errc::usage, "--site, --to and --port are for tcp/udp forwards");
@@ -414,6 +436,26 @@ core::Result<void> apply_shape(const ShapeOpts& o, control::Resource& r) {
         return core::err(core::Errc::data, "--hsts: '" + o.hsts + "': at most 2 years (730d)");
       r.hsts = d;
     }
+  }
+  if (o.sticky && o.no_sticky)
+    return core::err(core::Errc::usage, "--sticky and --no-sticky exclude each other");
+  if (!o.lb.empty()) r.lb = o.lb;
+  if (o.sticky) r.sticky = true;
+  if (o.no_sticky) r.sticky = false;
+  if (!o.host_header.empty()) r.host_header = o.host_header == "-" ? "" : o.host_header;
+  if (!o.health_timeout.empty()) {
+    auto ms = config::parse_duration_ms(o.health_timeout);
+    if (!ms)
+      return core::err(core::Errc::data,
+                       "--health-timeout: '" + o.health_timeout + "': not a duration (250ms, 2s)");
+    r.health_timeout_ms = ms->count();
+  }
+  for (auto [flag, text, out] : {std::tuple{"--health-rise", &o.health_rise, &r.health_rise},
+                                 std::tuple{"--health-fall", &o.health_fall, &r.health_fall}}) {
+    if (text->empty()) continue;
+    auto n = core::parse_uint(*text);
+    if (!n) return core::err(core::Errc::data, std::string(flag) + ": '" + *text + "': 1 to 100");
+    *out = static_cast<int64_t>(*n);
   }
   if (o.clear_headers) r.headers.clear();
   for (const auto& h : o.headers) {
@@ -453,8 +495,9 @@ void register_add(Ctx& c, CLI::App& noun) {
   auto* s = c.prog.verb(
       noun, "add", "Add an HTTP resource (host, path, targets, auth) or a raw TCP/UDP forward",
       "peerctl resource add NAME --host HOST [--path PATH] [--target TARGET]... [--tls] "
-      "[--redirect-https] [--hsts DUR] [--header 'K: V']... [--client-ca FILE] [--public | --auth "
-      "METHOD,...] [AUTH OPTIONS] [--disabled]\n"
+      "[--redirect-https] [--hsts DUR] [--header 'K: V']... [--lb POLICY] [--sticky] "
+      "[--host-header NAME] [--health-timeout DUR] [--health-rise N] [--health-fall N] "
+      "[--client-ca FILE] [--public | --auth METHOD,...] [AUTH OPTIONS] [--disabled]\n"
       "peerctl resource add NAME (--tcp PORT | --udp PORT) --site SITE --to HOST:PORT "
       "[--allow IP/CIDR]... [--deny IP/CIDR]... [--allow-country CC]... [--deny-country CC]... "
       "[--max-conns N] [--conn-rate N/s] [--conn-burst N] [--tls-client-cert] [--disabled]");
@@ -520,7 +563,9 @@ void register_set(Ctx& c, CLI::App& noun) {
   auto* s = c.prog.verb(noun, "set", "Change a resource (auth settings: resource auth)",
                         "peerctl resource set NAME [--rename NEW] [--host HOST] [--path PATH] "
                         "[--tls | --no-tls] [--redirect-https | --no-redirect-https] [--hsts DUR] "
-                        "[--clear-headers] [--header 'K: V']... [--client-ca FILE] "
+                        "[--clear-headers] [--header 'K: V']... [--lb POLICY] "
+                        "[--sticky | --no-sticky] [--host-header NAME] [--health-timeout DUR] "
+                        "[--health-rise N] [--health-fall N] [--client-ca FILE] "
                         "[--client-crl FILE] [--mtls-mode MODE] [--port PORT] [--site SITE] "
                         "[--to HOST:PORT] [--clear-allow] [--allow IP/CIDR]... "
                         "[--allow-country CC]... [--clear-deny] [--deny IP/CIDR]... "
@@ -586,13 +631,19 @@ void register_show(Ctx& c, CLI::App& noun) {
       out += kv_line("hsts", r->hsts ? control::format_duration(r->hsts) : std::string("off"));
       for (const auto& h : r->headers) out += kv_line("header", h);
       if (r->mtls != "off") out += kv_line("mtls", r->mtls + " (" + r->client_ca + ")");
+      if (r->lb != "round_robin") out += kv_line("lb", r->lb);
+      if (r->sticky) out += kv_line("sticky", "yes");
+      if (!r->host_header.empty()) out += kv_line("host header", r->host_header);
       if (r->health_interval_ms)
         out += kv_line("health", (r->health_path.empty() ? std::string("tcp") : r->health_path) +
-                                     " every " + std::to_string(r->health_interval_ms) + " ms");
+                                     " every " + std::to_string(r->health_interval_ms) +
+                                     " ms, timeout " + std::to_string(r->health_timeout_ms) +
+                                     " ms, rise " + std::to_string(r->health_rise) + ", fall " +
+                                     std::to_string(r->health_fall));
       for (const auto& t : f->targets)
-        out += kv_line("target " + std::to_string(t.id),
-                       t.scheme + "://" + control::target_address(t) + " weight " +
-                           std::to_string(t.weight) + (t.enabled ? "" : " (disabled)"));
+        out += kv_line("target " + std::to_string(t.id), control::target_address(t) + " weight " +
+                                                             std::to_string(t.weight) +
+                                                             (t.enabled ? "" : " (disabled)"));
       out += auth_text(f->auth);
     } else {
       out += kv_line("site", r->site) + kv_line("to", r->to);

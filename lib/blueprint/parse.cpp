@@ -82,7 +82,29 @@ void read_secret(Reader& r, const std::string& key, const std::string& base, Sec
   }
 }
 
-void parse_auth(Reader& a, const std::string& base, Auth& au) {
+// A resource's grants: `roles` and `users` (in its auth table, or beside it without one).
+void read_grants(Reader& a, Resource& res) {
+  std::vector<std::string> list;
+  if (a.get("roles", list)) {
+    for (auto& x : list) {
+      std::string v;
+      if (!check(a, "roles", control::check_role("roles", x), v)) break;
+      res.roles.push_back(v);
+    }
+    res.roles = sorted_unique(res.roles);
+  }
+  list.clear();
+  if (a.get("users", list)) {
+    for (auto& e : list) {
+      std::string v;
+      if (!check(a, "users", model::check_email("users", e), v)) break;
+      res.users.push_back(v);
+    }
+    res.users = sorted_unique(res.users);
+  }
+}
+
+void parse_auth(Reader& a, const std::string& base, Auth& au, Resource& res) {
   a.get("public", au.is_public);
   std::vector<std::string> methods;
   if (a.get("methods", methods)) {
@@ -114,24 +136,7 @@ void parse_auth(Reader& a, const std::string& base, Auth& au) {
     }
     au.email_allow = sorted_unique(au.email_allow);
   }
-  list.clear();
-  if (a.get("roles", list)) {
-    for (auto& x : list) {
-      std::string v;
-      if (!check(a, "roles", control::check_role("roles", x), v)) break;
-      au.roles.push_back(v);
-    }
-    au.roles = sorted_unique(au.roles);
-  }
-  list.clear();
-  if (a.get("users", list)) {
-    for (auto& e : list) {
-      std::string v;
-      if (!check(a, "users", model::check_email("users", e), v)) break;
-      au.users.push_back(v);
-    }
-    au.users = sorted_unique(au.users);
-  }
+  read_grants(a, res);
   read_secret(a, "password", base, au.password);
   read_secret(a, "pin", base, au.pin);
   if (au.pin.plain) {
@@ -250,10 +255,11 @@ void parse_resource(Reader& r, const std::string& name, const std::string& base,
     res.health_timeout_ms = ms.count();
   h.get("rise", res.health_rise, 1, 100);
   h.get("fall", res.health_fall, 1, 100);
+  read_grants(r, res);
   auto a = r.table("auth");
   if (a.present()) {
     Auth au;
-    parse_auth(a, base, au);
+    parse_auth(a, base, au, res);
     res.auth = std::move(au);
   }
   for (auto& x : r.tables("rules")) {

@@ -131,6 +131,10 @@ std::string render(const Installation& m, bool secrets) {
       if (!r.client_ca.empty()) o.str("client_ca", r.client_ca);
       if (!r.client_crl.empty()) o.str("client_crl", r.client_crl);
       if (!r.host_header.empty()) o.str("host_header", r.host_header);
+      if (!r.auth) {  // grants without access settings (else they are written with those)
+        if (!r.roles.empty()) o.kv("roles", config::toml_array(r.roles));
+        if (!r.users.empty()) o.kv("users", config::toml_array(r.users));
+      }
       std::string base = "resources." + config::toml_key(n);
       if (!short_form)
         for (auto& t : r.targets) {
@@ -157,8 +161,8 @@ std::string render(const Installation& m, bool secrets) {
         if (a.is_public) o.boolean("public", true);
         o.kv("methods", config::toml_array(a.methods));
         if (!a.email_allow.empty()) o.kv("email_allow", config::toml_array(a.email_allow));
-        if (!a.roles.empty()) o.kv("roles", config::toml_array(a.roles));
-        if (!a.users.empty()) o.kv("users", config::toml_array(a.users));
+        if (!r.roles.empty()) o.kv("roles", config::toml_array(r.roles));
+        if (!r.users.empty()) o.kv("users", config::toml_array(r.users));
         if (a.pin_digits != 6) o.num("pin_digits", a.pin_digits);
         if (a.session_ttl != 2592000) o.kv("session_ttl", config::toml_duration_s(a.session_ttl));
         if (a.rate_per_sec) o.num("rate_per_sec", a.rate_per_sec);

@@ -137,6 +137,12 @@ bj::object to_json(const Resource& r, const std::vector<Target>& targets, const 
     o["client_ca"] = r.client_ca;
     o["health_path"] = r.health_path;
     o["health_interval_ms"] = r.health_interval_ms;
+    o["health_timeout_ms"] = r.health_timeout_ms;
+    o["health_rise"] = r.health_rise;
+    o["health_fall"] = r.health_fall;
+    o["lb"] = r.lb;
+    o["sticky"] = r.sticky;
+    o["host_header"] = r.host_header;
     bj::array t;
     for (const auto& x : targets) t.push_back(to_json(x));
     o["targets"] = std::move(t);

@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include <ctime>
+
 #include "control/detail.h"
 #include "control/input.h"
 #include "core/text.h"
 #include "model/check.h"
+#include "model/model.h"
 #include "tunnel/access.h"
 
 namespace control {
@@ -30,143 +33,177 @@ bool is_token_char(char ch) {
          std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
 }
 
-std::vector<std::string> words(const std::string& s) {
-  return core::split(s, ' ');
-}
-
 // The name a forward shows when it has none in the store.
 std::string forward_name(const std::string& name, const std::string& proto, int64_t port) {
   return name.empty() ? proto + ":" + std::to_string(port) : name;
 }
 
-core::Result<std::vector<Resource>> query_http(store::Db& db, std::string_view where,
-                                               std::string_view arg) {
-  std::string sql =
-      "SELECT id, name, host, path_prefix, tls, redirect_https, headers, mtls, client_ca, "
-      "client_crl, health_path, health_interval_ms, enabled, created_at, updated_at, hsts "
-      "FROM resources ";
-  sql += where;
-  sql += " ORDER BY name";
-  WARREN_TRY(st, db.prepare(sql));
-  if (!arg.empty()) st.bind(1, arg);
-  std::vector<Resource> out;
-  for (;;) {
-    WARREN_TRY(row, st.step());
-    if (!row) break;
-    Resource r;
-    r.id = st.col_int(0);
-    r.name = st.col_text(1);
-    r.host = st.col_text(2);
-    r.path = st.col_text(3);
-    r.tls = st.col_int(4) != 0;
-    r.redirect_https = st.col_int(5) != 0;
-    r.headers = core::split(st.col_text(6), '\n');
-    r.mtls = st.col_text(7);
-    r.client_ca = st.col_text(8);
-    r.client_crl = st.col_text(9);
-    r.health_path = st.col_text(10);
-    r.health_interval_ms = st.col_int(11);
-    r.enabled = st.col_int(12) != 0;
-    r.created_at = st.col_int(13);
-    r.updated_at = st.col_int(14);
-    r.hsts = st.col_int(15);
-    out.push_back(std::move(r));
-  }
-  return out;
+// peerctl's flat view of the model's objects: an HTTP resource or a forward.
+Resource view(const model::Resource& m) {
+  Resource r;
+  r.id = m.id;
+  r.name = m.name;
+  r.host = m.host;
+  r.path = m.path;
+  r.tls = m.tls;
+  r.redirect_https = m.redirect_https;
+  r.hsts = m.hsts;
+  r.headers = m.headers;
+  r.lb = m.lb;
+  r.sticky = m.sticky;
+  r.host_header = m.host_header;
+  r.mtls = m.mtls;
+  r.client_ca = m.client_ca;
+  r.client_crl = m.client_crl;
+  r.health_path = m.health_path;
+  r.health_interval_ms = m.health_interval_ms;
+  r.health_timeout_ms = m.health_timeout_ms;
+  r.health_rise = m.health_rise;
+  r.health_fall = m.health_fall;
+  r.enabled = m.enabled;
+  r.created_at = m.created_at;
+  r.updated_at = m.updated_at;
+  return r;
 }
 
-core::Result<std::vector<Resource>> query_forwards(store::Db& db) {
-  WARREN_TRY(st, db.prepare("SELECT coalesce(name, ''), protocol, listen_port, site, target, "
-                            "enabled, created_at, allow_ips, deny_ips, allow_countries, "
-                            "deny_countries, max_conns, conn_rate, conn_burst, tls_client_cert "
-                            "FROM forwards ORDER BY protocol, listen_port"));
-  std::vector<Resource> out;
-  for (;;) {
-    WARREN_TRY(row, st.step());
-    if (!row) break;
-    Resource r;
-    r.kind = st.col_text(1);
-    r.port = static_cast<uint16_t>(st.col_int(2));
-    r.name = forward_name(st.col_text(0), r.kind, r.port);
-    r.path.clear();
-    r.site = st.col_text(3);
-    r.to = st.col_text(4);
-    r.enabled = st.col_int(5) != 0;
-    r.created_at = st.col_int(6);
-    r.allow = words(st.col_text(7));
-    r.deny = words(st.col_text(8));
-    r.allow_countries = words(st.col_text(9));
-    r.deny_countries = words(st.col_text(10));
-    r.max_conns = st.col_int(11);
-    r.conn_rate = st.col_int(12);
-    r.conn_burst = st.col_int(13);
-    r.tls_client_cert = st.col_int(14) != 0;
-    out.push_back(std::move(r));
-  }
-  return out;
+Resource view(const model::Forward& f) {
+  Resource r;
+  r.kind = f.protocol;
+  r.port = f.port;
+  r.name = forward_name(f.name, f.protocol, f.port);
+  r.path.clear();
+  r.site = f.site;
+  r.to = f.target;
+  r.enabled = f.enabled;
+  r.created_at = f.created_at;
+  r.allow = f.allow;
+  r.deny = f.deny;
+  r.allow_countries = f.allow_countries;
+  r.deny_countries = f.deny_countries;
+  r.max_conns = f.max_conns;
+  r.conn_rate = f.conn_rate;
+  r.conn_burst = f.conn_burst;
+  r.tls_client_cert = f.tls_client_cert;
+  return r;
 }
 
-bj::object resource_detail(const Resource& r) {
-  bj::object o{{"kind", r.kind}, {"enabled", r.enabled}};
-  if (r.kind == "http") {
-    o["host"] = r.host;
-    o["path"] = r.path;
-    o["tls"] = r.tls;
-  } else {
-    o["port"] = r.port;
-    o["site"] = r.site;
-    o["to"] = r.to;
-    if (!r.allow.empty()) o["allow"] = join(r.allow, " ");
-    if (!r.deny.empty()) o["deny"] = join(r.deny, " ");
-    if (!r.allow_countries.empty()) o["allow_countries"] = join(r.allow_countries, " ");
-    if (!r.deny_countries.empty()) o["deny_countries"] = join(r.deny_countries, " ");
-    if (r.max_conns) o["max_conns"] = r.max_conns;
-    if (r.conn_rate) o["conn_rate"] = r.conn_rate;
-    if (r.conn_burst) o["conn_burst"] = r.conn_burst;
-    if (r.tls_client_cert) o["tls_client_cert"] = true;
-  }
-  return o;
+// The view's fields into the model's object (what the noun can set; the rest stays).
+void put(const Resource& r, model::Resource& m) {
+  m.name = r.name;
+  m.host = r.host;
+  m.path = r.path;
+  m.tls = r.tls;
+  m.redirect_https = r.redirect_https;
+  m.hsts = r.hsts;
+  m.headers = r.headers;
+  m.lb = r.lb;
+  m.sticky = r.sticky;
+  m.host_header = r.host_header;
+  m.mtls = r.mtls;
+  m.client_ca = r.client_ca;
+  m.client_crl = r.client_crl;
+  m.health_path = r.health_path;
+  m.health_interval_ms = r.health_interval_ms;
+  m.health_timeout_ms = r.health_timeout_ms;
+  m.health_rise = r.health_rise;
+  m.health_fall = r.health_fall;
+  m.enabled = r.enabled;
+}
+
+model::Forward forward_of(const Resource& r) {
+  model::Forward f;
+  f.name = r.name;
+  f.protocol = r.kind;
+  f.port = r.port;
+  f.site = r.site;
+  f.target = r.to;
+  f.enabled = r.enabled;
+  f.allow = r.allow;
+  f.deny = r.deny;
+  f.allow_countries = r.allow_countries;
+  f.deny_countries = r.deny_countries;
+  f.max_conns = r.max_conns;
+  f.conn_rate = r.conn_rate;
+  f.conn_burst = r.conn_burst;
+  f.tls_client_cert = r.tls_client_cert;
+  return f;
+}
+
+Target target_view(const model::Resource& r, const model::Target& t) {
+  Target v;
+  v.id = t.id;
+  v.resource = r.name;
+  v.scheme = t.tls ? "https" : "http";
+  v.site = t.site;
+  v.host = t.host;
+  v.port = t.port;
+  v.weight = static_cast<int>(t.weight);
+  v.tls_verify = t.tls_verify;
+  v.sni = t.tls_sni;
+  v.enabled = t.enabled;
+  return v;
+}
+
+void put_target(const Target& v, model::Target& t) {
+  t.tls = v.scheme == "https";
+  t.site = v.site;
+  t.host = v.host;
+  t.port = v.port;
+  t.weight = v.weight;
+  t.tls_verify = v.tls_verify;
+  t.tls_sni = v.sni;
+  t.enabled = v.enabled;
+}
+
+// One change through the model, the one writer: the installation read, edited by `edit`, and
+// the difference applied with its audit rows, all in one transaction.
+template <class Edit>
+core::Result<void> change(store::Db& db, std::string_view actor, int64_t now, Edit edit) {
+  WARREN_TRY(tx, store::Tx::begin(db));
+  WARREN_TRY(have, model::read(db));
+  model::Installation want = have;
+  WARREN_CHECK(edit(want));
+  WARREN_TRY(plan, model::diff(want, have));
+  WARREN_CHECK(model::apply(db, plan, actor, now, "peerctl"));
+  return tx.commit();
+}
+
+// The HTTP resource or the forward a noun names (a forward by its name or "tcp:PORT").
+model::Resource* find_http(model::Installation& m, std::string_view name) {
+  auto it = m.resources.find(std::string(name));
+  return it == m.resources.end() ? nullptr : &it->second;
+}
+
+model::Forward* find_forward(model::Installation& m, std::string_view name) {
+  for (auto& [k, f] : m.forwards)
+    if (forward_name(f.name, f.protocol, f.port) == name) return &f;
+  return nullptr;
 }
 
 // Errc::data when `name`, (host, path) or (protocol, port) is taken by another object than
 // `self` (the name being replaced in an update).
-core::Result<void> check_unique(store::Db& db, const Resource& r, std::string_view self) {
-  WARREN_TRY(all, list_resources(db));
-  for (const auto& o : all) {
-    if (o.name == self) continue;
-    if (o.name == r.name) return detail::exists("resource", r.name);
-    if (r.kind == "http" && o.kind == "http" && o.host == r.host && o.path == r.path)
-      return core::err(Errc::data, "resource " + o.name + " already serves " + r.host + r.path);
-    if (r.kind != "http" && o.kind == r.kind && o.port == r.port)
-      return core::err(Errc::data, "resource " + o.name + " already forwards " + r.kind + " port " +
+core::Result<void> check_unique(const model::Installation& m, const Resource& r,
+                                std::string_view self) {
+  for (auto& [n, o] : m.resources) {
+    if (n == self) continue;
+    if (n == r.name) return detail::exists("resource", r.name);
+    if (r.kind == "http" && o.host == r.host && o.path == r.path)
+      return core::err(Errc::data, "resource " + n + " already serves " + r.host + r.path);
+  }
+  for (auto& [k, f] : m.forwards) {
+    std::string n = forward_name(f.name, f.protocol, f.port);
+    if (n == self) continue;
+    if (n == r.name) return detail::exists("resource", r.name);
+    if (r.kind == f.protocol && f.port == r.port)
+      return core::err(Errc::data, "resource " + n + " already forwards " + r.kind + " port " +
                                        std::to_string(r.port));
   }
   return {};
 }
 
-core::Result<void> write_forward_access(store::Db& db, const Resource& r) {
-  WARREN_TRY(st, db.prepare("UPDATE forwards SET allow_ips = ?3, deny_ips = ?4, "
-                            "allow_countries = ?5, deny_countries = ?6, max_conns = ?7, "
-                            "conn_rate = ?8, conn_burst = ?9, tls_client_cert = ?10 "
-                            "WHERE protocol = ?1 AND listen_port = ?2"));
-  st.bind(1, r.kind).bind(2, int64_t(r.port)).bind(3, join(r.allow, " "));
-  st.bind(4, join(r.deny, " ")).bind(5, join(r.allow_countries, " "));
-  st.bind(6, join(r.deny_countries, " ")).bind(7, r.max_conns).bind(8, r.conn_rate);
-  st.bind(9, r.conn_burst).bind(10, r.tls_client_cert ? 1 : 0);
-  return st.run();
-}
-
-core::Result<void> write_http(store::Db& db, const Resource& r, int64_t now) {
-  WARREN_TRY(st, db.prepare("UPDATE resources SET name = ?2, host = ?3, path_prefix = ?4, "
-                            "tls = ?5, redirect_https = ?6, headers = ?7, mtls = ?8, "
-                            "client_ca = ?9, client_crl = ?10, health_path = ?11, "
-                            "health_interval_ms = ?12, enabled = ?13, updated_at = ?14, "
-                            "hsts = ?15 WHERE id = ?1"));
-  st.bind(1, r.id).bind(2, r.name).bind(3, r.host).bind(4, r.path).bind(5, r.tls ? 1 : 0);
-  st.bind(6, r.redirect_https ? 1 : 0).bind(7, join(r.headers, "\n")).bind(8, r.mtls);
-  st.bind(9, r.client_ca).bind(10, r.client_crl).bind(11, r.health_path);
-  st.bind(12, r.health_interval_ms).bind(13, r.enabled ? 1 : 0).bind(14, now).bind(15, r.hsts);
-  return st.run();
+core::Result<void> need_site(const model::Installation& m, const std::string& site) {
+  if (!site.empty() && !m.sites.count(site)) return detail::missing("site", site);
+  return {};
 }
 
 }  // namespace
@@ -240,6 +277,18 @@ core::Result<void> check_resource(const Resource& r) {
     if (!r.health_path.empty())
       WARREN_CHECK(model::check_path_prefix("--health-path", r.health_path));
     if (r.health_interval_ms < 0) return core::err(Errc::data, "--health-interval: negative");
+    if (r.lb != "round_robin" && r.lb != "least_conn")
+      return core::err(Errc::data, "--lb: '" + r.lb + "': round_robin or least_conn");
+    if (!r.host_header.empty() && r.host_header != "@target")
+      WARREN_CHECK(model::check_hostname("--host-header", r.host_header));
+    if (r.health_timeout_ms < 10 || r.health_timeout_ms > 600000)
+      return core::err(Errc::data, "--health-timeout: 10ms to 10m");
+    if (r.health_rise < 1 || r.health_rise > 100)
+      return core::err(Errc::data,
+                       "--health-rise: '" + std::to_string(r.health_rise) + "': 1 to 100");
+    if (r.health_fall < 1 || r.health_fall > 100)
+      return core::err(Errc::data,
+                       "--health-fall: '" + std::to_string(r.health_fall) + "': 1 to 100");
     return {};
   }
   if (r.kind != "tcp" && r.kind != "udp")
@@ -251,20 +300,19 @@ core::Result<void> check_resource(const Resource& r) {
 }
 
 core::Result<std::vector<Resource>> list_resources(store::Db& db) {
-  WARREN_TRY(http, query_http(db, "", ""));
-  WARREN_TRY(fwd, query_forwards(db));
-  for (auto& f : fwd) http.push_back(std::move(f));
-  std::stable_sort(http.begin(), http.end(),
+  WARREN_TRY(m, model::read(db));
+  std::vector<Resource> out;
+  for (auto& [n, r] : m.resources) out.push_back(view(r));
+  for (auto& [k, f] : m.forwards) out.push_back(view(f));
+  std::stable_sort(out.begin(), out.end(),
                    [](const Resource& a, const Resource& b) { return a.name < b.name; });
-  return http;
+  return out;
 }
 
 core::Result<Resource> find_resource(store::Db& db, std::string_view name) {
-  WARREN_TRY(http, query_http(db, "WHERE name = ?1", name));
-  if (!http.empty()) return http.front();
-  WARREN_TRY(fwd, query_forwards(db));
-  for (auto& f : fwd)
-    if (f.name == name) return f;
+  WARREN_TRY(m, model::read(db));
+  if (auto* r = find_http(m, name)) return view(*r);
+  if (auto* f = find_forward(m, name)) return view(*f);
   return detail::missing("resource", name);
 }
 
@@ -279,94 +327,73 @@ core::Result<int64_t> http_resource_id(store::Db& db, std::string_view name) {
 core::Result<void> add_resource(store::Db& db, const Resource& r, std::string_view actor,
                                 int64_t now) {
   WARREN_CHECK(check_resource(r));
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_CHECK(check_unique(db, r, ""));
-  if (r.kind == "http") {
-    WARREN_TRY(st, db.prepare("INSERT INTO resources (name, host, path_prefix, created_at) "
-                              "VALUES (?1, ?2, ?3, ?4)"));
-    st.bind(1, r.name).bind(2, r.host).bind(3, r.path).bind(4, now);
-    WARREN_CHECK(st.run());
-    Resource w = r;
-    w.id = db.last_insert_rowid();
-    WARREN_CHECK(write_http(db, w, now));
-  } else {
-    WARREN_TRY(site, detail::exists_row(db, "SELECT 1 FROM sites WHERE name = ?1", r.site));
-    if (!site) return detail::missing("site", r.site);
-    WARREN_TRY(st, db.prepare("INSERT INTO forwards (protocol, listen_port, site, target, "
-                              "enabled, created_at, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    st.bind(1, r.kind).bind(2, int64_t(r.port)).bind(3, r.site).bind(4, r.to);
-    st.bind(5, r.enabled ? 1 : 0).bind(6, now).bind(7, r.name);
-    WARREN_CHECK(st.run());
-    WARREN_CHECK(write_forward_access(db, r));
-  }
-  WARREN_CHECK(store::audit(db, actor, "resource.add", r.name, detail::json(resource_detail(r))));
-  return tx.commit();
+  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_CHECK(check_unique(m, r, ""));
+    if (r.kind == "http") {
+      model::Resource x;
+      put(r, x);
+      m.resources[r.name] = std::move(x);
+    } else {
+      WARREN_CHECK(need_site(m, r.site));
+      m.forwards[{r.kind, r.port}] = forward_of(r);
+    }
+    return {};
+  });
 }
 
 core::Result<void> update_resource(store::Db& db, std::string_view name, const Resource& r,
                                    std::string_view actor, int64_t now) {
   WARREN_CHECK(check_resource(r));
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(old, find_resource(db, name));
-  if (old.kind != r.kind)
-    return core::err(Errc::data, "resource " + old.name + " is " + old.kind + ", not " + r.kind);
-  WARREN_CHECK(check_unique(db, r, name));
-  if (r.kind == "http") {
-    Resource w = r;
-    w.id = old.id;
-    WARREN_CHECK(write_http(db, w, now));
-  } else {
-    if (r.site != old.site) {
-      WARREN_TRY(site, detail::exists_row(db, "SELECT 1 FROM sites WHERE name = ?1", r.site));
-      if (!site) return detail::missing("site", r.site);
+  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    auto* http = find_http(m, name);
+    auto* fwd = http ? nullptr : find_forward(m, name);
+    if (!http && !fwd) return detail::missing("resource", name);
+    std::string kind = http ? "http" : fwd->protocol;
+    if (kind != r.kind)
+      return core::err(Errc::data,
+                       "resource " + std::string(name) + " is " + kind + ", not " + r.kind);
+    WARREN_CHECK(check_unique(m, r, name));
+    if (http) {
+      // A rename moves the object; the store keeps its id (and so its targets and grants).
+      model::Resource x = *http;
+      put(r, x);
+      m.resources.erase(std::string(name));
+      m.resources[r.name] = std::move(x);
+    } else {
+      if (r.site != fwd->site) WARREN_CHECK(need_site(m, r.site));
+      model::Forward f = forward_of(r);
+      f.created_at = fwd->created_at;
+      m.forwards.erase({fwd->protocol, fwd->port});
+      m.forwards[{f.protocol, f.port}] = std::move(f);
     }
-    WARREN_TRY(st, db.prepare("UPDATE forwards SET listen_port = ?3, site = ?4, target = ?5, "
-                              "enabled = ?6, name = ?7 WHERE protocol = ?1 AND listen_port = ?2"));
-    st.bind(1, old.kind).bind(2, int64_t(old.port)).bind(3, int64_t(r.port)).bind(4, r.site);
-    st.bind(5, r.to).bind(6, r.enabled ? 1 : 0).bind(7, r.name);
-    WARREN_CHECK(st.run());
-    WARREN_CHECK(write_forward_access(db, r));
-  }
-  auto d = resource_detail(r);
-  if (r.name != old.name) d["renamed_from"] = old.name;
-  WARREN_CHECK(store::audit(db, actor, "resource.set", r.name, detail::json(d)));
-  return tx.commit();
+    return {};
+  });
 }
 
 core::Result<void> remove_resource(store::Db& db, std::string_view name, std::string_view actor) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(old, find_resource(db, name));
-  if (old.kind == "http") {
-    WARREN_TRY(st, db.prepare("DELETE FROM resources WHERE id = ?1"));
-    st.bind(1, old.id);
-    WARREN_CHECK(st.run());
-  } else {
-    WARREN_TRY(st, db.prepare("DELETE FROM forwards WHERE protocol = ?1 AND listen_port = ?2"));
-    st.bind(1, old.kind).bind(2, int64_t(old.port));
-    WARREN_CHECK(st.run());
-  }
-  WARREN_CHECK(
-      store::audit(db, actor, "resource.rm", old.name, detail::json(resource_detail(old))));
-  return tx.commit();
+  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
+    if (find_http(m, name)) {
+      m.resources.erase(std::string(name));
+    } else if (auto* f = find_forward(m, name)) {
+      m.forwards.erase({f->protocol, f->port});
+    } else {
+      return detail::missing("resource", name);
+    }
+    return {};
+  });
 }
 
 core::Result<void> set_resource_enabled(store::Db& db, std::string_view name, bool enabled,
                                         std::string_view actor, int64_t now) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(r, find_resource(db, name));
-  r.enabled = enabled;
-  if (r.kind == "http") {
-    WARREN_TRY(st, db.prepare("UPDATE resources SET enabled = ?2, updated_at = ?3 WHERE id = ?1"));
-    st.bind(1, r.id).bind(2, enabled ? 1 : 0).bind(3, now);
-    WARREN_CHECK(st.run());
-  } else {
-    WARREN_TRY(st, db.prepare("UPDATE forwards SET enabled = ?3 "
-                              "WHERE protocol = ?1 AND listen_port = ?2"));
-    st.bind(1, r.kind).bind(2, int64_t(r.port)).bind(3, enabled ? 1 : 0);
-    WARREN_CHECK(st.run());
-  }
-  WARREN_CHECK(store::audit(db, actor, enabled ? "resource.enable" : "resource.disable", r.name));
-  return tx.commit();
+  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    if (auto* r = find_http(m, name))
+      r->enabled = enabled;
+    else if (auto* f = find_forward(m, name))
+      f->enabled = enabled;
+    else
+      return detail::missing("resource", name);
+    return {};
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,64 +401,31 @@ core::Result<void> set_resource_enabled(store::Db& db, std::string_view name, bo
 
 core::Result<void> parse_target(store::Db& db, std::string_view field, std::string_view spec,
                                 Target& t) {
-  std::string_view site, addr = spec;
-  size_t bracket = spec.find('[');
-  size_t colon = spec.find(':');
-  if (colon != spec.npos && (bracket == spec.npos || colon < bracket)) {
-    std::string_view rest = spec.substr(colon + 1);
-    // site:host:port (host may be [v6]); plain host:port has exactly one ':' before a port.
-    if (rest.find(':') != rest.npos) {
-      site = spec.substr(0, colon);
-      addr = rest;
-    }
-  }
-  auto hp = model::check_host_port(field, addr);
-  if (!hp) {  // name the whole operand, not just its address part
-    const std::string& m = hp.error().message;
-    size_t why = m.find("': ");
+  auto m = model::parse_target(spec);
+  if (!m) {  // "--to: bad target "x": why" -> "--to: 'x': why"
+    const std::string& e = m.error().message;
+    size_t why = e.find("\": ");
     return core::err(Errc::data, std::string(field) + ": '" + std::string(spec) + "'" +
-                                     (why == std::string::npos ? ": " + m : m.substr(why + 1)));
+                                     (why == std::string::npos ? ": " + e : e.substr(why + 1)));
   }
-  t.site.clear();
-  if (!site.empty()) {
-    WARREN_TRY(s, model::check_name(field, site));
-    WARREN_TRY(found, detail::exists_row(db, "SELECT 1 FROM sites WHERE name = ?1", s));
-    if (!found) return detail::missing("site", s).context(std::string(field));
-    t.site = s;
+  if (!m->site.empty()) {
+    WARREN_TRY(found, detail::exists_row(db, "SELECT 1 FROM sites WHERE name = ?1", m->site));
+    if (!found) return detail::missing("site", m->site).context(std::string(field));
   }
-  t.host = hp->host;
-  t.port = hp->port;
+  t.site = m->site;
+  t.host = m->host;
+  t.port = m->port;
+  if (spec.find("://") != std::string_view::npos) t.scheme = m->tls ? "https" : "http";
   return {};
 }
 
 std::string target_address(const Target& t) {
-  std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
-  std::string a = host + ":" + std::to_string(t.port);
-  return t.site.empty() ? a : t.site + ":" + a;
+  model::Target m;
+  put_target(t, m);
+  return m.str();
 }
 
 namespace {
-
-constexpr std::string_view kTargetSelect =
-    "SELECT t.id, r.name, t.scheme, coalesce(t.site, ''), t.host, t.port, t.weight, "
-    "t.tls_verify, t.tls_sni, t.enabled, t.created_at FROM targets t "
-    "JOIN resources r ON r.id = t.resource_id ";
-
-Target target_row(const store::Stmt& st) {
-  Target t;
-  t.id = st.col_int(0);
-  t.resource = st.col_text(1);
-  t.scheme = st.col_text(2);
-  t.site = st.col_text(3);
-  t.host = st.col_text(4);
-  t.port = static_cast<uint16_t>(st.col_int(5));
-  t.weight = static_cast<int>(st.col_int(6));
-  t.tls_verify = st.col_int(7) != 0;
-  t.sni = st.col_text(8);
-  t.enabled = st.col_int(9) != 0;
-  t.created_at = st.col_int(10);
-  return t;
-}
 
 core::Result<void> check_target(const Target& t) {
   if (t.scheme != "http" && t.scheme != "https")
@@ -443,97 +437,86 @@ core::Result<void> check_target(const Target& t) {
   return {};
 }
 
-bj::object target_detail(const Target& t) {
-  return bj::object{{"resource", t.resource},
-                    {"target", target_address(t)},
-                    {"scheme", t.scheme},
-                    {"weight", t.weight},
-                    {"enabled", t.enabled}};
+// The HTTP resource `name` of `m` (forwards have no targets, auth or links).
+core::Result<model::Resource*> http_of(model::Installation& m, std::string_view name) {
+  if (auto* r = find_http(m, name)) return r;
+  if (auto* f = find_forward(m, name))
+    return core::err(Errc::data, "resource " + std::string(name) + " is a " + f->protocol +
+                                     " forward (only HTTP resources have this)");
+  return detail::missing("resource", name);
+}
+
+// The target with store id `id`, and its resource.
+std::pair<model::Resource*, model::Target*> target_by_id(model::Installation& m, int64_t id) {
+  for (auto& [n, r] : m.resources)
+    for (auto& t : r.targets)
+      if (t.id == id) return {&r, &t};
+  return {nullptr, nullptr};
 }
 
 }  // namespace
 
 core::Result<std::vector<Target>> list_targets(store::Db& db, std::string_view resource) {
-  WARREN_CHECK(http_resource_id(db, resource));
-  WARREN_TRY(st, db.prepare(std::string(kTargetSelect) + "WHERE r.name = ?1 ORDER BY t.id"));
-  st.bind(1, resource);
+  WARREN_TRY(m, model::read(db));
+  WARREN_TRY(r, http_of(m, resource));
   std::vector<Target> out;
-  for (;;) {
-    WARREN_TRY(row, st.step());
-    if (!row) break;
-    out.push_back(target_row(st));
-  }
+  for (auto& t : r->targets) out.push_back(target_view(*r, t));
   return out;
 }
 
 core::Result<Target> find_target(store::Db& db, int64_t id) {
-  WARREN_TRY(st, db.prepare(std::string(kTargetSelect) + "WHERE t.id = ?1"));
-  st.bind(1, id);
-  WARREN_TRY(row, st.step());
-  if (!row) return detail::missing("target", std::to_string(id));
-  return target_row(st);
+  WARREN_TRY(m, model::read(db));
+  auto [r, t] = target_by_id(m, id);
+  if (!t) return detail::missing("target", std::to_string(id));
+  return target_view(*r, *t);
 }
 
 core::Result<int64_t> add_target(store::Db& db, const Target& t, std::string_view actor,
                                  int64_t now) {
   WARREN_CHECK(check_target(t));
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(rid, http_resource_id(db, t.resource));
-  WARREN_TRY(dup, list_targets(db, t.resource));
-  for (const auto& o : dup)
-    if (o.site == t.site && o.host == t.host && o.port == t.port)
-      return core::err(Errc::data, "target " + std::to_string(o.id) + " of " + t.resource +
-                                       " already goes to " + target_address(o));
-  WARREN_TRY(st, db.prepare("INSERT INTO targets (resource_id, scheme, site, host, port, "
-                            "tls_verify, tls_sni, enabled, created_at, weight) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
-  st.bind(1, rid).bind(2, t.scheme);
-  if (t.site.empty())
-    st.bind_null(3);
-  else
-    st.bind(3, t.site);
-  st.bind(4, t.host).bind(5, int64_t(t.port)).bind(6, t.tls_verify ? 1 : 0).bind(7, t.sni);
-  st.bind(8, t.enabled ? 1 : 0).bind(9, now).bind(10, t.weight);
-  WARREN_CHECK(st.run());
-  int64_t id = db.last_insert_rowid();
-  auto d = target_detail(t);
-  d["id"] = id;
-  WARREN_CHECK(store::audit(db, actor, "target.add", t.resource, detail::json(d)));
-  WARREN_CHECK(tx.commit());
-  return id;
+  WARREN_TRY(tx, store::Tx::begin(db));  // the id is read back in the same transaction
+  int64_t before = 0;
+  WARREN_CHECK(change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_TRY(r, http_of(m, t.resource));
+    for (const auto& o : r->targets)
+      if (o.site == t.site && o.host == t.host && o.port == t.port)
+        return core::err(Errc::data, "target " + std::to_string(o.id) + " of " + t.resource +
+                                         " already goes to " + target_address(target_view(*r, o)));
+    for (auto& [n, x] : m.resources)
+      for (auto& o : x.targets) before = std::max(before, o.id);
+    model::Target x;
+    put_target(t, x);
+    r->targets.push_back(std::move(x));
+    return {};
+  }));
+  // The new row's id: the one target of the resource above every id there was.
+  WARREN_TRY(m, model::read(db));
+  WARREN_TRY(r, http_of(m, t.resource));
+  for (auto& o : r->targets)
+    if (o.id > before) {
+      WARREN_CHECK(tx.commit());
+      return o.id;
+    }
+  return core::err(Errc::internal, "target added but not found");
 }
 
 core::Result<void> update_target(store::Db& db, const Target& t, std::string_view actor) {
   WARREN_CHECK(check_target(t));
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_CHECK(find_target(db, t.id));
-  WARREN_TRY(st, db.prepare("UPDATE targets SET scheme = ?2, site = ?3, host = ?4, port = ?5, "
-                            "tls_verify = ?6, tls_sni = ?7, enabled = ?8, weight = ?9 "
-                            "WHERE id = ?1"));
-  st.bind(1, t.id).bind(2, t.scheme);
-  if (t.site.empty())
-    st.bind_null(3);
-  else
-    st.bind(3, t.site);
-  st.bind(4, t.host).bind(5, int64_t(t.port)).bind(6, t.tls_verify ? 1 : 0).bind(7, t.sni);
-  st.bind(8, t.enabled ? 1 : 0).bind(9, t.weight);
-  WARREN_CHECK(st.run());
-  auto d = target_detail(t);
-  d["id"] = t.id;
-  WARREN_CHECK(store::audit(db, actor, "target.set", t.resource, detail::json(d)));
-  return tx.commit();
+  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
+    auto [r, x] = target_by_id(m, t.id);
+    if (!x) return detail::missing("target", std::to_string(t.id));
+    put_target(t, *x);
+    return {};
+  });
 }
 
 core::Result<void> remove_target(store::Db& db, int64_t id, std::string_view actor) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(t, find_target(db, id));
-  WARREN_TRY(st, db.prepare("DELETE FROM targets WHERE id = ?1"));
-  st.bind(1, id);
-  WARREN_CHECK(st.run());
-  auto d = target_detail(t);
-  d["id"] = id;
-  WARREN_CHECK(store::audit(db, actor, "target.rm", t.resource, detail::json(d)));
-  return tx.commit();
+  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
+    auto [r, x] = target_by_id(m, id);
+    if (!x) return detail::missing("target", std::to_string(id));
+    r->targets.erase(r->targets.begin() + (x - r->targets.data()));
+    return {};
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,48 +556,33 @@ core::Result<std::string> check_email_allow(std::string_view field, std::string_
   return model::check_email(field, v);
 }
 
-core::Result<Auth> load_auth(store::Db& db, int64_t rid) {
+namespace {
+
+Auth auth_view(const model::Resource& r) {
   Auth a;
-  WARREN_TRY(st, db.prepare("SELECT public, m_users, m_password, m_pin, m_email, m_share_links, "
-                            "m_basic, m_mtls, pin_digits, coalesce(password_hash, ''), "
-                            "coalesce(pin_hash, ''), session_ttl, rate_per_sec, rate_burst "
-                            "FROM resource_auth WHERE resource_id = ?1"));
-  st.bind(1, rid);
-  WARREN_TRY(row, st.step());
-  if (row) {
-    a.configured = true;
-    a.is_public = st.col_int(0) != 0;
-    a.users = st.col_int(1) != 0;
-    a.password = st.col_int(2) != 0;
-    a.pin = st.col_int(3) != 0;
-    a.email = st.col_int(4) != 0;
-    a.share_links = st.col_int(5) != 0;
-    a.basic = st.col_int(6) != 0;
-    a.mtls = st.col_int(7) != 0;
-    a.pin_digits = static_cast<int>(st.col_int(8));
-    a.password_hash = st.col_text(9);
-    a.pin_hash = st.col_text(10);
-    a.session_ttl = st.col_int(11);
-    a.rate_per_sec = st.col_int(12);
-    a.rate_burst = st.col_int(13);
-  }
-  WARREN_TRY(e, db.prepare("SELECT entry FROM resource_email_allow WHERE resource_id = ?1 "
-                           "ORDER BY entry"));
-  e.bind(1, rid);
-  for (;;) {
-    WARREN_TRY(r, e.step());
-    if (!r) break;
-    a.email_allow.push_back(e.col_text(0));
-  }
-  WARREN_TRY(ro,
-             db.prepare("SELECT role FROM resource_roles WHERE resource_id = ?1 ORDER BY role"));
-  ro.bind(1, rid);
-  for (;;) {
-    WARREN_TRY(r, ro.step());
-    if (!r) break;
-    a.roles.push_back(ro.col_text(0));
-  }
+  a.roles = r.roles;
+  if (!r.auth) return a;
+  const model::Auth& m = *r.auth;
+  a.configured = true;
+  a.is_public = m.is_public;
+  for (auto& x : m.methods) set_auth_method(a, x, true);
+  a.pin_digits = static_cast<int>(m.pin_digits);
+  a.password_hash = m.password.hash.value_or("");
+  a.pin_hash = m.pin.hash.value_or("");
+  a.session_ttl = m.session_ttl;
+  a.rate_per_sec = m.rate_per_sec;
+  a.rate_burst = m.rate_burst;
+  a.email_allow = m.email_allow;
   return a;
+}
+
+}  // namespace
+
+core::Result<Auth> load_auth(store::Db& db, int64_t rid) {
+  WARREN_TRY(m, model::read(db));
+  for (auto& [n, r] : m.resources)
+    if (r.id == rid) return auth_view(r);
+  return Auth{};
 }
 
 core::Result<void> save_auth(store::Db& db, std::string_view resource, const Auth& a,
@@ -635,67 +603,37 @@ core::Result<void> save_auth(store::Db& db, std::string_view resource, const Aut
     if (a.email && a.email_allow.empty())
       return core::err(Errc::data, "--auth: the email method needs --email-allow");
   }
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(r, find_resource(db, resource));
-  if (r.kind != "http")
-    return core::err(Errc::data, "resource " + r.name + " is a " + r.kind +
-                                     " forward (only HTTP resources have auth)");
-  if (a.mtls && !a.is_public && r.client_ca.empty())
-    return core::err(Errc::data, "--mtls: resource " + r.name +
-                                     " has no client CA (peerctl resource set " + r.name +
-                                     " --client-ca FILE)");
-  for (const auto& role : a.roles) {
-    WARREN_TRY(found, detail::exists_row(db, "SELECT 1 FROM roles WHERE name = ?1", role));
-    if (!found) return detail::missing("role", role).context("--role");
-  }
-  WARREN_TRY(
-      st, db.prepare("INSERT INTO resource_auth (resource_id, public, m_users, m_password, m_pin, "
-                     "m_email, m_share_links, m_basic, m_mtls, pin_digits, password_hash, "
-                     "pin_hash, session_ttl, rate_per_sec, rate_burst, updated_at) VALUES (?1, ?2, "
-                     "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
-                     "ON CONFLICT (resource_id) DO UPDATE SET public = ?2, m_users = ?3, "
-                     "m_password = ?4, m_pin = ?5, m_email = ?6, m_share_links = ?7, m_basic = "
-                     "?8, m_mtls = ?9, pin_digits = ?10, password_hash = ?11, pin_hash = ?12, "
-                     "session_ttl = ?13, rate_per_sec = ?14, rate_burst = ?15, updated_at = ?16"));
-  auto opt = [](const std::string& s) {
-    return s.empty() ? std::optional<std::string>() : std::optional<std::string>(s);
-  };
-  st.bind(1, r.id).bind(2, a.is_public ? 1 : 0).bind(3, a.users ? 1 : 0);
-  st.bind(4, a.password ? 1 : 0).bind(5, a.pin ? 1 : 0).bind(6, a.email ? 1 : 0);
-  st.bind(7, a.share_links ? 1 : 0).bind(8, a.basic ? 1 : 0).bind(9, a.mtls ? 1 : 0);
-  st.bind(10, a.pin_digits).bind(11, opt(a.password_hash)).bind(12, opt(a.pin_hash));
-  st.bind(13, a.session_ttl).bind(14, a.rate_per_sec).bind(15, a.rate_burst).bind(16, now);
-  WARREN_CHECK(st.run());
-  for (const char* sql : {"DELETE FROM resource_email_allow WHERE resource_id = ?1",
-                          "DELETE FROM resource_roles WHERE resource_id = ?1"}) {
-    WARREN_TRY(d, db.prepare(sql));
-    d.bind(1, r.id);
-    WARREN_CHECK(d.run());
-  }
-  WARREN_TRY(ie, db.prepare("INSERT INTO resource_email_allow (resource_id, entry) VALUES (?1, ?2) "
-                            "ON CONFLICT DO NOTHING"));
+  std::vector<std::string> allow;
   for (const auto& e : a.email_allow) {
     WARREN_TRY(entry, check_email_allow("--email-allow", e));
-    ie.reset();
-    ie.bind(1, r.id).bind(2, entry);
-    WARREN_CHECK(ie.run());
+    if (std::find(allow.begin(), allow.end(), entry) == allow.end()) allow.push_back(entry);
   }
-  WARREN_TRY(ir, db.prepare("INSERT INTO resource_roles (resource_id, role) VALUES (?1, ?2) "
-                            "ON CONFLICT DO NOTHING"));
-  for (const auto& role : a.roles) {
-    ir.reset();
-    ir.bind(1, r.id).bind(2, role);
-    WARREN_CHECK(ir.run());
-  }
-  bj::array methods;
-  for (const auto& m : auth_methods(a)) methods.push_back(bj::value(m));
-  bj::object d{{"public", a.is_public},
-               {"methods", std::move(methods)},
-               {"password_set", !a.password_hash.empty()},
-               {"pin_set", !a.pin_hash.empty()},
-               {"session_ttl", a.session_ttl}};
-  WARREN_CHECK(store::audit(db, actor, "resource.auth", r.name, detail::json(d)));
-  return tx.commit();
+  std::sort(allow.begin(), allow.end());
+  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_TRY(r, http_of(m, resource));
+    if (a.mtls && !a.is_public && r->client_ca.empty())
+      return core::err(Errc::data, "--mtls: resource " + r->name +
+                                       " has no client CA (peerctl resource set " + r->name +
+                                       " --client-ca FILE)");
+    for (const auto& role : a.roles)
+      if (!m.roles.count(role)) return detail::missing("role", role).context("--role");
+    model::Auth x = r->auth.value_or(model::Auth{});
+    x.is_public = a.is_public;
+    x.methods = auth_methods(a);
+    std::sort(x.methods.begin(), x.methods.end());
+    x.pin_digits = a.pin_digits;
+    x.password = model::Secret{a.password_hash, std::nullopt};  // "" clears it
+    x.pin = model::Secret{a.pin_hash, std::nullopt};
+    x.session_ttl = a.session_ttl;
+    x.rate_per_sec = a.rate_per_sec;
+    x.rate_burst = a.rate_burst;
+    x.email_allow = allow;
+    r->auth = std::move(x);
+    r->roles = a.roles;  // the roles that may pass are the resource's role grants
+    std::sort(r->roles.begin(), r->roles.end());
+    r->roles.erase(std::unique(r->roles.begin(), r->roles.end()), r->roles.end());
+    return {};
+  });
 }
 
 }  // namespace control

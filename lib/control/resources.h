@@ -1,9 +1,10 @@
-// control resources — what edged and tunneld serve, as peerctl (and `peerctl apply`) write it:
-// HTTP resources (migration 0020, columns from 0050), raw TCP/UDP forwards (0030, named by
-// 0050), their targets and their access settings (0040). Every write is one store transaction
-// with one audit row; every value is validated first (Errc::data naming the field), missing
-// objects are Errc::noinput, duplicates Errc::data naming the existing object. Blocking
-// SQLite calls; one store::Db per thread.
+// control resources — peerctl's nouns for what edged and tunneld serve: HTTP resources and raw
+// TCP/UDP forwards (one `resource` noun, so this Resource is a flat view of a model::Resource or
+// a model::Forward), their targets and their access settings. Every write goes through the one
+// model (lib/model): read, edit, diff, apply in one transaction with the model's audit rows;
+// every value is validated first (Errc::data naming the flag), missing objects are
+// Errc::noinput, duplicates Errc::data naming the existing object. Blocking SQLite calls; one
+// store::Db per thread.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,14 @@ struct Resource {
   std::string mtls = "off";          // off | optional | required
   std::string client_ca;             // PEM bundle path (needed for mtls)
   std::string client_crl;
-  std::string health_path;  // '' TCP connect check, else HTTP GET path
+  std::string lb = "round_robin";  // round_robin | least_conn
+  bool sticky = false;             // a cookie pins a client to a target
+  std::string host_header;         // '' the client's Host, "@target" the target's address
+  std::string health_path;         // '' TCP connect check, else HTTP GET path
   int64_t health_interval_ms = 0;
+  int64_t health_timeout_ms = 2000;
+  int64_t health_rise = 2;  // consecutive results that mark a target up / down
+  int64_t health_fall = 3;
   // tcp/udp forwards
   uint16_t port = 0;  // public port on the edge
   std::string site;

@@ -548,7 +548,7 @@ core::Result<auth::Policy> policy(const model::Resource& r) {
   p.password_tag = auth::secret_tag(a.password.hash.value_or(""));
   p.pin_tag = auth::secret_tag(a.pin.hash.value_or(""));
   p.email_allow = a.email_allow;
-  p.allowed_roles = a.roles;
+  p.allowed_roles = r.roles;
   return p;
 }
 

@@ -2,6 +2,7 @@
 // object (and per rule), plus the writes apply() performs. Secrets given as files are verified
 // against the stored hash and hashed only when they differ.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "crypto/crypto.h"
@@ -72,6 +73,7 @@ core::Result<bool> resolve(Secret& want, const std::optional<std::string>& have)
     want.plain.reset();
     return want.hash != have;
   }
+  if (want.hash && want.hash->empty()) return have.has_value();  // cleared
   if (want.hash) return want.hash != have;
   want.hash = have;
   return false;
@@ -162,12 +164,10 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
       for (auto& t : r.targets)
         if (!t.site.empty() && !sites.count(t.site))
           return ref_error("resources." + n + ".targets: no site " + t.site);
-      if (r.auth) {
-        for (auto& ro : r.auth->roles)
-          if (!roles.count(ro)) return ref_error("resources." + n + ".auth.roles: no role " + ro);
-        for (auto& u : r.auth->users)
-          if (!users.count(u)) return ref_error("resources." + n + ".auth.users: no user " + u);
-      }
+      for (auto& ro : r.roles)
+        if (!roles.count(ro)) return ref_error("resources." + n + ".roles: no role " + ro);
+      for (auto& u : r.users)
+        if (!users.count(u)) return ref_error("resources." + n + ".users: no user " + u);
     }
   if (want.has_users)
     for (auto& [e, u] : want.users)
@@ -234,14 +234,25 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
 
   if (want.has_forwards) {
     auto name = [](const Plan::FwdKey& k) { return k.first + " " + std::to_string(k.second); };
+    // A named forward that moves to another port (or protocol) is changed, not replaced.
+    std::set<Plan::FwdKey> moved;
     for (auto& [k, f] : want.forwards) {
       auto it = have.forwards.find(k);
+      if (it == have.forwards.end() && !f.name.empty())
+        for (auto h = have.forwards.begin(); h != have.forwards.end(); ++h)
+          if (h->second.name == f.name && !want.forwards.count(h->first)) {
+            it = h;
+            moved.insert(h->first);
+            p.fwd_from[k] = h->first;
+          }
       if (it == have.forwards.end()) {
         p.fwd_add.push_back(k);
         add('+', "forward", name(k), {"-> " + f.site + " " + f.target});
       } else if (!it->second.same(f)) {
         const Forward& h = it->second;
         std::vector<std::string> d;
+        field(d, "protocol", h.protocol, f.protocol);
+        field(d, "port", int64_t(h.port), int64_t(f.port));
         field(d, "name", h.name, f.name);
         field(d, "site", h.site, f.site);
         field(d, "target", h.target, f.target);
@@ -255,12 +266,13 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
         field(d, "conn_burst", h.conn_burst, f.conn_burst);
         field(d, "tls_client_cert", h.tls_client_cert, f.tls_client_cert);
         p.fwd_set.push_back(k);
+        if (d.size() == 1 && d[0].rfind("enabled ", 0) == 0) p.fwd_toggle.insert(k);
         add('~', "forward", name(k), d);
       }
     }
     if (prune)
       for (auto& [k, f] : have.forwards)
-        if (!want.forwards.count(k)) {
+        if (!want.forwards.count(k) && !moved.count(k)) {
           p.fwd_rm.push_back(k);
           add('-', "forward", name(k));
         }
@@ -298,15 +310,28 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
 
   if (want.has_resources) {
     std::vector<Change> rule_changes;
+    // A wanted resource that carries the store id of one under another name is that one
+    // renamed: it keeps its id (and its targets, grants, links and sessions).
+    std::map<int64_t, std::string> have_name;
+    for (auto& [n, r] : have.resources) have_name[r.id] = n;
+    std::set<std::string> renamed;
     for (auto& [n, r] : want.resources) {
       auto it = have.resources.find(n);
+      if (it == have.resources.end() && r.id && have_name.count(r.id) &&
+          !want.resources.count(have_name[r.id])) {
+        it = have.resources.find(have_name[r.id]);
+        renamed.insert(it->first);
+      } else if (it == have.resources.end()) {
+        r.id = 0;
+      }
       if (it == have.resources.end()) {
         if (r.auth) {
           WARREN_CHECK(resolve(r.auth->password, std::nullopt));
           WARREN_CHECK(resolve(r.auth->pin, std::nullopt));
         }
         for (auto& t : r.targets) t.id = 0;
-        Plan::ResourceOp op{n, true, true, bool(r.auth), {}, r.rules};
+        Plan::ResourceOp op{n,     true, true,   bool(r.auth), !r.roles.empty() || !r.users.empty(),
+                            false, {},   r.rules};
         p.res_add.push_back(std::move(op));
         add('+', "resource", n, {r.host + r.path});
         for (auto& ru : r.rules) rule_changes.push_back(Change{'+', "rule", n, {rule_text(ru)}});
@@ -316,6 +341,7 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
       r.id = h.id;
       Plan::ResourceOp op{n};
       std::vector<std::string> d;
+      field(d, "name", h.name, r.name);
       field(d, "host", h.host, r.host);
       field(d, "path", h.path, r.path);
       field(d, "enabled", h.enabled, r.enabled);
@@ -335,6 +361,7 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
       field(d, "health.rise", h.health_rise, r.health_rise);
       field(d, "health.fall", h.health_fall, r.health_fall);
       op.row = !d.empty();
+      op.only_enabled = d.size() == 1 && d[0].rfind("enabled ", 0) == 0;
       if (keep_target_ids(h.targets, r.targets)) {
         op.targets = true;
         field(d, "targets", target_list(h.targets), target_list(r.targets));
@@ -357,13 +384,17 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
         field(d, "auth.rate_per_sec", ha.rate_per_sec, wa.rate_per_sec);
         field(d, "auth.rate_burst", ha.rate_burst, wa.rate_burst);
         field(d, "auth.email_allow", ha.email_allow, wa.email_allow);
-        field(d, "auth.roles", ha.roles, wa.roles);
-        field(d, "auth.users", ha.users, wa.users);
         WARREN_TRY(pw, resolve(wa.password, ha.password.hash));
         if (pw) d.push_back("auth.password changes");
         WARREN_TRY(pin, resolve(wa.pin, ha.pin.hash));
         if (pin) d.push_back("auth.pin changes");
         op.auth = d.size() != before;
+      }
+      {
+        size_t before = d.size();
+        field(d, "roles", h.roles, r.roles);
+        field(d, "users", h.users, r.users);
+        op.grants = d.size() != before;
       }
       // Rules: equal ones stay (as a multiset); the rest are removed or added.
       std::vector<bool> kept(h.rules.size(), false);
@@ -383,12 +414,13 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
               '-', "rule", std::to_string(h.rules[i].id), {n + " " + rule_text(h.rules[i])}});
         }
       if (!d.empty()) add('~', "resource", n, d);
-      if (op.row || op.targets || op.auth || !op.rules_add.empty() || !op.rules_rm.empty())
+      if (op.row || op.targets || op.auth || op.grants || !op.rules_add.empty() ||
+          !op.rules_rm.empty())
         p.res_set.push_back(std::move(op));
     }
     if (prune)
       for (auto& [n, r] : have.resources)
-        if (!want.resources.count(n)) {
+        if (!want.resources.count(n) && !renamed.count(n)) {
           p.res_rm.push_back(n);
           add('-', "resource", n);
         }
@@ -403,9 +435,10 @@ core::Result<Plan> diff(const Installation& want_in, const Installation& have,
     };
     std::string at = "resources." + n + ".auth: ";
     if (a.methods.empty()) return ref_error(at + "a protected resource needs methods");
-    if (has("password") && !a.password.hash)
+    auto set = [](const Secret& x) { return x.hash && !x.hash->empty(); };
+    if (has("password") && !set(a.password))
       return ref_error(at + "the password method needs password_file or password_hash");
-    if (has("pin") && !a.pin.hash)
+    if (has("pin") && !set(a.pin))
       return ref_error(at + "the pin method needs pin_file or pin_hash");
     if (has("email") && a.email_allow.empty())
       return ref_error(at + "the email method needs email_allow");

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +32,7 @@ namespace model {
 
 // A secret as written: an argon2id hash, or the clear text read from a file (hashed when
 // applied; an equal stored hash is verified, not replaced). Neither: unmanaged (kept as is).
+// An empty hash clears the stored one.
 struct Secret {
   std::optional<std::string> hash;
   std::optional<std::string> plain;
@@ -85,8 +87,6 @@ struct Auth {
   int64_t rate_per_sec = 0;
   int64_t rate_burst = 0;
   std::vector<std::string> email_allow;  // sorted, lower-case ("a@b.c" or "@b.c")
-  std::vector<std::string> roles;        // sorted
-  std::vector<std::string> users;        // sorted emails
   Secret password;
   Secret pin;
   bool has(std::string_view method) const;
@@ -115,8 +115,12 @@ struct Resource {
   int64_t health_timeout_ms = 2000;
   int64_t health_rise = 2;
   int64_t health_fall = 3;
-  std::vector<Target> targets;             // in store id order
-  std::optional<Auth> auth;                // none: public (no resource_auth row)
+  std::vector<Target> targets;  // in store id order
+  std::optional<Auth> auth;     // none: public (no resource_auth row)
+  // Grants (resource_roles, resource_users), kept whether or not there are access settings:
+  // the roles whose users may pass, and the users granted the resource directly.
+  std::vector<std::string> roles;          // sorted
+  std::vector<std::string> users;          // sorted emails
   std::vector<Rule> rules;                 // ordered by priority, then id
   int64_t id = 0;                          // store only
   int64_t created_at = 0, updated_at = 0;  // store only
@@ -126,6 +130,7 @@ struct Site {
   std::string name;
   std::optional<std::string> public_key;  // base64; none when declared: keep / generate
   bool enabled = true;
+  int64_t created_at = 0, key_rotated_at = 0, enrolled_at = 0;  // store only (0: never)
 };
 
 // A raw TCP/UDP port on the edge relayed to a target at a site, with its access settings
@@ -158,7 +163,8 @@ struct User {
   bool enabled = true;
   std::vector<std::string> roles;  // sorted
   Secret password;
-  int64_t id = 0;  // store only
+  int64_t id = 0;         // store only
+  bool has_totp = false;  // store only
 };
 
 // One installation's state, declared or current. A kind is managed only when has_* is set: a
@@ -212,7 +218,8 @@ struct Plan {
   using FwdKey = std::pair<std::string, uint16_t>;
   struct ResourceOp {
     std::string name;
-    bool row = false, targets = false, auth = false;
+    bool row = false, targets = false, auth = false, grants = false;
+    bool only_enabled = false;  // the row's only change is `enabled`
     std::vector<int64_t> rules_rm;
     std::vector<Rule> rules_add;
   };
@@ -221,6 +228,8 @@ struct Plan {
   Installation have;
   std::vector<std::string> site_add, site_set, site_rm;
   std::vector<FwdKey> fwd_add, fwd_set, fwd_rm;
+  std::set<FwdKey> fwd_toggle;        // of fwd_set: the only change is `enabled`
+  std::map<FwdKey, FwdKey> fwd_from;  // of fwd_set: moved here from another key
   std::vector<std::string> role_add, role_set, role_rm;
   std::vector<std::string> user_add, user_set, user_rm;
   std::vector<ResourceOp> res_add, res_set;
@@ -238,8 +247,11 @@ struct DiffOptions {
 // changed in place.
 core::Result<Plan> diff(const Installation& want, const Installation& have,
                         const DiffOptions& opt = {});
-// Writes the plan in one transaction (nothing on error), with one audit row per change
-// (action "KIND.add|set|remove", the actor, detail {"via": via}).
+// Writes the plan in one transaction (nothing on error; nested in the caller's transaction if
+// one is open), with one audit row per change, the one audit format of every writer: action
+// resource.add|set|rm|enable|disable|auth (forwards too: they are resources to peerctl),
+// target.add|set|rm and rule.add|rm (object: the resource), site.add|set|remove,
+// role.add|set|rm, user.add|set|rm; the actor; detail {"via": via, …}.
 core::Result<void> apply(store::Db& db, const Plan& plan, std::string_view actor, int64_t now,
                          std::string_view via = "apply");
 

@@ -13,7 +13,7 @@ namespace model {
 namespace {
 
 std::optional<std::string> opt_text(const store::Stmt& q, int i) {
-  if (q.col_null(i)) return std::nullopt;
+  if (q.col_null(i) || q.col_text(i).empty()) return std::nullopt;
   return q.col_text(i);
 }
 
@@ -46,10 +46,14 @@ std::string joined(const std::vector<std::string>& v) {
 core::Result<Installation> read(store::Db& db) {
   Installation m;
   m.has_sites = m.has_forwards = m.has_resources = m.has_roles = m.has_users = true;
-  WARREN_CHECK(each(db, "SELECT name, public_key, enabled FROM sites", [&](store::Stmt& q) {
-    Site s{q.col_text(0), q.col_text(1), q.col_int(2) != 0};
-    m.sites[s.name] = std::move(s);
-  }));
+  WARREN_CHECK(each(db,
+                    "SELECT name, public_key, enabled, created_at, coalesce(key_rotated_at, 0), "
+                    "coalesce(enrolled_at, 0) FROM sites",
+                    [&](store::Stmt& q) {
+                      Site s{q.col_text(0), q.col_text(1), q.col_int(2) != 0,
+                             q.col_int(3),  q.col_int(4),  q.col_int(5)};
+                      m.sites[s.name] = std::move(s);
+                    }));
   WARREN_CHECK(each(db,
                     "SELECT protocol, listen_port, site, target, enabled, name, allow_ips, "
                     "deny_ips, allow_countries, deny_countries, max_conns, conn_rate, conn_burst, "
@@ -78,16 +82,18 @@ core::Result<Installation> read(store::Db& db) {
   }));
   std::map<int64_t, std::string> user_email;
   WARREN_CHECK(
-      each(db, "SELECT id, email, name, enabled, password_hash FROM users", [&](store::Stmt& q) {
-        User u;
-        u.id = q.col_int(0);
-        u.email = q.col_text(1);
-        u.name = q.col_text(2);
-        u.enabled = q.col_int(3) != 0;
-        u.password.hash = opt_text(q, 4);
-        user_email[u.id] = u.email;
-        m.users[u.email] = std::move(u);
-      }));
+      each(db, "SELECT id, email, name, enabled, password_hash, totp_secret IS NOT NULL FROM users",
+           [&](store::Stmt& q) {
+             User u;
+             u.id = q.col_int(0);
+             u.email = q.col_text(1);
+             u.name = q.col_text(2);
+             u.enabled = q.col_int(3) != 0;
+             u.password.hash = opt_text(q, 4);
+             u.has_totp = q.col_int(5) != 0;
+             user_email[u.id] = u.email;
+             m.users[u.email] = std::move(u);
+           }));
   WARREN_CHECK(each(db, "SELECT user_id, role FROM user_roles ORDER BY role", [&](store::Stmt& q) {
     auto it = user_email.find(q.col_int(0));
     if (it != user_email.end()) m.users[it->second].roles.push_back(q.col_text(1));
@@ -180,14 +186,14 @@ core::Result<Installation> read(store::Db& db) {
   WARREN_CHECK(
       each(db, "SELECT resource_id, role FROM resource_roles ORDER BY role", [&](store::Stmt& q) {
         Resource* r = res(q.col_int(0));
-        if (r && r->auth) r->auth->roles.push_back(q.col_text(1));
+        if (r) r->roles.push_back(q.col_text(1));
       }));
   WARREN_CHECK(each(db,
                     "SELECT ru.resource_id, u.email FROM resource_users ru JOIN users u ON "
                     "u.id = ru.user_id ORDER BY u.email",
                     [&](store::Stmt& q) {
                       Resource* r = res(q.col_int(0));
-                      if (r && r->auth) r->auth->users.push_back(q.col_text(1));
+                      if (r) r->users.push_back(q.col_text(1));
                     }));
   WARREN_CHECK(each(db,
                     "SELECT resource_id, id, priority, action, ips, path_glob, methods, "
@@ -219,13 +225,30 @@ struct Writer {
   std::string_view via;
   store::Stmt audit_q;
 
-  core::Result<void> audit(const std::string& action, const std::string& object) {
+  // One audit row; `detail` gets {"via": via} added.
+  core::Result<void> audit(const std::string& action, const std::string& object,
+                           boost::json::object detail = {}) {
+    detail["via"] = via;
     audit_q.reset();
-    audit_q.bind(1, now).bind(2, actor).bind(3, action).bind(4, object).bind(5, via);
+    audit_q.bind(1, now).bind(2, actor).bind(3, action).bind(4, object);
+    audit_q.bind(5, boost::json::serialize(detail));
     return audit_q.run();
   }
-  core::Result<store::Stmt> prep(std::string_view sql) { return db.prepare(sql); }
 };
+
+boost::json::object target_detail(const Target& t) {
+  return {{"id", t.id}, {"target", t.str()}, {"weight", t.weight}, {"enabled", t.enabled}};
+}
+
+// NULL for an unset or cleared secret (an empty hash clears it).
+std::optional<std::string> secret_column(const Secret& s) {
+  if (!s.hash || s.hash->empty()) return std::nullopt;
+  return s.hash;
+}
+
+std::string forward_object(const Forward& f) {
+  return f.name.empty() ? f.protocol + ":" + std::to_string(f.port) : f.name;
+}
 
 core::Error constraint(core::Error e) {
   if (e.code == core::Errc::failure || e.code == core::Errc::internal) e.code = core::Errc::data;
@@ -244,7 +267,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
                                std::string_view via) {
   Writer w{db, actor, now, via, {}};
   WARREN_TRY(aq, db.prepare("INSERT INTO audit (ts, actor, action, object, detail) VALUES (?1, "
-                            "?2, ?3, ?4, json_object('via', ?5))"));
+                            "?2, ?3, ?4, ?5)"));
   w.audit_q = std::move(aq);
   const Installation& want = p.want;
   const Installation& have = p.have;
@@ -257,7 +280,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         q.reset();
         q.bind(1, id);
         WARREN_CHECK(q.run());
-        WARREN_CHECK(w.audit("rule.remove", std::to_string(id)));
+        WARREN_CHECK(w.audit("rule.rm", op.name, {{"id", id}}));
       }
   }
   auto remove = [&](std::string_view sql, const std::vector<std::string>& names,
@@ -271,19 +294,20 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
     }
     return {};
   };
-  WARREN_CHECK(remove("DELETE FROM resources WHERE name = ?1", p.res_rm, "resource.remove"));
+  WARREN_CHECK(remove("DELETE FROM resources WHERE name = ?1", p.res_rm, "resource.rm"));
   {
     WARREN_TRY(q, db.prepare("DELETE FROM forwards WHERE protocol = ?1 AND listen_port = ?2"));
     for (auto& k : p.fwd_rm) {
       q.reset();
       q.bind(1, k.first).bind(2, int64_t(k.second));
       WARREN_CHECK(q.run());
-      WARREN_CHECK(w.audit("forward.remove", k.first + "/" + std::to_string(k.second)));
+      WARREN_CHECK(w.audit("resource.rm", forward_object(have.forwards.at(k)),
+                           {{"kind", k.first}, {"port", k.second}}));
     }
   }
   WARREN_CHECK(remove("DELETE FROM sites WHERE name = ?1", p.site_rm, "site.remove"));
-  WARREN_CHECK(remove("DELETE FROM users WHERE email = ?1", p.user_rm, "user.remove"));
-  WARREN_CHECK(remove("DELETE FROM roles WHERE name = ?1", p.role_rm, "role.remove"));
+  WARREN_CHECK(remove("DELETE FROM users WHERE email = ?1", p.user_rm, "user.rm"));
+  WARREN_CHECK(remove("DELETE FROM roles WHERE name = ?1", p.role_rm, "role.rm"));
 
   // Roles, sites, forwards, users.
   {
@@ -333,14 +357,17 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
     WARREN_TRY(upd, db.prepare("UPDATE forwards SET site = ?3, target = ?4, enabled = ?5, name = "
                                "?6, allow_ips = ?7, deny_ips = ?8, allow_countries = ?9, "
                                "deny_countries = ?10, max_conns = ?11, conn_rate = ?12, "
-                               "conn_burst = ?13, tls_client_cert = ?14 WHERE protocol = ?1 AND "
-                               "listen_port = ?2"));
+                               "conn_burst = ?13, tls_client_cert = ?14, protocol = ?15, "
+                               "listen_port = ?16 WHERE protocol = ?1 AND listen_port = ?2"));
     for (int pass = 0; pass < 2; ++pass)
       for (auto& k : pass ? p.fwd_set : p.fwd_add) {
         const Forward& f = want.forwards.at(k);
         store::Stmt& q = pass ? upd : ins;
         q.reset();
-        q.bind(1, f.protocol).bind(2, int64_t(f.port)).bind(3, f.site).bind(4, f.target);
+        auto from = p.fwd_from.find(k);
+        const Plan::FwdKey& at = pass && from != p.fwd_from.end() ? from->second : k;
+        q.bind(1, at.first).bind(2, int64_t(at.second)).bind(3, f.site).bind(4, f.target);
+        if (pass) q.bind(15, f.protocol).bind(16, int64_t(f.port));
         q.bind(5, int64_t(f.enabled));
         if (f.name.empty())
           q.bind_null(6);
@@ -353,8 +380,11 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         if (auto ok = q.run(); !ok)
           return constraint(ok.error())
               .context("forward " + f.protocol + " " + std::to_string(f.port));
-        WARREN_CHECK(w.audit(pass ? "forward.set" : "forward.add",
-                             f.protocol + "/" + std::to_string(f.port)));
+        const char* action = !pass                    ? "resource.add"
+                             : !p.fwd_toggle.count(k) ? "resource.set"
+                             : f.enabled              ? "resource.enable"
+                                                      : "resource.disable";
+        WARREN_CHECK(w.audit(action, forward_object(f), {{"kind", k.first}, {"port", k.second}}));
       }
   }
   {
@@ -370,7 +400,10 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         int64_t id = u.id;
         if (pass) {
           upd.reset();
-          upd.bind(1, id).bind(2, u.name).bind(3, int64_t(u.enabled)).bind(4, u.password.hash);
+          upd.bind(1, id)
+              .bind(2, u.name)
+              .bind(3, int64_t(u.enabled))
+              .bind(4, secret_column(u.password));
           upd.bind(5, now);
           WARREN_CHECK(upd.run());
           del_roles.reset();
@@ -378,7 +411,10 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           WARREN_CHECK(del_roles.run());
         } else {
           ins.reset();
-          ins.bind(1, e).bind(2, u.name).bind(3, int64_t(u.enabled)).bind(4, u.password.hash);
+          ins.bind(1, e)
+              .bind(2, u.name)
+              .bind(3, int64_t(u.enabled))
+              .bind(4, secret_column(u.password));
           ins.bind(5, now);
           WARREN_CHECK(ins.run());
           id = db.last_insert_rowid();
@@ -456,16 +492,24 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
       }
       if (op.targets) {
         // Targets keep their ids: those gone are removed, those with an id changed in place.
+        std::vector<Target> had;  // the stored targets (the resource may have been renamed)
         if (pass)
-          for (auto& h : have.resources.at(op.name).targets) {
-            bool kept = false;
-            for (auto& t : r.targets) kept = kept || t.id == h.id;
-            if (kept) continue;
-            tdel.reset();
-            tdel.bind(1, h.id);
-            WARREN_CHECK(tdel.run());
-          }
-        for (auto& t : r.targets) {
+          for (auto& [hn, hr] : have.resources)
+            if (hr.id == id) had = hr.targets;
+        for (auto& h : had) {
+          bool kept = false;
+          for (auto& t : r.targets) kept = kept || t.id == h.id;
+          if (kept) continue;
+          tdel.reset();
+          tdel.bind(1, h.id);
+          WARREN_CHECK(tdel.run());
+          WARREN_CHECK(w.audit("target.rm", r.name, target_detail(h)));
+        }
+        for (auto t : r.targets) {
+          const Target* old = nullptr;
+          for (auto& h : had)
+            if (t.id && h.id == t.id) old = &h;
+          if (old && old->same(t)) continue;
           store::Stmt& q = t.id ? tupd : tins;
           q.reset();
           q.bind(1, t.id ? t.id : id).bind(2, t.tls ? "https" : "http");
@@ -478,11 +522,13 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           if (!t.id) q.bind(9, now);
           if (auto ok = q.run(); !ok)
             return constraint(ok.error()).context("resource " + r.name + " target " + t.str());
+          if (!t.id) t.id = db.last_insert_rowid();
+          WARREN_CHECK(w.audit(old ? "target.set" : "target.add", r.name, target_detail(t)));
         }
       }
       if (op.auth) {
         if (pass)
-          for (store::Stmt* q : {&adel, &edel, &rodel, &udel}) {
+          for (store::Stmt* q : {&adel, &edel}) {
             q->reset();
             q->bind(1, id);
             WARREN_CHECK(q->run());
@@ -496,7 +542,9 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           ains.bind(1, id).bind(2, int64_t(a.is_public)).bind(3, has("users"));
           ains.bind(4, has("password")).bind(5, has("pin")).bind(6, has("email"));
           ains.bind(7, has("share-links")).bind(8, has("basic")).bind(9, has("mtls"));
-          ains.bind(10, a.pin_digits).bind(11, a.password.hash).bind(12, a.pin.hash);
+          ains.bind(10, a.pin_digits)
+              .bind(11, secret_column(a.password))
+              .bind(12, secret_column(a.pin));
           ains.bind(13, a.session_ttl).bind(14, a.rate_per_sec).bind(15, a.rate_burst);
           ains.bind(16, now);
           WARREN_CHECK(ains.run());
@@ -505,18 +553,30 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
             eins.bind(1, id).bind(2, e);
             WARREN_CHECK(eins.run());
           }
-          for (auto& ro : a.roles) {
-            roins.reset();
-            roins.bind(1, id).bind(2, ro);
-            WARREN_CHECK(roins.run());
-          }
-          for (auto& u : a.users) {
-            WARREN_CHECK(user_id(db, u));
-            uins.reset();
-            uins.bind(1, id).bind(2, u);
-            WARREN_CHECK(uins.run());
-          }
         }
+      }
+      if (op.grants) {
+        if (pass)
+          for (store::Stmt* q : {&rodel, &udel}) {
+            q->reset();
+            q->bind(1, id);
+            WARREN_CHECK(q->run());
+          }
+        for (auto& ro : r.roles) {
+          roins.reset();
+          roins.bind(1, id).bind(2, ro);
+          WARREN_CHECK(roins.run());
+        }
+        for (auto& u : r.users) {
+          WARREN_CHECK(user_id(db, u));
+          uins.reset();
+          uins.bind(1, id).bind(2, u);
+          WARREN_CHECK(uins.run());
+        }
+        if (pass && !op.auth)  // else the resource.auth row below names them
+          WARREN_CHECK(w.audit("resource.grants", r.name,
+                               {{"roles", boost::json::value_from(r.roles)},
+                                {"users", boost::json::value_from(r.users)}}));
       }
       for (auto& ru : op.rules_add) {
         ruins.reset();
@@ -524,9 +584,26 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         ruins.bind(5, ru.path).bind(6, ru.methods).bind(7, ru.countries);
         ruins.bind(8, int64_t(ru.enabled)).bind(9, now);
         WARREN_CHECK(ruins.run());
-        if (pass) WARREN_CHECK(w.audit("rule.add", r.name));
+        if (pass) WARREN_CHECK(w.audit("rule.add", r.name, {{"id", db.last_insert_rowid()}}));
       }
-      WARREN_CHECK(w.audit(pass ? "resource.set" : "resource.add", r.name));
+      if (!pass)
+        WARREN_CHECK(w.audit("resource.add", r.name, {{"host", r.host}, {"path", r.path}}));
+      else if (op.row)
+        WARREN_CHECK(w.audit(!op.only_enabled ? "resource.set"
+                             : r.enabled      ? "resource.enable"
+                                              : "resource.disable",
+                             r.name));
+      if (op.auth) {
+        boost::json::array methods;
+        if (r.auth)
+          for (auto& m : r.auth->methods) methods.emplace_back(m);
+        WARREN_CHECK(w.audit("resource.auth", r.name,
+                             {{"public", !r.auth || r.auth->is_public},
+                              {"methods", std::move(methods)},
+                              {"password_set", r.auth && secret_column(r.auth->password)},
+                              {"pin_set", r.auth && secret_column(r.auth->pin)},
+                              {"roles", boost::json::value_from(r.roles)}}));
+      }
     }
   return {};
 }

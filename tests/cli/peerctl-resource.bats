@@ -15,10 +15,10 @@ load peerctl-common
   run peerctl resource list
   [ "$status" -eq 0 ]
   [ "$output" = "$(printf '%s\n' \
-    'NAME  TYPE  ENABLED  SERVES                     TARGETS                    AUTH' \
-    'any   http  no       http://*/x                 -                          public' \
-    'api   http  yes      http://*.example.com/api/  -                          public' \
-    'web   http  yes      https://app.example.com/   127.0.0.1:8080,[::1]:8081  public')" ]
+    'NAME  TYPE  ENABLED  SERVES                     TARGETS                                  AUTH' \
+    'any   http  no       http://*/x                 -                                        public' \
+    'api   http  yes      http://*.example.com/api/  -                                        public' \
+    'web   http  yes      https://app.example.com/   http://127.0.0.1:8080,http://[::1]:8081  public')" ]
   run peerctl resource list --json
   json_lines
   [ "$(printf '%s\n' "$output" | jq -r 'select(.name=="web") | .targets[1].host')" = "::1" ]
@@ -84,7 +84,7 @@ load peerctl-common
     'NAME  TYPE  ENABLED  SERVES                      TARGETS                  AUTH' \
     'dns   udp   yes      :5353                       homelab:192.168.1.1:53   -' \
     'ssh   tcp   yes      :2222                       homelab:192.168.1.10:22  -' \
-    'www   http  yes      http://www.example.com/app  10.0.0.5:80              public')" ]
+    'www   http  yes      http://www.example.com/app  http://10.0.0.5:80       public')" ]
   fails 65 "resource ssh already forwards tcp port 2222" peerctl resource add ssh2 --tcp 2222 --site homelab --to 192.168.1.10:23
   run peerctl resource set ssh --host x.example.com
   [ "$status" -eq 64 ]
@@ -157,25 +157,25 @@ load peerctl-common
   peerctl target add web 10.0.0.5:8080
   run peerctl --json target add web homelab:192.168.1.10:80 --scheme https --weight 3 --no-verify --sni nas.lan
   json_lines
-  [ "$(jq -r .target <<<"$output")" = "homelab:192.168.1.10:80" ]
+  [ "$(jq -r .target <<<"$output")" = "site+https://homelab/192.168.1.10:80" ]
   peerctl target add web 'homelab:[fd00::10]:80' --health-path /healthz --health-interval 5s
   run peerctl target list web
   [ "$output" = "$(printf '%s\n' \
-    'ID  TARGET                   SCHEME  WEIGHT  ENABLED' \
-    '1   10.0.0.5:8080            http    1       yes' \
-    '2   homelab:192.168.1.10:80  https   3       yes' \
-    '3   homelab:[fd00::10]:80    http    1       yes')" ]
+    'ID  TARGET                                SCHEME  WEIGHT  ENABLED' \
+    '1   http://10.0.0.5:8080                  http    1       yes' \
+    '2   site+https://homelab/192.168.1.10:80  https   3       yes' \
+    '3   site://homelab/[fd00::10]:80          http    1       yes')" ]
   [ "$(db "SELECT health_path || ' ' || health_interval_ms FROM resources")" = "/healthz 5000" ]
   [ "$(db "SELECT site || ' ' || host || ' ' || tls_verify || ' ' || tls_sni || ' ' || weight FROM targets WHERE id = 2")" = "homelab 192.168.1.10 0 nas.lan 3" ]
   peerctl target set 1 --weight 0 --to 10.0.0.6:8081 --disabled
   run peerctl target show 1
-  [ "${lines[2]}" = "target:         10.0.0.6:8081" ]
+  [ "${lines[2]}" = "target:         http://10.0.0.6:8081" ]
   [ "${lines[4]}" = "weight:         0" ]
   [ "${lines[7]}" = "enabled:        no" ]
   run peerctl --json target list web
   json_lines
   [ "$(printf '%s\n' "$output" | wc -l)" = 3 ]
-  fails 65 "target 2 of web already goes to homelab:192.168.1.10:80" peerctl target add web homelab:192.168.1.10:80
+  fails 65 "target 2 of web already goes to site+https://homelab/192.168.1.10:80" peerctl target add web homelab:192.168.1.10:80
   fails 65 "--weight: '1001': 0 to 1000" peerctl target add web 10.0.0.9:80 --weight 1001
   fails 65 "--scheme: 'ftp': http or https" peerctl target add web 10.0.0.9:80 --scheme ftp
   fails 65 "TARGET: 'x:y:z': not a valid port (1-65535)" peerctl target add web x:y:z

@@ -101,7 +101,7 @@ TEST_CASE("blueprint: apply, read back, render round trip, second plan empty") {
   REQUIRE(app.targets.size() == 2);
   CHECK(app.targets[1].site == "homelab");
   REQUIRE(app.auth);
-  CHECK(app.auth->users == std::vector<std::string>{"alice@example.com"});
+  CHECK(app.users == std::vector<std::string>{"alice@example.com"});
   CHECK(app.rules.size() == 2);
   CHECK(app.rules[0].priority == 10);
 
