@@ -3,7 +3,6 @@
 // which prints names for the shell completions.
 #include <string>
 
-#include "blueprint/blueprint.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "model/model.h"
@@ -74,87 +73,48 @@ struct Dumper {
 core::Result<std::string> dump(store::Db& db) {
   WARREN_TRY(tx, store::Tx::begin(db));  // one consistent snapshot
   Dumper d{db, {}};
-  WARREN_CHECK(
-      d.rows("SELECT name, enabled, public_key, created_at, key_rotated_at, enrolled_at "
-             "FROM sites ORDER BY name",
-             [&](store::Stmt& q) {
-               d.line({"site", q.col_text(0), bool_cell(q, 1), q.col_text(2), time_cell(q, 3),
-                       time_cell(q, 4), time_cell(q, 5)});
-             }));
-  WARREN_CHECK(
-      d.rows("SELECT protocol, listen_port, site, target, enabled, name FROM forwards ORDER BY "
-             "protocol, listen_port",
-             [&](store::Stmt& q) {
-               d.line({"forward", q.col_text(0), std::to_string(q.col_int(1)), q.col_text(2),
-                       q.col_text(3), bool_cell(q, 4), q.col_null(5) ? "" : q.col_text(5)});
-             }));
-  WARREN_CHECK(d.rows(
-      "SELECT r.name, r.host, r.path_prefix, r.enabled, r.lb, CASE WHEN a.resource_id IS NULL "
-      "OR a.public = 1 THEN 'public' ELSE 'protected' END, (SELECT count(*) FROM targets t "
-      "WHERE t.resource_id = r.id), r.tls FROM resources r LEFT JOIN resource_auth a ON "
-      "a.resource_id "
-      "= r.id ORDER BY r.name",
-      [&](store::Stmt& q) {
-        d.line({"resource", q.col_text(0), q.col_text(1), q.col_text(2), bool_cell(q, 3),
-                q.col_text(4), q.col_text(5), std::to_string(q.col_int(6)), bool_cell(q, 7)});
-      }));
-  WARREN_CHECK(
-      d.rows("SELECT r.name, t.scheme, t.site, t.host, t.port, t.enabled, t.tls_verify, t.weight "
-             "FROM targets t JOIN resources r ON r.id = t.resource_id ORDER BY r.name, "
-             "t.id",
-             [&](store::Stmt& q) {
-               model::Target t;
-               t.tls = q.col_text(1) == "https";
-               t.site = q.col_null(2) ? "" : q.col_text(2);
-               t.host = q.col_text(3);
-               t.port = static_cast<uint16_t>(q.col_int(4));
-               d.line({"target", q.col_text(0), t.str(), bool_cell(q, 5), bool_cell(q, 6),
-                       std::to_string(q.col_int(7))});
-             }));
-  WARREN_CHECK(d.rows(
-      "SELECT r.name, a.public, trim((CASE WHEN m_users THEN 'users ' ELSE '' END) || (CASE "
-      "WHEN m_password THEN 'password ' ELSE '' END) || (CASE WHEN m_pin THEN 'pin ' ELSE '' "
-      "END) || (CASE WHEN m_email THEN 'email ' ELSE '' END) || (CASE WHEN m_share_links THEN "
-      "'share-links ' ELSE '' END) || (CASE WHEN m_basic THEN 'basic ' ELSE '' END) || (CASE "
-      "WHEN m_mtls THEN 'mtls' ELSE '' END)), a.session_ttl FROM resource_auth a JOIN "
-      "resources r ON r.id = a.resource_id ORDER BY r.name",
-      [&](store::Stmt& q) {
-        d.line({"auth", q.col_text(0), bool_cell(q, 1), commas(q.col_text(2)),
-                std::to_string(q.col_int(3))});
-      }));
-  WARREN_CHECK(d.rows(
-      "SELECT ru.id, r.name, ru.priority, ru.action, ru.ips, ru.path_glob, "
-      "ru.methods, ru.countries, ru.enabled FROM rules ru JOIN resources r ON "
-      "r.id = ru.resource_id ORDER BY r.name, ru.priority, ru.id",
-      [&](store::Stmt& q) {
-        d.line({"rule", std::to_string(q.col_int(0)), q.col_text(1), std::to_string(q.col_int(2)),
-                q.col_text(3), commas(q.col_text(4)), q.col_text(5), commas(q.col_text(6)),
-                commas(q.col_text(7)), bool_cell(q, 8)});
-      }));
-  WARREN_CHECK(d.rows("SELECT name, description FROM roles ORDER BY name", [&](store::Stmt& q) {
-    d.line({"role", q.col_text(0), q.col_text(1)});
-  }));
-  WARREN_CHECK(
-      d.rows("SELECT u.email, u.name, u.enabled, (SELECT group_concat(role, ',') FROM "
-             "(SELECT role FROM user_roles WHERE user_id = u.id ORDER BY role)), "
-             "u.password_hash IS NOT NULL, u.totp_secret IS NOT NULL FROM users u "
-             "ORDER BY u.email",
-             [&](store::Stmt& q) {
-               d.line({"user", q.col_text(0), q.col_text(1), bool_cell(q, 2),
-                       q.col_null(3) ? "" : q.col_text(3), bool_cell(q, 4), bool_cell(q, 5)});
-             }));
-  WARREN_CHECK(
-      d.rows("SELECT r.name, ro.role FROM resource_roles ro JOIN resources r ON r.id = "
-             "ro.resource_id ORDER BY r.name, ro.role",
-             [&](store::Stmt& q) {
-               d.line({"grant", q.col_text(0), "role", q.col_text(1)});
-             }));
-  WARREN_CHECK(
-      d.rows("SELECT r.name, u.email FROM resource_users ru JOIN resources r ON r.id = "
-             "ru.resource_id JOIN users u ON u.id = ru.user_id ORDER BY r.name, u.email",
-             [&](store::Stmt& q) {
-               d.line({"grant", q.col_text(0), "user", q.col_text(1)});
-             }));
+  // The installation from the one model; the runtime state (links, keys) from its tables.
+  WARREN_TRY(m, model::read(db));
+  auto when = [](int64_t t) { return t ? core::rfc3339(std::time_t(t)) : std::string("-"); };
+  auto yes = [](bool b) { return std::string(b ? "yes" : "no"); };
+  auto list = [](const std::vector<std::string>& v, char sep) {
+    std::string s;
+    for (auto& x : v) s += (s.empty() ? "" : std::string(1, sep)) + x;
+    return s;
+  };
+  for (auto& [n, x] : m.sites)
+    d.line({"site", n, yes(x.enabled), x.public_key.value_or(""), when(x.created_at),
+            when(x.key_rotated_at), when(x.enrolled_at)});
+  for (auto& [k, f] : m.forwards)
+    d.line(
+        {"forward", f.protocol, std::to_string(f.port), f.site, f.target, yes(f.enabled), f.name});
+  for (auto& [n, r] : m.resources)
+    d.line({"resource", n, r.host, r.path, yes(r.enabled), r.lb,
+            r.auth && !r.auth->is_public ? "protected" : "public", std::to_string(r.targets.size()),
+            yes(r.tls)});
+  for (auto& [n, r] : m.resources)
+    for (auto& t : r.targets)
+      d.line({"target", n, t.str(), yes(t.enabled), yes(t.tls_verify), std::to_string(t.weight)});
+  for (auto& [n, r] : m.resources) {
+    if (!r.auth) continue;
+    std::vector<std::string> methods;  // in peerctl's order
+    for (const char* x : model::kAuthMethods)
+      if (r.auth->has(x)) methods.push_back(x);
+    d.line({"auth", n, yes(r.auth->is_public), list(methods, ','),
+            std::to_string(r.auth->session_ttl)});
+  }
+  for (auto& [n, r] : m.resources)
+    for (auto& ru : r.rules)
+      d.line({"rule", std::to_string(ru.id), n, std::to_string(ru.priority), ru.action,
+              commas(ru.ips), ru.path, commas(ru.methods), commas(ru.countries), yes(ru.enabled)});
+  for (auto& [n, x] : m.roles) d.line({"role", n, x.description});
+  for (auto& [e, u] : m.users)
+    d.line({"user", e, u.name, yes(u.enabled), list(u.roles, ','), yes(u.password.hash.has_value()),
+            yes(u.has_totp)});
+  for (auto& [n, r] : m.resources)
+    for (auto& ro : r.roles) d.line({"grant", n, "role", ro});
+  for (auto& [n, r] : m.resources)
+    for (auto& u : r.users) d.line({"grant", n, "user", u});
   WARREN_CHECK(
       d.rows("SELECT l.id, r.name, l.title, l.path_prefix, l.created_at, l.expires_at, "
              "l.revoked FROM share_links l JOIN resources r ON r.id = l.resource_id "

@@ -27,70 +27,7 @@ std::vector<std::string> roles_of(store::Db& db, int64_t user_id, core::Error* e
   return out;
 }
 
-// Runs a query and collects column 0 of every row as text.
-core::Result<std::vector<std::string>> texts(store::Db& db, std::string_view sql, int64_t id) {
-  WARREN_TRY(st, db.prepare(sql));
-  st.bind(1, id);
-  std::vector<std::string> out;
-  while (true) {
-    WARREN_TRY(more, st.step());
-    if (!more) break;
-    out.push_back(st.col_text(0));
-  }
-  return out;
-}
 }  // namespace
-
-core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string_view name) {
-  Policy p;
-  p.resource_id = resource_id;
-  p.resource = name;
-  WARREN_TRY(st, db.prepare("SELECT public, m_users, m_password, m_pin, m_email, m_share_links, "
-                            "m_basic, m_mtls, pin_digits, session_ttl, rate_per_sec, rate_burst, "
-                            "coalesce(password_hash, ''), coalesce(pin_hash, '') "
-                            "FROM resource_auth WHERE resource_id = ?1"));
-  st.bind(1, resource_id);
-  WARREN_TRY(row, st.step());
-  if (!row) return p;  // no row: public
-  p.is_public = st.col_int(0) != 0;
-  p.methods.users = st.col_int(1) != 0;
-  p.methods.password = st.col_int(2) != 0;
-  p.methods.pin = st.col_int(3) != 0;
-  p.methods.email = st.col_int(4) != 0;
-  p.methods.share_links = st.col_int(5) != 0;
-  p.methods.basic = st.col_int(6) != 0;
-  p.methods.mtls = st.col_int(7) != 0;
-  p.pin_digits = static_cast<int>(st.col_int(8));
-  p.session_ttl = st.col_int(9);
-  p.rate_per_sec = st.col_int(10);
-  p.rate_burst = st.col_int(11);
-  p.password_tag = secret_tag(st.col_text(12));
-  p.pin_tag = secret_tag(st.col_text(13));
-  WARREN_TRY(allow, texts(db,
-                          "SELECT entry FROM resource_email_allow WHERE resource_id = ?1 "
-                          "ORDER BY entry",
-                          resource_id));
-  p.email_allow = std::move(allow);
-  WARREN_TRY(roles, texts(db,
-                          "SELECT role FROM resource_roles WHERE resource_id = ?1 "
-                          "ORDER BY role",
-                          resource_id));
-  p.allowed_roles = std::move(roles);
-  WARREN_TRY(rs, db.prepare("SELECT id, priority, action, ips, path_glob, methods, countries "
-                            "FROM rules WHERE resource_id = ?1 AND enabled = 1 "
-                            "ORDER BY priority, id"));
-  rs.bind(1, resource_id);
-  while (true) {
-    WARREN_TRY(more, rs.step());
-    if (!more) break;
-    auto r = make_rule(rs.col_int(0), static_cast<int>(rs.col_int(1)), rs.col_text(2),
-                       rs.col_text(3), rs.col_text(4), rs.col_text(5), rs.col_text(6));
-    if (!r) return std::move(r.error()).context("rule " + std::to_string(rs.col_int(0)));
-    if (!r->countries.empty()) p.needs_country = true;
-    p.rules.push_back(std::move(*r));
-  }
-  return p;
-}
 
 core::Result<PortalSecrets> load_secrets(store::Db& db, int64_t resource_id) {
   WARREN_TRY(st, db.prepare("SELECT coalesce(password_hash, ''), coalesce(pin_hash, '') "

@@ -1,8 +1,9 @@
-// auth db — the store side of access control over migration 0040: loading a resource's
-// Policy and portal secrets, the lookups decide() and portal_login() call (sessions, share
-// links, users, API keys, email codes) and the writes their results ask for (new session,
-// sliding touch, revocation, code attempts, audit). Blocking SQLite calls: run them on the
-// daemon's store thread pool, never on an I/O thread. One store::Db per thread.
+// auth db — the store side of access control over migration 0040 (a resource's Policy is
+// converted from the model by edge::policy): a resource's portal secrets, the lookups decide() and
+// portal_login() call (sessions, share links, users, API keys, email codes) and the writes their
+// results ask for (new session, sliding touch, revocation, code attempts, audit). Blocking SQLite
+// calls: run them on the daemon's store thread pool, never on an I/O thread. One store::Db per
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,7 @@
 
 namespace auth {
 
-// The policy of a resource: public when it has no resource_auth row. Rules that fail to parse
-// make the whole load fail (Errc::data): the caller keeps denying rather than skip a DROP.
-core::Result<Policy> load_policy(store::Db& db, int64_t resource_id, std::string_view name);
+// The current password and PIN hashes of a resource ("" none).
 core::Result<PortalSecrets> load_secrets(store::Db& db, int64_t resource_id);
 
 // Sessions: the identity (email, name, roles) comes from users/user_roles at lookup time, so a

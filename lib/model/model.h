@@ -92,8 +92,8 @@ struct Auth {
   bool has(std::string_view method) const;
 };
 // The method names, in the order peerctl lists them.
-inline constexpr const char* kAuthMethods[] = {"users", "password",    "pin", "email",
-                                               "basic", "share-links", "mtls"};
+inline constexpr const char* kAuthMethods[] = {"users",       "password", "pin", "email",
+                                               "share-links", "basic",    "mtls"};
 
 struct Resource {
   std::string name;

@@ -1,4 +1,6 @@
 #include "../support.h"
+#include "edge/routes.h"
+#include "model/model.h"
 
 #include "auth/db.h"
 #include "auth/session.h"
@@ -90,7 +92,7 @@ TEST_CASE("share links and API keys store hashes that lib/auth accepts", "[contr
   REQUIRE_FALSE(*gone);
 }
 
-TEST_CASE("rules are normalised and loaded by auth::load_policy", "[control]") {
+TEST_CASE("rules are normalised and converted by edge::policy", "[control]") {
   testing::TempDir d;
   auto db = open_db(d);
   control::Resource r;
@@ -109,7 +111,7 @@ TEST_CASE("rules are normalised and loaded by auth::load_policy", "[control]") {
   a.is_public = false;
   a.basic = true;
   REQUIRE(control::save_auth(db, "app", a, "test", 1));
-  auto policy = auth::load_policy(db, *control::http_resource_id(db, "app"), "app");
+  auto policy = edge::policy(*model::read_resource(db, "app"));
   REQUIRE(policy);
   REQUIRE(policy->rules.size() == 1);
   REQUIRE(policy->rules[0].action == auth::Action::drop);
