@@ -1,6 +1,6 @@
 // Site enrollment: POST /.warren/enroll on any host exchanges a site's one-time token for its
-// config (lib/enroll), on the access pool. Part of Session (edge/detail/session.h); worker
-// thread only.
+// config (lib/enroll), on the access pool. A handler beside forwarding: it answers through its
+// Session (edge/detail/session.h); worker thread only.
 #include <ctime>
 
 #include "edge/detail/session.h"
@@ -11,20 +11,20 @@ namespace edge::detail {
 
 // POST /.warren/enroll on any host: a site exchanges its one-time token for its config
 // (lib/enroll). Failed attempts count against the client like failed logins.
-asio::awaitable<bool> Session::enroll_site(size_t head_len, bool keep) {
-  Access& ax = *w_.d.access;
-  in_.consume(head_len);
+asio::awaitable<bool> enroll_site(Session& s, size_t head_len, bool keep) {
+  Access& ax = *s.w_.d.access;
+  s.in_.consume(head_len);
   auth::IpAddr ip;
-  if (auto p = auth::parse_ip(c_.peer_ip)) ip = *p;
+  if (auto p = auth::parse_ip(s.c_.peer_ip)) ip = *p;
   if (int64_t wait = ax.locked(ip, 0, mono_ms()); wait > 0) {
     std::string extra = "Retry-After: " + std::to_string(wait) + "\r\n";
     std::string body = "{\"ok\":false,\"error\":\"too many failed attempts\"}\n";
-    co_return co_await answer(429, "application/json", body, false, extra);
+    co_return co_await s.answer(429, "application/json", body, false, extra);
   }
   std::string body;
-  if (int st = co_await read_small_body(8192, body); st != 0) {
+  if (int st = co_await s.read_small_body(8192, body); st != 0) {
     if (st < 0) co_return false;
-    co_return co_await reply(st, "send at most 8 KiB with a Content-Length", false);
+    co_return co_await s.reply(st, "send at most 8 KiB with a Content-Length", false);
   }
   const int64_t now = std::time(nullptr);
   struct Reply {
@@ -49,9 +49,9 @@ asio::awaitable<bool> Session::enroll_site(size_t head_len, bool keep) {
   };
   Reply r = co_await ax.offload(job);
   if (r.status == 403) ax.failed(ip, 0, "enroll", mono_ms());
-  wlog::get("edge")->info("event=enroll client={} status={}", c_.peer_ip, r.status);
+  wlog::get("edge")->info("event=enroll client={} status={}", s.c_.peer_ip, r.status);
   r.body.push_back('\n');
-  co_return co_await answer(r.status, "application/json", r.body, keep, {});
+  co_return co_await s.answer(r.status, "application/json", r.body, keep, {});
 }
 
 }  // namespace edge::detail

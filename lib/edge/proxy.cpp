@@ -159,7 +159,7 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     req_.path = norm_path_;
   }
   if (req_.method == http::Method::post && req_.path == enroll::kPath)
-    co_return co_await enroll_site(head_len, keep);
+    co_return co_await enroll_site(*this, head_len, keep);
   const Route* route = s.routes->match(req_.host, req_.path);
   if (!route) {
     std::string detail = "no route for host \"" + std::string(req_.host) + "\"";
@@ -195,10 +195,10 @@ asio::awaitable<bool> Session::handle(size_t head_len) {
     co_return co_await reply(a);
   }
   if (route->spec.policy || !route->spec.policy_error.empty()) {
-    if (!route->spec.policy_error.empty() || !access_local(*route))
-      if (auto answered = co_await access(*route, head_len, keep)) co_return *answered;
+    if (!route->spec.policy_error.empty() || !gate_.access_local(*route))
+      if (auto answered = co_await gate_.access(*route, head_len, keep)) co_return *answered;
   } else {
-    strip_inbound();
+    gate_.strip_inbound();
   }
   co_return co_await forward(*route, head_len, keep);
 }

@@ -1,21 +1,23 @@
 // edge::detail::Session — one client connection's requests, one after another: the connection
 // loop (proxy.cpp) reads heads and asks the exchange core (edge/proto/exchange.h) what to do; the
-// handlers beside it answer: forwarding (forward.cpp), access control and the auth portal
-// (portal.cpp), site enrollment (enrollment.cpp), all through session.cpp (edged's own answers,
-// accounting). Files depend one way: proxy.cpp -> handlers -> session.cpp. Owned by serve()'s
-// coroutine; runs on its worker's thread only.
+// handlers beside it answer: forwarding (forward.cpp, Session's own), access control and the
+// auth portal (Gate, portal.cpp), site enrollment (enroll_site, enrollment.cpp), all through
+// session.cpp (edged's own answers, accounting). Files depend one way: proxy.cpp -> handlers ->
+// session.cpp. Owned by serve()'s coroutine; runs on its worker's thread only.
 #pragma once
 
-#include <deque>
-#include <optional>
+#include <memory>
 #include <string>
-#include <vector>
 
-#include "auth/auth.h"
 #include "edge/detail/daemon.h"
+#include "edge/detail/gate.h"
 #include "edge/proto/exchange.h"
 
 namespace edge::detail {
+
+// enrollment.cpp: POST /.warren/enroll (a site's one-time token for its config), answered
+// through `s`.
+asio::awaitable<bool> enroll_site(Session& s, size_t head_len, bool keep);
 
 // session.cpp: the client address as far as trusted proxies vouch for it, and whether the peer
 // is one.
@@ -41,6 +43,11 @@ class Session {
   asio::awaitable<void> run();
 
  private:
+  // The handlers beside forwarding answer through the Session: what they use of it is listed
+  // under session.cpp below.
+  friend class Gate;
+  friend asio::awaitable<bool> enroll_site(Session& s, size_t head_len, bool keep);
+
   // ---- the connection loop: read a head, route it, hand it to a handler (proxy.cpp) ----
   asio::awaitable<bool> handle(size_t head_len);
 
@@ -72,28 +79,6 @@ class Session {
   asio::awaitable<void> pump(Stream& from, Stream& to, Buffer& buf, bool to_upstream);
   void release(std::unique_ptr<Upstream> u, bool reusable);
 
-  // ---- access control and the auth portal (portal.cpp) ----
-  const AccessSettings& access_settings();
-  void forget_elsewhere(const std::string& hash);
-  void strip_inbound();
-  void strip_inbound(const auth::Policy& p, const auth::Decision& d, std::string_view cname,
-                     const auth::HeaderNames& names);
-  // Access control of a protected route: nullopt when the request may go on to forward();
-  // else it was answered here (the value: keep the connection).
-  asio::awaitable<std::optional<bool>> access(const Route& route, size_t head_len, bool keep);
-  // The decision on this thread from what the worker's session cache knows (no allocation of a
-  // coroutine frame): true when the request is allowed and ready for forward(); else access()
-  // finishes the job (store lookups on the pool, answers, the portal) from a_.
-  bool access_local(const Route& route);
-  asio::awaitable<bool> portal(const auth::Policy& p, const auth::Request& ar,
-                               std::string_view path, size_t head_len, bool keep);
-  asio::awaitable<bool> answer_decision(const auth::Decision& d, bool keep);
-  void allow_upstream(const auth::Policy& p, const auth::Decision& d, std::string_view host,
-                      int64_t now);
-
-  // ---- site enrollment (enrollment.cpp) ----
-  asio::awaitable<bool> enroll_site(size_t head_len, bool keep);
-
   Conn& c_;
   Worker& w_;
   Metrics& m_;
@@ -115,26 +100,10 @@ class Session {
   uint64_t sent_ = 0;
   http::Method method_ = http::Method::other;  // for HEAD answers (also to a malformed request)
   std::string log_method_, log_host_, log_path_;
-  std::string log_user_;  // who access control said the request is
-  // Access control, per request.
-  std::vector<auth::Header> auth_headers_;
-  std::string auth_extra_;             // identity header lines for the upstream
-  std::string upstream_path_;          // the target without the share token
-  std::string norm_path_;              // the normalised target (req_.path points here)
-  std::string token_in_, token_hash_;  // the last session cookie value seen here, its hash
-  std::deque<std::string> replaced_;   // rewritten Cookie values (req_.headers point here)
-  std::string subject_;
-  struct Local {
-    auth::Request ar;
-    const auth::Policy* pol = nullptr;
-    std::optional<int64_t> rate, locked;  // counted once, also when decided again on the pool
-    bool missed = false;                  // a lookup the cache could not answer
-    bool on_pool = false;
-    int64_t now = 0, now_ms = 0;
-    std::string country;
-    auth::Decision d;
-  } a_;
-  auth::Lookups local_lk_;  // cache-only lookups over a_ (capture `this` only: no allocation)
+  std::string log_user_;    // who access control said the request is
+  std::string norm_path_;   // the normalised target (req_.path points here)
+  Gate gate_{*this};        // access control and the auth portal (portal.cpp)
+  std::string auth_extra_;  // header lines for the upstream (identity, the resource's own)
 };
 
 }  // namespace edge::detail
