@@ -10,7 +10,9 @@
 
 #include "auth/auth.h"
 #include "auth/rules.h"
+#include "blueprint/blueprint.h"
 #include "config/config.h"
+#include "core/fs.h"
 #include "core/text.h"
 #include "model/model.h"
 #include "net/endpoint.h"
@@ -447,14 +449,53 @@ static core::Result<std::vector<RouteSpec>> read_routes(config::Reader& root) {
   return out;
 }
 
-core::Result<std::vector<RouteSpec>> load_routes_file(const std::string& path) {
-  WARREN_TRY(r, config::parse_file(path));
-  return read_routes(r);
+// A routes file in the model's TOML form (a blueprint's [resources.NAME] tables): the same
+// syntax as `peerctl apply` and `peerctl export`. Access settings, rules and grants live in the
+// store (sessions and audit rows need a resource id), so a file resource is public.
+static core::Result<std::vector<RouteSpec>> routes_from_model(std::string_view toml,
+                                                              const std::string& name,
+                                                              const std::string& base_dir) {
+  auto m = blueprint::parse(toml, name, base_dir);
+  if (!m) return core::err(core::Errc::config, m.error().message);
+  if (!m->sites.empty() || !m->forwards.empty() || !m->roles.empty() || !m->users.empty())
+    return core::err(core::Errc::config,
+                     name +
+                         ": a routes file holds [resources] only (sites, forwards, roles and "
+                         "users live in the store)");
+  std::vector<const model::Resource*> in_order;
+  for (auto& [n, r] : m->resources) in_order.push_back(&r);
+  std::vector<RouteSpec> out;
+  for (auto* r : in_order) {
+    if (r->auth || !r->rules.empty() || !r->roles.empty() || !r->users.empty())
+      return core::err(core::Errc::config,
+                       name + ": resources." + r->name +
+                           ": access settings, rules and grants live in the store (peerctl "
+                           "resource auth, peerctl rule); a routes file resource is public");
+    auto s = route_spec(*r);
+    if (!s)
+      return core::err(core::Errc::config, name + ": resources." + r->name + ": bad host or path");
+    s->source = "file";
+    s->resource_id = 0;
+    // The file's own defaults where the model has none: a health path alone checks every 5 s.
+    if (!r->health_path.empty() && r->health_interval_ms == 0) s->health.interval = Millis(5000);
+    out.push_back(std::move(*s));
+  }
+  return out;
 }
 
 core::Result<std::vector<RouteSpec>> parse_routes(std::string_view toml, const std::string& name) {
   WARREN_TRY(r, config::parse_string(toml, name));
-  return read_routes(r);
+  if (r.has("resources") || r.has("version")) {
+    std::string dir = ".";
+    if (auto slash = name.rfind('/'); slash != std::string::npos) dir = name.substr(0, slash);
+    return routes_from_model(toml, name, dir);
+  }
+  return read_routes(r);  // the older [[route]] form
+}
+
+core::Result<std::vector<RouteSpec>> load_routes_file(const std::string& path) {
+  WARREN_TRY(text, core::read_file(path));
+  return parse_routes(text, path);
 }
 
 TargetSpec target_spec(const model::Target& t) {

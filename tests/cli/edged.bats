@@ -132,6 +132,31 @@ EOF
   [ "$(jget "$r" '[x["name"] for x in d["routes"] if x["path"]=="/api"][0]')" = "api" ]
 }
 
+@test "a routes file in the resource form of blueprints (peerctl export) routes the same" {
+  origin a --reply A
+  A=$ADDR
+  origin b --reply B
+  B=$ADDR
+  config
+  # What peerctl export prints is a routes file: one syntax for a resource everywhere.
+  peerctl --dir "$T/w" resource add app --host app.example.test --target "$A" >/dev/null
+  peerctl --dir "$T/w" resource add api --host app.example.test --path /api --target "$B" \
+    --lb least_conn >/dev/null
+  peerctl --dir "$T/w" export >"$T/routes.toml"
+  grep -q '^\[resources.api\]$' "$T/routes.toml"
+  edged --dir "$T" -c "$T/edged.toml" --check-config
+  edged_start
+  [ "$(curl -sS -H 'Host: app.example.test' "http://$HTTP/")" = "A" ]
+  [ "$(curl -sS -H 'Host: app.example.test' "http://$HTTP/api/v1")" = "B" ]
+  r=$(ctl '{"op":"routes"}')
+  [ "$(jget "$r" '[x["source"] for x in d["routes"]]')" = "['file', 'file']" ]
+  # Access settings live in the store: a file resource with them is refused, naming it.
+  printf '[resources.x]\nhost = "x.test"\n[resources.x.auth]\nmethods = ["users"]\n' >"$T/routes.toml"
+  run edged --dir "$T" -c "$T/edged.toml" --check-config
+  [ "$status" -eq 78 ]
+  [[ "$output" == *"resources.x: access settings, rules and grants live in the store"* ]]
+}
+
 @test "request headers: X-Forwarded-*, X-Real-IP, hop-by-hop removed, Host kept or rewritten" {
   start echo python3 "$T/h.py" echo-origin e1 "$T/origin.log"
   E=$ADDR

@@ -274,3 +274,53 @@ TEST_CASE("weights hold for the route across threads and reloads, not per thread
   t3.build({s}, &reg);
   CHECK(t3.match("h", "/")->rr != t2.match("h", "/")->rr);
 }
+
+TEST_CASE("a routes file in the model's TOML form reads as the [[route]] form does", "[edge]") {
+  auto old = parse_routes(R"([[route]]
+name = "app"
+host = "app.example.com"
+redirect_https = true
+lb = "least_conn"
+targets = ["10.0.0.5:8080", "site+https://homelab/[fd00::1]:8443"]
+tls_verify = false
+[route.health]
+path = "/healthz"
+)",
+                          "routes.toml");
+  REQUIRE(old);
+  auto now = parse_routes(R"(version = 1
+[resources.app]
+host = "app.example.com"
+redirect_https = true
+lb = "least_conn"
+targets = ["http://10.0.0.5:8080", "site+https://homelab/[fd00::1]:8443"]
+tls_verify = false
+[resources.app.health]
+path = "/healthz"
+)",
+                          "routes.toml");
+  if (!now) FAIL(now.error().message);
+  REQUIRE(now->size() == 1);
+  const RouteSpec& a = old->front();
+  const RouteSpec& b = now->front();
+  CHECK(b.name == a.name);
+  CHECK(b.source == "file");
+  CHECK(b.host == a.host);
+  CHECK(b.redirect_https == a.redirect_https);
+  CHECK(b.lb == a.lb);
+  REQUIRE(b.targets.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(b.targets[i].str() == a.targets[i].str());
+    CHECK(b.targets[i].tls_verify == a.targets[i].tls_verify);
+  }
+  CHECK(b.health.path == a.health.path);
+  CHECK(b.health.interval == a.health.interval);
+  CHECK_FALSE(b.policy);
+  // Access settings belong to the store: a file resource with them is refused.
+  auto auth = parse_routes(
+      "[resources.app]\nhost = \"a.example\"\n[resources.app.auth]\nmethods = [\"users\"]\n",
+      "routes.toml");
+  REQUIRE_FALSE(auth);
+  CHECK(auth.error().code == core::Errc::config);
+  CHECK(auth.error().message.find("live in the store") != std::string::npos);
+}
