@@ -155,6 +155,47 @@ void put_target(const Target& v, model::Target& t) {
   t.enabled = v.enabled;
 }
 
+// A problem model::validate_resource found, in the words of peerctl's flags: the neutral path
+// "resources.app.auth.pin_digits" is "--pin-digits".
+core::Error flag_error(const model::Problem& p) {
+  static const std::pair<std::string_view, std::string_view> kFlags[] = {
+      {".auth.pin_digits", "--pin-digits"},
+      {".auth.session_ttl", "--session-ttl"},
+      {".auth.rate_per_sec", "--rate"},
+      {".auth.rate_burst", "--burst"},
+      {".auth.email_allow", "--email-allow"},
+      {".auth.methods", "--auth"},
+      {".auth.password", "--password-file"},
+      {".auth.pin", "--pin-file"},
+      {".health.interval_ms", "--health-interval"},
+      {".health.timeout_ms", "--health-timeout"},
+      {".health.rise", "--health-rise"},
+      {".health.fall", "--health-fall"},
+      {".health.path", "--health-path"},
+      {".host_header", "--host-header"},
+      {".client_ca", "--client-ca"},
+      {".mtls", "--mtls-mode"},
+      {".hsts", "--hsts"},
+      {".host", "--host"},
+      {".path", "--path"},
+      {".name", "NAME"},
+      {".lb", "--lb"},
+  };
+  std::string_view path = p.path;
+  for (auto [suffix, flag] : kFlags)
+    if (path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix)
+      return core::err(Errc::data, std::string(flag) + ": " + p.message);
+  if (path.find(".targets.") != std::string_view::npos)
+    return core::err(Errc::data, "target: " + p.message);
+  return core::err(Errc::data, p.path + ": " + p.message);
+}
+
+core::Result<void> check_model(const model::Resource& r) {
+  auto v = model::validate_resource(r, "resources." + r.name);
+  if (!v.empty()) return flag_error(v.front());
+  return {};
+}
+
 // One change through the model, the one writer: the installation read, edited by `edit`, and
 // the difference applied with its audit rows, all in one transaction.
 template <class Edit>
@@ -277,18 +318,7 @@ core::Result<void> check_resource(const Resource& r) {
     if (!r.health_path.empty())
       WARREN_CHECK(model::check_path_prefix("--health-path", r.health_path));
     if (r.health_interval_ms < 0) return core::err(Errc::data, "--health-interval: negative");
-    if (r.lb != "round_robin" && r.lb != "least_conn")
-      return core::err(Errc::data, "--lb: '" + r.lb + "': round_robin or least_conn");
-    if (!r.host_header.empty() && r.host_header != "@target")
-      WARREN_CHECK(model::check_hostname("--host-header", r.host_header));
-    if (r.health_timeout_ms < 10 || r.health_timeout_ms > 600000)
-      return core::err(Errc::data, "--health-timeout: 10ms to 10m");
-    if (r.health_rise < 1 || r.health_rise > 100)
-      return core::err(Errc::data,
-                       "--health-rise: '" + std::to_string(r.health_rise) + "': 1 to 100");
-    if (r.health_fall < 1 || r.health_fall > 100)
-      return core::err(Errc::data,
-                       "--health-fall: '" + std::to_string(r.health_fall) + "': 1 to 100");
+    // The rest of a resource's values: model::validate_resource, when the change is made.
     return {};
   }
   if (r.kind != "tcp" && r.kind != "udp")
@@ -332,6 +362,7 @@ core::Result<void> add_resource(store::Db& db, const Resource& r, std::string_vi
     if (r.kind == "http") {
       model::Resource x;
       put(r, x);
+      WARREN_CHECK(check_model(x));
       m.resources[r.name] = std::move(x);
     } else {
       WARREN_CHECK(need_site(m, r.site));
@@ -357,6 +388,7 @@ core::Result<void> update_resource(store::Db& db, std::string_view name, const R
       // A rename moves the object; the store keeps its id (and so its targets and grants).
       model::Resource x = *http;
       put(r, x);
+      WARREN_CHECK(check_model(x));
       m.resources.erase(std::string(name));
       m.resources[r.name] = std::move(x);
     } else {
@@ -587,11 +619,6 @@ core::Result<Auth> load_auth(store::Db& db, int64_t rid) {
 
 core::Result<void> save_auth(store::Db& db, std::string_view resource, const Auth& a,
                              std::string_view actor, int64_t now) {
-  if (a.pin_digits < 4 || a.pin_digits > 12)
-    return core::err(Errc::data, "--pin-digits: '" + std::to_string(a.pin_digits) + "': 4 to 12");
-  if (a.session_ttl <= 0) return core::err(Errc::data, "--session-ttl: must be positive");
-  if (a.rate_per_sec < 0 || a.rate_burst < 0)
-    return core::err(Errc::data, "--rate: must not be negative");
   if (!a.is_public) {
     if (auth_methods(a).empty())
       return core::err(Errc::data,
@@ -629,6 +656,7 @@ core::Result<void> save_auth(store::Db& db, std::string_view resource, const Aut
     x.rate_burst = a.rate_burst;
     x.email_allow = allow;
     r->auth = std::move(x);
+    WARREN_CHECK(check_model(*r));
     r->roles = a.roles;  // the roles that may pass are the resource's role grants
     std::sort(r->roles.begin(), r->roles.end());
     r->roles.erase(std::unique(r->roles.begin(), r->roles.end()), r->roles.end());
