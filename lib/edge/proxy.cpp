@@ -18,7 +18,9 @@ constexpr std::string_view kReserved = "/.warren/";  // edged's own paths, never
 }  // namespace
 
 asio::awaitable<void> Session::run() {
-  const Snapshot* s = &w_.current();
+  w_.current();
+  snap_ = w_.snap;  // held: the exchange core points into it
+  const Snapshot* s = snap_.get();
   x_.set_limits(s->exchange);
   if (c_.tls) {
     if (!s->tls) co_return;

@@ -5,6 +5,8 @@
 
 namespace edge::proto {
 
+const ExchangeLimits Exchange::kDefaults{};
+
 Step Exchange::next(bool keep, size_t buffered, bool draining) {
   if (!keep) return Step::close;
   if (buffered > 0) return Step::parse;
@@ -49,7 +51,7 @@ Answer Exchange::refuse_method() const {
 }
 
 Answer Exchange::refuse_body_length(int64_t content_length) const {
-  if (lim_.max_body > 0 && content_length > lim_.max_body)
+  if (lim_->max_body > 0 && content_length > lim_->max_body)
     return {413, false, false, "the request body is larger than the limit", {}};
   return {};
 }
@@ -69,7 +71,7 @@ int Exchange::small_body(size_t max, size_t body_bytes_buffered, bool& continue_
 
 Step Exchange::on_connect_failed(bool timed_out) const {
   (void)timed_out;
-  return idempotent_ && attempts_ < lim_.retries ? Step::retry_target : Step::answer;
+  return idempotent_ && attempts_ < lim_->retries ? Step::retry_target : Step::answer;
 }
 
 Answer Exchange::connect_failed(bool timed_out) const {

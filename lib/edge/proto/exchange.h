@@ -71,27 +71,31 @@ struct ResponsePlan {
 
 class Exchange {
  public:
-  explicit Exchange(const ExchangeLimits& l = {}) : lim_(l) {}
-  void set_limits(const ExchangeLimits& l) { lim_ = l; }
-  const ExchangeLimits& limits() const { return lim_; }
+  // The limits are the caller's (the daemon's snapshot) and must outlive their use here; a
+  // pointer, not a copy: an Exchange lives in every connection, idle ones included.
+  Exchange() : lim_(&kDefaults) {}
+  explicit Exchange(const ExchangeLimits& l) : lim_(&l) {}
+  void set_limits(const ExchangeLimits& l) { lim_ = &l; }
+  const ExchangeLimits& limits() const { return *lim_; }
+  static const ExchangeLimits kDefaults;
 
   // ---- time (absolute milliseconds on the caller's monotonic clock) ----------------------------
   int64_t deadline(Wait w, int64_t now) const {  // inline: armed several times per request
     switch (w) {
       case Wait::idle:
-        return now + lim_.idle;
+        return now + lim_->idle;
       case Wait::client_header:
-        return now + lim_.client_header;
+        return now + lim_->client_header;
       case Wait::client_body:
-        return now + lim_.client_body;
+        return now + lim_->client_body;
       case Wait::send:
-        return now + lim_.send;
+        return now + lim_->send;
       case Wait::upstream_connect:
-        return now + lim_.upstream_connect;
+        return now + lim_->upstream_connect;
       case Wait::upstream_response:
-        return now + lim_.upstream_response;
+        return now + lim_->upstream_response;
       case Wait::tunnel:
-        return now + lim_.tunnel_idle;
+        return now + lim_->tunnel_idle;
       case Wait::linger:
         return now + kLinger;
     }
@@ -156,7 +160,7 @@ class Exchange {
   // The request body could not be forwarded: malformed (400) or over the limit (413).
   Answer body_failed(uint64_t payload_bytes) const;
   bool body_over_limit(uint64_t payload_bytes) const {
-    return lim_.max_body > 0 && static_cast<int64_t>(payload_bytes) > lim_.max_body;
+    return lim_->max_body > 0 && static_cast<int64_t>(payload_bytes) > lim_->max_body;
   }
   void on_body_started() { body_started_ = true; }
   // Writing the request failed. `client_side`: the client's body stalled or it went away.
@@ -189,7 +193,7 @@ class Exchange {
     answer_ = a;
     return Step::answer;
   }
-  ExchangeLimits lim_;
+  const ExchangeLimits* lim_;
   http::Body body_ = http::Body::none;
   http::Method method_ = http::Method::other;
   int minor_ = 1;

@@ -37,7 +37,9 @@ const char* kGet = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
 const char* kPost = "POST /f HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\n";
 const char* kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
 
-Exchange started(const char* req, ExchangeLimits l = {}, bool draining = false) {
+// `l` must outlive the Exchange (it keeps a pointer, as to the daemon's snapshot).
+Exchange started(const char* req, const ExchangeLimits& l = Exchange::kDefaults,
+                 bool draining = false) {
   Exchange x(l);
   Req q(req);
   REQUIRE(q.r.state == http::Parse::done);
@@ -52,7 +54,8 @@ TEST_CASE("exchange: keep-alive follows the version, Connection and draining", "
   CHECK_FALSE(started("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").keep());
   CHECK_FALSE(started("GET / HTTP/1.0\r\nHost: a\r\n\r\n").keep());
   CHECK(started("GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").keep());
-  CHECK_FALSE(started(kGet, {}, true).keep());  // draining: the last answer says close
+  CHECK_FALSE(
+      started(kGet, Exchange::kDefaults, true).keep());  // draining: the last answer says close
   // An answer edged makes itself leaves a body unread: only bodiless requests keep it open.
   CHECK(started(kGet).keep_local());
   CHECK_FALSE(started(kPost).keep_local());
@@ -394,6 +397,12 @@ TEST_CASE("exchange: deadlines come from the time passed in", "[edge][exchange]"
   int64_t d = x.deadline(Wait::client_header, now);
   CHECK_FALSE(Exchange::expired(d, now + 9999));
   CHECK(Exchange::expired(d, now + 10000));
+  // A reload: the next request's deadlines follow the new snapshot's limits.
+  ExchangeLimits reloaded = l;
+  reloaded.idle = 5000;
+  x.set_limits(reloaded);
+  CHECK(x.deadline(Wait::idle, now) == now + 5000);
+  CHECK(Exchange().deadline(Wait::idle, now) == now + ExchangeLimits{}.idle);
   // An idle keep-alive connection is parked after a second.
   CHECK_FALSE(Exchange::should_park(now, now + 999));
   CHECK(Exchange::should_park(now, now + 1000));
