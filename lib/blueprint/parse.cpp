@@ -394,6 +394,19 @@ core::Result<Installation> parse(std::string_view toml, const std::string& name,
   }
 
   if (auto f = r.finish(); !f) return as_data(f.error());
+  // Then the model's one validator, for what the keys above do not check one by one (ranges
+  // and combinations); whether a secret is there is the diff's question (unmanaged: kept).
+  std::vector<model::Problem> problems;
+  for (auto& [n, res] : m.resources)
+    for (auto& p : model::validate_resource(res, "resources." + n)) problems.push_back(p);
+  for (auto& [k, f] : m.forwards)
+    for (auto& p :
+         model::validate_forward(f, "forwards." + k.first + "." + std::to_string(k.second)))
+      problems.push_back(p);
+  for (auto& p : problems) {
+    if (p.path.ends_with(".auth.password") || p.path.ends_with(".auth.pin")) continue;
+    return core::err(core::Errc::data, name + ": " + p.path + ": " + p.message);
+  }
   return m;
 }
 

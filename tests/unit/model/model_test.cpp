@@ -248,3 +248,12 @@ TEST_CASE("targets: one canonical form, the short spellings as input only", "[mo
   CHECK(model::parse_target("x:0").error().message ==
         "bad target \"x:0\": not a valid port (1-65535)");
 }
+
+TEST_CASE("a blueprint is checked by the same validator, at the same paths", "[model]") {
+  auto bad = blueprint::parse(
+      "version = 1\n[resources.app]\nhost = \"a.example\"\nhost_header = \"a..b\"\n", "bp.toml",
+      "");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == core::Errc::data);
+  CHECK(bad.error().message == "bp.toml: resources.app.host_header: 'a..b': not a valid hostname");
+}
