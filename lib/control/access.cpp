@@ -1,7 +1,9 @@
 // control access: see access.h.
 #include "control/access.h"
 
+#include <algorithm>
 #include <cctype>
+#include <ctime>
 
 #include "auth/db.h"
 #include "auth/rules.h"
@@ -12,6 +14,7 @@
 #include "core/text.h"
 #include "crypto/crypto.h"
 #include "model/check.h"
+#include "model/model.h"
 
 namespace control {
 
@@ -224,45 +227,40 @@ core::Result<void> add_role(store::Db& db, const Role& r, std::string_view actor
   WARREN_TRY(name, check_role("NAME", r.name));
   if (r.description.size() > 200 || r.description.find_first_of("\r\n") != std::string::npos)
     return core::err(Errc::data, "--description: at most 200 characters on one line");
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(dup, detail::exists_row(db, "SELECT 1 FROM roles WHERE name = ?1", name));
-  if (dup) return detail::exists("role", name);
-  WARREN_TRY(st, db.prepare("INSERT INTO roles (name, description, created_at) "
-                            "VALUES (?1, ?2, ?3)"));
-  st.bind(1, name).bind(2, r.description).bind(3, now);
-  WARREN_CHECK(st.run());
-  WARREN_CHECK(
-      store::audit(db, actor, "role.add", name, detail::json({{"description", r.description}})));
-  return tx.commit();
+  return detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    if (m.roles.count(name)) return detail::exists("role", name);
+    m.roles[name] = model::Role{name, r.description};
+    return {};
+  });
 }
 
 core::Result<void> remove_role(store::Db& db, std::string_view name, std::string_view actor) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_CHECK(need_role(db, name));
-  WARREN_TRY(st, db.prepare("DELETE FROM roles WHERE name = ?1"));
-  st.bind(1, name);
-  WARREN_CHECK(st.run());
-  WARREN_CHECK(store::audit(db, actor, "role.rm", name));
-  return tx.commit();
+  return detail::change(db, actor, ::time(nullptr),
+                        [&](model::Installation& m) -> core::Result<void> {
+                          auto it = m.roles.find(std::string(name));
+                          if (it == m.roles.end()) return detail::missing("role", name);
+                          m.roles.erase(it);
+                          // Its members and grants go with it (as the store's foreign keys do).
+                          auto drop = [&](std::vector<std::string>& v) {
+                            v.erase(std::remove(v.begin(), v.end(), name), v.end());
+                          };
+                          for (auto& [e, u] : m.users) drop(u.roles);
+                          for (auto& [n, res] : m.resources) drop(res.roles);
+                          return {};
+                        });
 }
 
 // ---------------------------------------------------------------------------------------------
 // grants
 
 core::Result<std::vector<Grant>> list_grants(store::Db& db, std::string_view resource) {
-  if (!resource.empty()) WARREN_CHECK(http_resource_id(db, resource));
-  WARREN_TRY(st, db.prepare("SELECT r.name, 'role', g.role FROM resource_roles g "
-                            "JOIN resources r ON r.id = g.resource_id WHERE ?1 = '' OR r.name = ?1 "
-                            "UNION ALL SELECT r.name, 'user', u.email FROM resource_users g "
-                            "JOIN resources r ON r.id = g.resource_id "
-                            "JOIN users u ON u.id = g.user_id WHERE ?1 = '' OR r.name = ?1 "
-                            "ORDER BY 1, 2, 3"));
-  st.bind(1, resource);
+  WARREN_TRY(m, model::read(db));
+  if (!resource.empty()) WARREN_CHECK(detail::http_of(m, resource));
   std::vector<Grant> out;
-  for (;;) {
-    WARREN_TRY(row, st.step());
-    if (!row) break;
-    out.push_back(Grant{st.col_text(0), st.col_text(1), st.col_text(2)});
+  for (auto& [n, r] : m.resources) {
+    if (!resource.empty() && n != resource) continue;
+    for (auto& ro : r.roles) out.push_back(Grant{n, "role", ro});
+    for (auto& u : r.users) out.push_back(Grant{n, "user", u});
   }
   return out;
 }
@@ -270,44 +268,35 @@ core::Result<std::vector<Grant>> list_grants(store::Db& db, std::string_view res
 namespace {
 
 core::Result<void> write_grant(store::Db& db, const Grant& g, bool add, std::string_view actor) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(rid, http_resource_id(db, g.resource));
   std::string subject;
-  int64_t uid = 0;
   if (g.kind == "user") {
     WARREN_TRY(email, model::check_email("--user", g.subject));
-    WARREN_TRY(id, user_id(db, email));
     subject = email;
-    uid = id;
   } else if (g.kind == "role") {
     WARREN_TRY(role, check_role("--role", g.subject));
-    WARREN_CHECK(need_role(db, role));
     subject = role;
   } else {
     return core::err(Errc::usage, "grant: give --user EMAIL or --role ROLE");
   }
-  const char* sql =
-      g.kind == "user"
-          ? (add ? "INSERT INTO resource_users (resource_id, user_id) VALUES (?1, ?2) "
-                   "ON CONFLICT DO NOTHING"
-                 : "DELETE FROM resource_users WHERE resource_id = ?1 AND user_id = ?2")
-          : (add ? "INSERT INTO resource_roles (resource_id, role) VALUES (?1, ?2) "
-                   "ON CONFLICT DO NOTHING"
-                 : "DELETE FROM resource_roles WHERE resource_id = ?1 AND role = ?2");
-  WARREN_TRY(st, db.prepare(sql));
-  st.bind(1, rid);
-  if (g.kind == "user")
-    st.bind(2, uid);
-  else
-    st.bind(2, subject);
-  WARREN_CHECK(st.run());
-  if (db.changes() == 0)
-    return core::err(
-        add ? Errc::data : Errc::noinput,
-        g.kind + " " + subject + (add ? " is already granted " : " has no grant on ") + g.resource);
-  WARREN_CHECK(store::audit(db, actor, add ? "grant.add" : "grant.rm", g.resource,
-                            detail::json({{g.kind, subject}})));
-  return tx.commit();
+  return detail::change(
+      db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
+        WARREN_TRY(r, detail::http_of(m, g.resource));
+        if (g.kind == "user" && !m.users.count(subject)) return detail::missing("user", subject);
+        if (g.kind == "role" && !m.roles.count(subject)) return detail::missing("role", subject);
+        auto& list = g.kind == "user" ? r->users : r->roles;
+        auto it = std::find(list.begin(), list.end(), subject);
+        if (add == (it != list.end()))
+          return core::err(add ? Errc::data : Errc::noinput,
+                           g.kind + " " + subject +
+                               (add ? " is already granted " : " has no grant on ") + g.resource);
+        if (add) {
+          list.push_back(subject);
+          std::sort(list.begin(), list.end());
+        } else {
+          list.erase(it);
+        }
+        return {};
+      });
 }
 
 }  // namespace
@@ -518,71 +507,76 @@ core::Result<RuleRow> check_rule(const RuleRow& in) {
   return r;
 }
 
+namespace {
+
+RuleRow rule_view(const model::Resource& r, const model::Rule& x) {
+  RuleRow v;
+  v.id = x.id;
+  v.resource = r.name;
+  v.priority = static_cast<int>(x.priority);
+  v.action = x.action;
+  v.ips = words(x.ips);
+  v.path_glob = x.path;
+  v.methods = words(x.methods);
+  v.countries = words(x.countries);
+  v.enabled = x.enabled;
+  return v;
+}
+
+}  // namespace
+
 core::Result<int64_t> add_rule(store::Db& db, const RuleRow& in, std::string_view actor,
                                int64_t now) {
   WARREN_TRY(r, check_rule(in));
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(rid, http_resource_id(db, r.resource));
-  WARREN_TRY(st, db.prepare("INSERT INTO rules (resource_id, priority, action, ips, path_glob, "
-                            "methods, countries, enabled, created_at) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-  st.bind(1, rid).bind(2, r.priority).bind(3, r.action).bind(4, join(r.ips, " "));
-  st.bind(5, r.path_glob).bind(6, join(r.methods, " ")).bind(7, join(r.countries, " "));
-  st.bind(8, r.enabled ? 1 : 0).bind(9, now);
-  WARREN_CHECK(st.run());
-  int64_t id = db.last_insert_rowid();
-  bj::object d{{"id", id},
-               {"priority", r.priority},
-               {"action", r.action},
-               {"ips", join(r.ips, " ")},
-               {"path", r.path_glob},
-               {"methods", join(r.methods, " ")},
-               {"countries", join(r.countries, " ")}};
-  WARREN_CHECK(store::audit(db, actor, "rule.add", r.resource, detail::json(d)));
-  WARREN_CHECK(tx.commit());
-  return id;
+  WARREN_TRY(tx, store::Tx::begin(db));  // the new id is read back in the same transaction
+  int64_t before = 0;
+  WARREN_CHECK(detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_TRY(res, detail::http_of(m, r.resource));
+    for (auto& [n, x] : m.resources)
+      for (auto& ru : x.rules) before = std::max(before, ru.id);
+    model::Rule ru;
+    ru.priority = r.priority;
+    ru.action = r.action;
+    ru.ips = join(r.ips, " ");
+    ru.path = r.path_glob;
+    ru.methods = join(r.methods, " ");
+    ru.countries = join(r.countries, " ");
+    ru.enabled = r.enabled;
+    res->rules.push_back(std::move(ru));
+    return {};
+  }));
+  WARREN_TRY(m, model::read(db));
+  WARREN_TRY(res, detail::http_of(m, r.resource));
+  for (auto& ru : res->rules)
+    if (ru.id > before) {
+      WARREN_CHECK(tx.commit());
+      return ru.id;
+    }
+  return core::err(Errc::internal, "rule added but not found");
 }
 
 core::Result<std::vector<RuleRow>> list_rules(store::Db& db, std::string_view resource) {
-  if (!resource.empty()) WARREN_CHECK(http_resource_id(db, resource));
-  WARREN_TRY(st, db.prepare("SELECT u.id, r.name, u.priority, u.action, u.ips, u.path_glob, "
-                            "u.methods, u.countries, u.enabled, u.created_at FROM rules u "
-                            "JOIN resources r ON r.id = u.resource_id "
-                            "WHERE ?1 = '' OR r.name = ?1 ORDER BY r.name, u.priority, u.id"));
-  st.bind(1, resource);
+  WARREN_TRY(m, model::read(db));
+  if (!resource.empty()) WARREN_CHECK(detail::http_of(m, resource));
   std::vector<RuleRow> out;
-  for (;;) {
-    WARREN_TRY(row, st.step());
-    if (!row) break;
-    RuleRow r;
-    r.id = st.col_int(0);
-    r.resource = st.col_text(1);
-    r.priority = static_cast<int>(st.col_int(2));
-    r.action = st.col_text(3);
-    r.ips = words(st.col_text(4));
-    r.path_glob = st.col_text(5);
-    r.methods = words(st.col_text(6));
-    r.countries = words(st.col_text(7));
-    r.enabled = st.col_int(8) != 0;
-    r.created_at = st.col_int(9);
-    out.push_back(std::move(r));
+  for (auto& [n, r] : m.resources) {
+    if (!resource.empty() && n != resource) continue;
+    for (auto& x : r.rules) out.push_back(rule_view(r, x));
   }
   return out;
 }
 
 core::Result<void> remove_rule(store::Db& db, int64_t id, std::string_view actor) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(st, db.prepare("SELECT r.name, u.action FROM rules u "
-                            "JOIN resources r ON r.id = u.resource_id WHERE u.id = ?1"));
-  st.bind(1, id);
-  WARREN_TRY(row, st.step());
-  if (!row) return detail::missing("rule", std::to_string(id));
-  std::string resource = st.col_text(0);
-  WARREN_TRY(del, db.prepare("DELETE FROM rules WHERE id = ?1"));
-  del.bind(1, id);
-  WARREN_CHECK(del.run());
-  WARREN_CHECK(store::audit(db, actor, "rule.rm", resource, detail::json({{"id", id}})));
-  return tx.commit();
+  return detail::change(db, actor, ::time(nullptr),
+                        [&](model::Installation& m) -> core::Result<void> {
+                          for (auto& [n, r] : m.resources)
+                            for (auto it = r.rules.begin(); it != r.rules.end(); ++it)
+                              if (it->id == id) {
+                                r.rules.erase(it);
+                                return {};
+                              }
+                          return detail::missing("rule", std::to_string(id));
+                        });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -196,19 +196,6 @@ core::Result<void> check_model(const model::Resource& r) {
   return {};
 }
 
-// One change through the model, the one writer: the installation read, edited by `edit`, and
-// the difference applied with its audit rows, all in one transaction.
-template <class Edit>
-core::Result<void> change(store::Db& db, std::string_view actor, int64_t now, Edit edit) {
-  WARREN_TRY(tx, store::Tx::begin(db));
-  WARREN_TRY(have, model::read(db));
-  model::Installation want = have;
-  WARREN_CHECK(edit(want));
-  WARREN_TRY(plan, model::diff(want, have));
-  WARREN_CHECK(model::apply(db, plan, actor, now, "peerctl"));
-  return tx.commit();
-}
-
 // The HTTP resource or the forward a noun names (a forward by its name or "tcp:PORT").
 model::Resource* find_http(model::Installation& m, std::string_view name) {
   auto it = m.resources.find(std::string(name));
@@ -357,7 +344,7 @@ core::Result<int64_t> http_resource_id(store::Db& db, std::string_view name) {
 core::Result<void> add_resource(store::Db& db, const Resource& r, std::string_view actor,
                                 int64_t now) {
   WARREN_CHECK(check_resource(r));
-  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+  return detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
     WARREN_CHECK(check_unique(m, r, ""));
     if (r.kind == "http") {
       model::Resource x;
@@ -375,7 +362,7 @@ core::Result<void> add_resource(store::Db& db, const Resource& r, std::string_vi
 core::Result<void> update_resource(store::Db& db, std::string_view name, const Resource& r,
                                    std::string_view actor, int64_t now) {
   WARREN_CHECK(check_resource(r));
-  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+  return detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
     auto* http = find_http(m, name);
     auto* fwd = http ? nullptr : find_forward(m, name);
     if (!http && !fwd) return detail::missing("resource", name);
@@ -403,21 +390,22 @@ core::Result<void> update_resource(store::Db& db, std::string_view name, const R
 }
 
 core::Result<void> remove_resource(store::Db& db, std::string_view name, std::string_view actor) {
-  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
-    if (find_http(m, name)) {
-      m.resources.erase(std::string(name));
-    } else if (auto* f = find_forward(m, name)) {
-      m.forwards.erase({f->protocol, f->port});
-    } else {
-      return detail::missing("resource", name);
-    }
-    return {};
-  });
+  return detail::change(db, actor, ::time(nullptr),
+                        [&](model::Installation& m) -> core::Result<void> {
+                          if (find_http(m, name)) {
+                            m.resources.erase(std::string(name));
+                          } else if (auto* f = find_forward(m, name)) {
+                            m.forwards.erase({f->protocol, f->port});
+                          } else {
+                            return detail::missing("resource", name);
+                          }
+                          return {};
+                        });
 }
 
 core::Result<void> set_resource_enabled(store::Db& db, std::string_view name, bool enabled,
                                         std::string_view actor, int64_t now) {
-  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+  return detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
     if (auto* r = find_http(m, name))
       r->enabled = enabled;
     else if (auto* f = find_forward(m, name))
@@ -469,15 +457,6 @@ core::Result<void> check_target(const Target& t) {
   return {};
 }
 
-// The HTTP resource `name` of `m` (forwards have no targets, auth or links).
-core::Result<model::Resource*> http_of(model::Installation& m, std::string_view name) {
-  if (auto* r = find_http(m, name)) return r;
-  if (auto* f = find_forward(m, name))
-    return core::err(Errc::data, "resource " + std::string(name) + " is a " + f->protocol +
-                                     " forward (only HTTP resources have this)");
-  return detail::missing("resource", name);
-}
-
 // The target with store id `id`, and its resource.
 std::pair<model::Resource*, model::Target*> target_by_id(model::Installation& m, int64_t id) {
   for (auto& [n, r] : m.resources)
@@ -490,7 +469,7 @@ std::pair<model::Resource*, model::Target*> target_by_id(model::Installation& m,
 
 core::Result<std::vector<Target>> list_targets(store::Db& db, std::string_view resource) {
   WARREN_TRY(m, model::read(db));
-  WARREN_TRY(r, http_of(m, resource));
+  WARREN_TRY(r, detail::http_of(m, resource));
   std::vector<Target> out;
   for (auto& t : r->targets) out.push_back(target_view(*r, t));
   return out;
@@ -508,8 +487,8 @@ core::Result<int64_t> add_target(store::Db& db, const Target& t, std::string_vie
   WARREN_CHECK(check_target(t));
   WARREN_TRY(tx, store::Tx::begin(db));  // the id is read back in the same transaction
   int64_t before = 0;
-  WARREN_CHECK(change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
-    WARREN_TRY(r, http_of(m, t.resource));
+  WARREN_CHECK(detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_TRY(r, detail::http_of(m, t.resource));
     for (const auto& o : r->targets)
       if (o.site == t.site && o.host == t.host && o.port == t.port)
         return core::err(Errc::data, "target " + std::to_string(o.id) + " of " + t.resource +
@@ -523,7 +502,7 @@ core::Result<int64_t> add_target(store::Db& db, const Target& t, std::string_vie
   }));
   // The new row's id: the one target of the resource above every id there was.
   WARREN_TRY(m, model::read(db));
-  WARREN_TRY(r, http_of(m, t.resource));
+  WARREN_TRY(r, detail::http_of(m, t.resource));
   for (auto& o : r->targets)
     if (o.id > before) {
       WARREN_CHECK(tx.commit());
@@ -534,21 +513,23 @@ core::Result<int64_t> add_target(store::Db& db, const Target& t, std::string_vie
 
 core::Result<void> update_target(store::Db& db, const Target& t, std::string_view actor) {
   WARREN_CHECK(check_target(t));
-  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
-    auto [r, x] = target_by_id(m, t.id);
-    if (!x) return detail::missing("target", std::to_string(t.id));
-    put_target(t, *x);
-    return {};
-  });
+  return detail::change(db, actor, ::time(nullptr),
+                        [&](model::Installation& m) -> core::Result<void> {
+                          auto [r, x] = target_by_id(m, t.id);
+                          if (!x) return detail::missing("target", std::to_string(t.id));
+                          put_target(t, *x);
+                          return {};
+                        });
 }
 
 core::Result<void> remove_target(store::Db& db, int64_t id, std::string_view actor) {
-  return change(db, actor, ::time(nullptr), [&](model::Installation& m) -> core::Result<void> {
-    auto [r, x] = target_by_id(m, id);
-    if (!x) return detail::missing("target", std::to_string(id));
-    r->targets.erase(r->targets.begin() + (x - r->targets.data()));
-    return {};
-  });
+  return detail::change(db, actor, ::time(nullptr),
+                        [&](model::Installation& m) -> core::Result<void> {
+                          auto [r, x] = target_by_id(m, id);
+                          if (!x) return detail::missing("target", std::to_string(id));
+                          r->targets.erase(r->targets.begin() + (x - r->targets.data()));
+                          return {};
+                        });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,8 +617,8 @@ core::Result<void> save_auth(store::Db& db, std::string_view resource, const Aut
     if (std::find(allow.begin(), allow.end(), entry) == allow.end()) allow.push_back(entry);
   }
   std::sort(allow.begin(), allow.end());
-  return change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
-    WARREN_TRY(r, http_of(m, resource));
+  return detail::change(db, actor, now, [&](model::Installation& m) -> core::Result<void> {
+    WARREN_TRY(r, detail::http_of(m, resource));
     if (a.mtls && !a.is_public && r->client_ca.empty())
       return core::err(Errc::data, "--mtls: resource " + r->name +
                                        " has no client CA (peerctl resource set " + r->name +
@@ -663,5 +644,28 @@ core::Result<void> save_auth(store::Db& db, std::string_view resource, const Aut
     return {};
   });
 }
+
+namespace detail {
+
+core::Result<void> change(store::Db& db, std::string_view actor, int64_t now,
+                          const std::function<core::Result<void>(model::Installation&)>& edit) {
+  WARREN_TRY(tx, store::Tx::begin(db));
+  WARREN_TRY(have, model::read(db));
+  model::Installation want = have;
+  WARREN_CHECK(edit(want));
+  WARREN_TRY(plan, model::diff(want, have));
+  WARREN_CHECK(model::apply(db, plan, actor, now, "peerctl"));
+  return tx.commit();
+}
+
+core::Result<model::Resource*> http_of(model::Installation& m, std::string_view name) {
+  if (auto* r = find_http(m, name)) return r;
+  if (auto* f = find_forward(m, name))
+    return core::err(Errc::data, "resource " + std::string(name) + " is a " + f->protocol +
+                                     " forward (only HTTP resources have this)");
+  return missing("resource", name);
+}
+
+}  // namespace detail
 
 }  // namespace control

@@ -250,7 +250,7 @@ core::Result<Plan> diff(const Installation& want, const Installation& have,
 // Writes the plan in one transaction (nothing on error; nested in the caller's transaction if
 // one is open), with one audit row per change, the one audit format of every writer: action
 // resource.add|set|rm|enable|disable|auth (forwards too: they are resources to peerctl),
-// target.add|set|rm and rule.add|rm (object: the resource), site.add|set|remove,
+// target.add|set|rm, grant.add|rm and rule.add|rm (object: the resource), site.add|set|remove,
 // role.add|set|rm, user.add|set|rm; the actor; detail {"via": via, …}.
 core::Result<void> apply(store::Db& db, const Plan& plan, std::string_view actor, int64_t now,
                          std::string_view via = "apply");

@@ -318,7 +318,7 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
       ins.reset();
       ins.bind(1, n).bind(2, want.roles.at(n).description).bind(3, now);
       WARREN_CHECK(ins.run());
-      WARREN_CHECK(w.audit("role.add", n));
+      WARREN_CHECK(w.audit("role.add", n, {{"description", want.roles.at(n).description}}));
     }
     for (auto& n : p.role_set) {
       upd.reset();
@@ -573,10 +573,23 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
           uins.bind(1, id).bind(2, u);
           WARREN_CHECK(uins.run());
         }
-        if (pass && !op.auth)  // else the resource.auth row below names them
-          WARREN_CHECK(w.audit("resource.grants", r.name,
-                               {{"roles", boost::json::value_from(r.roles)},
-                                {"users", boost::json::value_from(r.users)}}));
+        if (pass && !op.auth) {  // else the resource.auth row below names them
+          std::vector<std::string> had_roles, had_users;
+          for (auto& [hn, hr] : have.resources)
+            if (hr.id == id) had_roles = hr.roles, had_users = hr.users;
+          auto rows = [&](const char* kind, const std::vector<std::string>& before,
+                          const std::vector<std::string>& after) -> core::Result<void> {
+            for (auto& x : after)
+              if (std::find(before.begin(), before.end(), x) == before.end())
+                WARREN_CHECK(w.audit("grant.add", r.name, {{kind, x}}));
+            for (auto& x : before)
+              if (std::find(after.begin(), after.end(), x) == after.end())
+                WARREN_CHECK(w.audit("grant.rm", r.name, {{kind, x}}));
+            return {};
+          };
+          WARREN_CHECK(rows("role", had_roles, r.roles));
+          WARREN_CHECK(rows("user", had_users, r.users));
+        }
       }
       for (auto& ru : op.rules_add) {
         ruins.reset();
@@ -584,7 +597,15 @@ core::Result<void> apply_inner(store::Db& db, const Plan& p, std::string_view ac
         ruins.bind(5, ru.path).bind(6, ru.methods).bind(7, ru.countries);
         ruins.bind(8, int64_t(ru.enabled)).bind(9, now);
         WARREN_CHECK(ruins.run());
-        if (pass) WARREN_CHECK(w.audit("rule.add", r.name, {{"id", db.last_insert_rowid()}}));
+        if (pass)
+          WARREN_CHECK(w.audit("rule.add", r.name,
+                               {{"id", db.last_insert_rowid()},
+                                {"priority", ru.priority},
+                                {"action", ru.action},
+                                {"ips", ru.ips},
+                                {"path", ru.path},
+                                {"methods", ru.methods},
+                                {"countries", ru.countries}}));
       }
       if (!pass)
         WARREN_CHECK(w.audit("resource.add", r.name, {{"host", r.host}, {"path", r.path}}));
