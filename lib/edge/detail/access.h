@@ -24,7 +24,7 @@
 #include "auth/upstream.h"
 #include "edge/config.h"
 #include "geoip/geoip.h"
-#include "jwt/jwt.h"
+#include "pki/jwt.h"
 #include "net/net.h"
 #include "store/store.h"
 
