@@ -24,8 +24,8 @@
 #include "auth/upstream.h"
 #include "edge/config.h"
 #include "geoip/geoip.h"
-#include "pki/jwt.h"
 #include "net/net.h"
+#include "pki/jwt.h"
 #include "store/store.h"
 
 namespace edge::detail {
