@@ -462,10 +462,9 @@ static core::Result<std::vector<RouteSpec>> routes_from_model(std::string_view t
                      name +
                          ": a routes file holds [resources] only (sites, forwards, roles and "
                          "users live in the store)");
-  std::vector<const model::Resource*> in_order;
-  for (auto& [n, r] : m->resources) in_order.push_back(&r);
   std::vector<RouteSpec> out;
-  for (auto* r : in_order) {
+  for (auto& [n, res] : m->resources) {
+    const model::Resource* r = &res;
     if (r->auth || !r->rules.empty() || !r->roles.empty() || !r->users.empty())
       return core::err(core::Errc::config,
                        name + ": resources." + r->name +
