@@ -485,6 +485,37 @@ pub_admin() {
   done_checks
 }
 
+@test "rules: a resource with no access settings still enforces its rules, whatever the spelling" {
+  atk_setup
+  res bare b.test /
+  peerctl --dir "$T" rule add bare --action DROP --priority 10 --path '/admin/**' >/dev/null
+  edged_start
+  local c='403|400'
+  attack_get "/admin/x" 403 mk41x b.test '/admin/mk41x'
+  attack_get "//admin/x" "$c" mk42x b.test '//admin/mk42x'
+  attack_get "/%61dmin/x" "$c" mk43x b.test '/%61dmin/mk43x'
+  attack_get "/pub/../admin/x" "$c" mk44x b.test '/pub/../admin/mk44x'
+  attack "absolute-form" "$c" mk45x \
+    'GET http://b.test/admin/mk45x HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n'
+  attack "Host twice" "$c" mk46x \
+    'GET /admin/mk46x HTTP/1.1\r\nHost: other.test\r\nHost: b.test\r\nConnection: close\r\n\r\n'
+  # A rule added while edged runs applies at the next reload, still with no settings row.
+  peerctl --dir "$T" rule add bare --action DROP --priority 20 --path '/late/**' >/dev/null
+  for _ in $(seq 1 50); do
+    get b.test '/late/probe'
+    [ "$STATUS" = 403 ] && break
+    sleep 0.1
+  done
+  want "rule added at run time" 403
+  attack_get "/late/x" 403 mk47x b.test '/late/mk47x'
+  # controls
+  get b.test '/ok-bare'
+  want "GET /ok-bare" 200
+  reached 'GET /ok-bare HTTP/1.1'
+  origin_clean
+  done_checks
+}
+
 # ---- 2. identity comes only from edged --------------------------------------------------------
 
 # forged_headers — header lines a client might send to pose as someone.
